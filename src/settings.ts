@@ -106,7 +106,7 @@ export interface SettingsInput {
 export const FLAG_SOURCES = {
   host: 'flag --host',
   port: 'flag --port',
-  user: 'flag --username',
+  user: 'flag --user',
   dbname: 'flag -d',
   sslmode: 'flag --sslmode',
   connectTimeout: 'flag --connect-timeout',

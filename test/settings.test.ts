@@ -187,7 +187,7 @@ describe('layer precedence', () => {
     expect(sources).toEqual({
       host: 'flag --host',
       port: 'flag --port',
-      user: 'flag --username',
+      user: 'flag --user',
       password: 'default',
       dbname: 'DATABASE_URL',
       sslmode: 'flag --sslmode',

@@ -1,0 +1,49 @@
+// `pgfactory embedded start|stop|status`: manage the long-running embedded PostgreSQL.
+import { Command, Option } from 'commander';
+import type { CommandIo } from './shared.js';
+
+export function embeddedCommand(io: CommandIo): Command {
+  const command = new Command('embedded')
+    .description('manage the embedded PostgreSQL (real binaries from npm, data kept per user)')
+    .helpOption('--help', 'show help for embedded');
+  command.addHelpText('after', `
+Examples:
+  $ pgfactory embedded start
+  $ psql "$(pgfactory embedded status --uri)"
+  $ pgfactory embedded stop`);
+
+  command.command('start')
+    .description('start the embedded server and leave it running (initialises it the first time)')
+    .helpOption('--help', 'show help for embedded start')
+    .action(async () => {
+      const embedded = await import('../embedded.js');
+      const server = await embedded.ensureEmbedded(embedded.defaultEmbeddedDir(io.env));
+      io.stdout.write(`${server.startedHere ? 'started' : 'already running'}: ${embedded.embeddedUri(server)}\n`);
+    });
+
+  command.command('stop')
+    .description('stop the embedded server (its data is kept)')
+    .helpOption('--help', 'show help for embedded stop')
+    .action(async () => {
+      const embedded = await import('../embedded.js');
+      const stopped = await embedded.stopEmbedded(embedded.defaultEmbeddedDir(io.env));
+      io.stdout.write(stopped ? 'stopped\n' : 'not running\n');
+    });
+
+  command.command('status')
+    .description('say whether the embedded server runs, and print its connection URI')
+    .addOption(new Option('--uri', 'print only the URI (nothing and exit 2 when not running)'))
+    .helpOption('--help', 'show help for embedded status')
+    .action(async (flags: { uri?: boolean }) => {
+      const embedded = await import('../embedded.js');
+      const status = embedded.embeddedStatus(embedded.defaultEmbeddedDir(io.env));
+      if (flags.uri === true) {
+        if (status.uri === undefined) throw new embedded.EmbeddedError('the embedded server is not running (pgfactory embedded start)');
+        io.stdout.write(`${status.uri}\n`);
+        return;
+      }
+      const state = status.running ? `running (pid ${status.pid})` : status.initialised ? 'stopped' : 'not initialised';
+      io.stdout.write(`status: ${state}\ndata:   ${status.dir}\n${status.uri !== undefined ? `uri:    ${status.uri}\n` : ''}`);
+    });
+  return command;
+}

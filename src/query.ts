@@ -1,0 +1,187 @@
+// The core of `query`: runs each statement of the input in order on one connection and streams
+// every result into a ResultWriter. Plain queries in csv/tsv/json/ndjson go through
+// `COPY (…) TO STDOUT` so the server formats the rows and memory stays flat; everything else
+// reads through a cursor in batches, as raw server text.
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+import { to as copyTo } from 'pg-copy-streams';
+import { ServerError, UsageError } from './errors.js';
+import type { ConnectionFactory } from './factory.js';
+import { RAW_TEXT_TYPES } from './factory.js';
+import type { ResultWriter } from './output/writer.js';
+import type { Column, Row } from './output/values.js';
+import { isPlainQuery, splitStatements, type Statement } from './sql.js';
+
+export interface QueryOptions {
+  sql: string;
+  /** Where the SQL came from, for error messages ('-' for stdin, a file path, or undefined). */
+  sourceName?: string;
+  params?: string[];
+  singleTransaction?: boolean;
+  /** Called after each statement with its elapsed time (for --timing). */
+  onTiming?: (elapsedMs: number, statement: Statement) => void;
+  /** Called for each NOTICE/WARNING the server sends. */
+  onNotice?: (text: string) => void;
+}
+
+export interface StatementSummary {
+  tag: string;
+  rowCount: number;
+  elapsedMs: number;
+}
+
+const BATCH_ROWS = 2000;
+
+/** pg-cursor with the raw command tag kept (`CREATE TABLE`, not just `CREATE`). */
+class TaggedCursor extends Cursor {
+  tag: string | undefined;
+  handleCommandComplete(msg: { text: string }): void {
+    this.tag = msg.text;
+    (Cursor.prototype as unknown as { handleCommandComplete(msg: unknown): void }).handleCommandComplete.call(this, msg);
+  }
+}
+
+export async function runQuery(factory: ConnectionFactory, options: QueryOptions, writer: ResultWriter): Promise<StatementSummary[]> {
+  const statements = splitStatements(options.sql);
+  if (statements.length === 0) throw new UsageError('no SQL statement to run');
+  const params = options.params ?? [];
+  if (params.length > 0 && statements.length > 1) {
+    throw new UsageError(`--param binds to a single statement, but the input holds ${statements.length}`);
+  }
+
+  return factory.withConnection(async (client) => {
+    const onNotice = (notice: NoticeLike) => options.onNotice?.(formatNotice(notice));
+    client.on('notice', onNotice);
+    const summaries: StatementSummary[] = [];
+    let inTransaction = false;
+    try {
+      if (options.singleTransaction === true) {
+        await client.query('BEGIN');
+        inTransaction = true;
+      }
+      for (const statement of statements) {
+        const started = performance.now();
+        const summary = await runStatement(client, statement, params, writer, options.sourceName);
+        summary.elapsedMs = performance.now() - started;
+        options.onTiming?.(summary.elapsedMs, statement);
+        summaries.push(summary);
+      }
+      if (inTransaction) {
+        inTransaction = false;
+        await client.query('COMMIT');
+      }
+      return summaries;
+    } catch (error) {
+      if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.removeListener('notice', onNotice);
+    }
+  });
+}
+
+async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
+  const copySql = params.length === 0 && isPlainQuery(statement.text) ? writer.copyStatementFor?.(statement.text) : undefined;
+  try {
+    if (copySql !== undefined) {
+      const rowCount = await copyOut(client, copySql, writer);
+      return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
+    }
+    return await readWithCursor(client, statement.text, params, writer);
+  } catch (error) {
+    if (isDatabaseError(error)) {
+      const offset = copySql !== undefined ? writer.copyPrefixLength : 0;
+      throw new ServerError(formatServerError(error, statement, offset, sourceName), error.code);
+    }
+    throw error;
+  }
+}
+
+async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter): Promise<number> {
+  const stream = client.query(copyTo(copySql));
+  await writer.beginCopy();
+  for await (const chunk of stream) await writer.writeCopy(chunk as Buffer);
+  await writer.endCopy(stream.rowCount);
+  return stream.rowCount;
+}
+
+async function readWithCursor(client: pg.Client, text: string, params: string[], writer: ResultWriter): Promise<StatementSummary> {
+  const cursor = client.query(new TaggedCursor(text, params, { rowMode: 'array', types: RAW_TEXT_TYPES }));
+  let columns: Column[] | undefined;
+  let rowCount = 0;
+  try {
+    for (;;) {
+      const { rows, fields } = await readBatch(cursor);
+      if (columns === undefined && fields.length > 0) {
+        columns = fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
+        await writer.beginRows(columns);
+      }
+      if (rows.length === 0) break;
+      rowCount += rows.length;
+      await writer.writeRows(rows);
+    }
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+  const tag = cursor.tag ?? '';
+  if (columns !== undefined) {
+    await writer.endRows(rowCount);
+    return { tag, rowCount, elapsedMs: 0 };
+  }
+  await writer.commandTag(tag);
+  return { tag, rowCount: Number(/ (\d+)$/.exec(tag)?.[1] ?? 0), elapsedMs: 0 };
+}
+
+function readBatch(cursor: Cursor): Promise<{ rows: Row[]; fields: pg.FieldDef[] }> {
+  return new Promise((resolve, reject) => {
+    cursor.read(BATCH_ROWS, (error: Error | undefined, rows: Row[], result: pg.QueryResult) => {
+      if (error) reject(error);
+      else resolve({ rows, fields: result?.fields ?? [] });
+    });
+  });
+}
+
+export function isDatabaseError(error: unknown): error is pg.DatabaseError {
+  return error instanceof Error && typeof (error as { severity?: unknown }).severity === 'string' && typeof (error as { code?: unknown }).code === 'string';
+}
+
+/**
+ * A server error the way psql prints it: severity, SQLSTATE and message, the offending line with
+ * a caret under the error position, then DETAIL, HINT and CONTEXT.
+ */
+export function formatServerError(error: pg.DatabaseError, statement?: Statement, positionOffset = 0, sourceName?: string): string {
+  const severity = error.severity ?? 'ERROR';
+  const prefix = sourceName !== undefined && sourceName !== '-' && statement !== undefined ? `${sourceName}:${statement.line}: ` : '';
+  const lines = [`${prefix}${severity}:  ${error.code}: ${error.message}`];
+  const position = error.position !== undefined ? Number(error.position) - positionOffset : NaN;
+  if (statement !== undefined && Number.isInteger(position) && position >= 1) {
+    // The position counts characters (not bytes) from 1.
+    const chars = [...statement.text];
+    const before = chars.slice(0, position - 1).join('');
+    const lineIndex = before.split('\n').length - 1;
+    const lineText = statement.text.split('\n')[lineIndex];
+    const column = [...before.split('\n')[lineIndex]].length;
+    const label = `LINE ${statement.line + lineIndex}: `;
+    lines.push(label + lineText);
+    lines.push(' '.repeat(label.length + column) + '^');
+  }
+  if (error.detail !== undefined) lines.push(`DETAIL:  ${error.detail}`);
+  if (error.hint !== undefined) lines.push(`HINT:  ${error.hint}`);
+  if (error.where !== undefined) lines.push(`CONTEXT:  ${error.where}`);
+  return lines.join('\n');
+}
+
+function formatNotice(notice: NoticeLike): string {
+  const lines = [`${notice.severity ?? 'NOTICE'}:  ${notice.message}`];
+  if (notice.detail !== undefined) lines.push(`DETAIL:  ${notice.detail}`);
+  if (notice.hint !== undefined) lines.push(`HINT:  ${notice.hint}`);
+  return lines.join('\n');
+}
+
+interface NoticeLike {
+  severity?: string;
+  message?: string;
+  detail?: string;
+  hint?: string;
+}
