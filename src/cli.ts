@@ -5,6 +5,8 @@ import pc from 'picocolors';
 import { configCommand } from './commands/config.js';
 import { embeddedCommand } from './commands/embedded.js';
 import { queryCommand } from './commands/query.js';
+import { insertCommand } from './commands/insert.js';
+import { benchCommand } from './commands/bench.js';
 import type { CommandIo } from './commands/shared.js';
 import { EXIT, PgfactoryError } from './errors.js';
 
@@ -39,7 +41,7 @@ Examples:
   $ pgfactory query --embedded 'SELECT version()'
   $ pgfactory insert users --file users.csv
   $ pgfactory bench --mode both -c 4 -T 10`);
-  for (const command of [queryCommand(io), configCommand(io), embeddedCommand(io)]) {
+  for (const command of [queryCommand(io), insertCommand(io), benchCommand(io), configCommand(io), embeddedCommand(io)]) {
     program.addCommand(command.exitOverride().configureOutput(program.configureOutput()));
   }
 

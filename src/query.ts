@@ -82,16 +82,24 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
 }
 
 async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
-  const copySql = params.length === 0 && isPlainQuery(statement.text) ? writer.copyStatementFor?.(statement.text) : undefined;
+  const plain = isPlainQuery(statement.text);
+  const copySql = params.length === 0 && plain ? writer.copyStatementFor?.(statement.text) : undefined;
+  const formattedSql = params.length > 0 && plain ? writer.serverFormattedQueryFor?.(statement.text) : undefined;
   try {
     if (copySql !== undefined) {
       const rowCount = await copyOut(client, copySql, writer);
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
+    if (formattedSql !== undefined) {
+      const rowCount = await readServerFormatted(client, formattedSql, params, writer);
+      return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
+    }
     return await readWithCursor(client, statement.text, params, writer);
   } catch (error) {
     if (isDatabaseError(error)) {
-      const offset = copySql !== undefined ? writer.copyPrefixLength : 0;
+      // The statement may have been wrapped: error positions count from the start of what was sent.
+      const sent = copySql ?? formattedSql;
+      const offset = sent !== undefined ? sent.indexOf(statement.text) : 0;
       throw new ServerError(formatServerError(error, statement, offset, sourceName), error.code);
     }
     throw error;
@@ -104,6 +112,25 @@ async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter)
   for await (const chunk of stream) await writer.writeCopy(chunk as Buffer);
   await writer.endCopy(stream.rowCount);
   return stream.rowCount;
+}
+
+/** Rows the server formatted itself (one text column each), passed on like COPY output. */
+async function readServerFormatted(client: pg.Client, sql: string, params: string[], writer: ResultWriter): Promise<number> {
+  const cursor = client.query(new TaggedCursor(sql, params, { rowMode: 'array', types: RAW_TEXT_TYPES }));
+  let rowCount = 0;
+  await writer.beginCopy();
+  try {
+    for (;;) {
+      const { rows } = await readBatch(cursor);
+      if (rows.length === 0) break;
+      rowCount += rows.length;
+      await writer.writeCopy(Buffer.from(rows.map((row) => `${row[0]}\n`).join('')));
+    }
+  } finally {
+    await cursor.close().catch(() => undefined);
+  }
+  await writer.endCopy(rowCount);
+  return rowCount;
 }
 
 async function readWithCursor(client: pg.Client, text: string, params: string[], writer: ResultWriter): Promise<StatementSummary> {

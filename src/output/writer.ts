@@ -32,8 +32,11 @@ export interface ResultWriter {
    * letting the server format the rows (fast, flat memory). Undefined when the format cannot.
    */
   copyStatementFor?(query: string): string;
-  /** Length of the text placed before the query by copyStatementFor (to map error positions). */
-  readonly copyPrefixLength: number;
+  /**
+   * For a plain query with parameters (COPY takes none): a query returning one text column that
+   * holds each row already formatted by the server, fed to writeCopy line by line.
+   */
+  serverFormattedQueryFor?(query: string): string;
   beginRows(columns: Column[]): Promise<void>;
   writeRows(rows: Row[]): Promise<void>;
   endRows(rowCount: number): Promise<void>;
@@ -66,7 +69,6 @@ export function createResultWriter(format: OutputFormat, stdout: Writable, stder
 
 class TableWriter implements ResultWriter {
   readonly format = 'table' as const;
-  readonly copyPrefixLength = 0;
   private columns: Column[] = [];
   private rows: Row[] = [];
   private printedBefore = false;
@@ -104,7 +106,6 @@ class TableWriter implements ResultWriter {
 
 /** csv and tsv: exactly what COPY TO STDOUT writes in FORMAT csv / text, with a header line. */
 class LineWriter implements ResultWriter {
-  readonly copyPrefixLength = COPY_PREFIX.length;
   private readonly line: (values: Row, nullString: string) => string;
 
   constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string) {
@@ -142,7 +143,6 @@ class LineWriter implements ResultWriter {
  * because JSON text never contains raw control characters.
  */
 class JsonWriter implements ResultWriter {
-  readonly copyPrefixLength = 'COPY (SELECT row_to_json(q) FROM (\n'.length;
   private columns: Column[] = [];
   private rowsWritten = 0;
   // json: whether the COPY chunk so far ended with a row separator still to be written.
@@ -153,7 +153,10 @@ class JsonWriter implements ResultWriter {
   constructor(readonly format: 'json' | 'ndjson', private readonly out: Output, private readonly tags: Output) {}
 
   copyStatementFor(query: string): string {
-    return `COPY (SELECT row_to_json(q) FROM (\n${query}\n) q) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+    return `COPY (${this.serverFormattedQueryFor(query)}) TO STDOUT (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+  }
+  serverFormattedQueryFor(query: string): string {
+    return `SELECT row_to_json(q) FROM (\n${query}\n) q`;
   }
   async beginRows(columns: Column[]): Promise<void> {
     this.columns = columns;

@@ -1,0 +1,77 @@
+// Shared test helpers: the test server's URL, a direct pg client, and the CLI run as a user runs it.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const BIN = path.join(ROOT, 'bin', 'pgfactory');
+
+export function databaseUrl(): string {
+  return inject('databaseUrl');
+}
+
+/** Runs SQL on the test server through a plain pg client (not through the code under test). */
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A clean scratch directory used as HOME and cwd, so no real ~/.pgpass or ./.env leaks in. */
+export function scratchDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-cli-'));
+  return dir;
+}
+
+export interface CliResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  input?: string | Buffer;
+  cwd?: string;
+  /** Do not set DATABASE_URL to the test server. */
+  noDatabaseUrl?: boolean;
+  timeoutMs?: number;
+}
+
+/** Spawns bin/pgfactory with a clean environment (no PG* variables of the machine). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const home = options.cwd ?? scratchDir();
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('PG') && key !== 'DATABASE_URL') env[key] = value;
+  }
+  env.HOME = home;
+  env.NO_COLOR = '1';
+  if (options.noDatabaseUrl !== true) env.DATABASE_URL = databaseUrl();
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code, signal });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}

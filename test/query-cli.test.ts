@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, sql } from './helpers.js';
+
+const SCHEMA = 'query_cli';
+
+beforeAll(async () => {
+  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
+  await sql(`CREATE TABLE ${SCHEMA}.t (id int, name text, note text)`);
+  await sql(`INSERT INTO ${SCHEMA}.t VALUES (1, 'Ann', NULL), (2, '', 'a,b'), (3, 'quote"d', E'two\\nlines')`);
+});
+afterAll(async () => {
+  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+});
+
+const MIXED = `SELECT 1 AS a, 2 AS a, NULL::text AS n, ''::text AS e, 1.50::numeric AS num,
+  9007199254740993::int8 AS big, '2024-01-02 03:04:05.123456+00'::timestamptz AS ts,
+  '{"x": [1, 2]}'::jsonb AS j, ARRAY[1,2] AS arr, true AS b`;
+
+describe('query output formats', () => {
+  it('prints a table with a row-count footer', async () => {
+    const result = await runCli(['query', `SELECT id, name FROM ${SCHEMA}.t WHERE id < 3 ORDER BY id`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe([
+      '┌────┬──────┐',
+      '│ id │ name │',
+      '├────┼──────┤',
+      '│  1 │ Ann  │',
+      '├────┼──────┤',
+      '│  2 │      │',
+      '└────┴──────┘',
+      '(2 rows)',
+      '',
+    ].join('\n'));
+  });
+
+  it('csv is what COPY writes: NULL empty, empty string quoted, duplicate names kept', async () => {
+    const result = await runCli(['query', '--format', 'csv', `SET TIME ZONE 'UTC'; ${MIXED}`]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('a,a,n,e,num,big,ts,j,arr,b\n1,2,,"",1.50,9007199254740993,2024-01-02 03:04:05.123456+00,"{""x"": [1, 2]}","{1,2}",t\n');
+  });
+
+  it('csv through parameters (client-side formatting) matches the COPY path', async () => {
+    const viaCopy = await runCli(['query', '--format', 'csv', `SELECT * FROM ${SCHEMA}.t ORDER BY id`]);
+    const viaParams = await runCli(['query', '--format', 'csv', `SELECT * FROM ${SCHEMA}.t WHERE id > $1 ORDER BY id`, '--param', '0']);
+    expect(viaCopy.stdout).toBe('id,name,note\n1,Ann,\n2,"","a,b"\n3,"quote""d","two\nlines"\n');
+    expect(viaParams.stdout).toBe(viaCopy.stdout);
+  });
+
+  it('tsv is COPY text format with \\N for NULL', async () => {
+    const result = await runCli(['query', '--format', 'tsv', `SELECT * FROM ${SCHEMA}.t ORDER BY id`]);
+    expect(result.stdout).toBe('id\tname\tnote\n1\tAnn\t\\N\n2\t\ta,b\n3\tquote"d\ttwo\\nlines\n');
+    const viaParams = await runCli(['query', '--format', 'tsv', `SELECT * FROM ${SCHEMA}.t WHERE id > $1 ORDER BY id`, '--param', '0']);
+    expect(viaParams.stdout).toBe(result.stdout);
+  });
+
+  it('json and ndjson keep exact numbers, nested json, arrays and duplicate names', async () => {
+    const ndjson = await runCli(['query', '--format', 'ndjson', `SET TIME ZONE 'UTC'; ${MIXED}`]);
+    const line = '{"a":1,"a":2,"n":null,"e":"","num":1.50,"big":9007199254740993,"ts":"2024-01-02T03:04:05.123456+00:00","j":{"x": [1, 2]},"arr":[1,2],"b":true}';
+    expect(ndjson.stdout).toBe(`${line}\n`);
+    const json = await runCli(['query', '--format', 'json', `SET TIME ZONE 'UTC'; ${MIXED}`]);
+    expect(json.stdout).toBe(`[\n${line}\n]\n`);
+    const withParam = await runCli(['query', '--format', 'ndjson', `SET TIME ZONE 'UTC'; ${MIXED}`.replace('1 AS a', '$1::int AS a'), '--param', '1'].filter(Boolean), {});
+    // --param takes a single statement
+    expect(withParam.code).toBe(1);
+    const single = await runCli(['query', '--format', 'ndjson', MIXED.replace('1 AS a', '$1::int AS a'), '--param', '1'], { env: { PGTZ: 'UTC' } });
+    expect(single.stdout).toBe(`${line}\n`);
+  });
+
+  it('json of an empty result is an empty array', async () => {
+    const result = await runCli(['query', '--format', 'json', `SELECT * FROM ${SCHEMA}.t WHERE false`]);
+    expect(result.stdout).toBe('[]\n');
+  });
+
+  it('json of RETURNING rows is typed on the client', async () => {
+    const result = await runCli(['query', '--format', 'json', `CREATE TEMP TABLE r (a int8, b text, c bool, d numeric[]); INSERT INTO r VALUES (12345678901234567, 'x', false, '{1.5,NULL}') RETURNING *`]);
+    expect(result.stdout).toBe('[\n{"a":12345678901234567,"b":"x","c":false,"d":[1.5,null]}\n]\n');
+    expect(result.stderr).toBe('CREATE TABLE\n');
+  });
+
+  it('--null and -x', async () => {
+    const result = await runCli(['query', '-x', '--null', '(null)', `SELECT id, note FROM ${SCHEMA}.t WHERE id = 1`]);
+    expect(result.stdout).toBe('-[ RECORD 1 ]-\nid   | 1\nnote | (null)\n(1 row)\n');
+  });
+});
+
+describe('query statements', () => {
+  it('prints tags and each result in order', async () => {
+    const result = await runCli(['query', 'CREATE TEMP TABLE x (a int); INSERT INTO x VALUES (1),(2),(3); SELECT count(*) AS n FROM x']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('CREATE TABLE\n\nINSERT 0 3\n\n┌───┐\n│ n │\n├───┤\n│ 3 │\n└───┘\n(1 row)\n');
+  });
+
+  it('binds parameters without splicing them into SQL', async () => {
+    const result = await runCli(['query', '--format', 'csv', 'SELECT $1::text AS v, $2::int + 1 AS w', '--param', "x'; DROP TABLE y; --", '--param', '41']);
+    expect(result.stdout).toBe("v,w\nx'; DROP TABLE y; --,42\n");
+  });
+
+  it('reads SQL from stdin and from a file', async () => {
+    const stdin = await runCli(['query', '--format', 'csv', '-'], { input: 'SELECT 7 AS seven;' });
+    expect(stdin.stdout).toBe('seven\n7\n');
+  });
+
+  it('stops at the first error, like ON_ERROR_STOP, and prints it like psql', async () => {
+    const result = await runCli(['query', `CREATE TABLE ${SCHEMA}.e (a int);\nSELECT nope\n  FROM ${SCHEMA}.e;\nCREATE TABLE ${SCHEMA}.never (a int)`]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe('CREATE TABLE\n');
+    expect(result.stderr).toBe([
+      'pgfactory: ERROR:  42703: column "nope" does not exist',
+      'LINE 2: SELECT nope',
+      '               ^',
+      '',
+    ].join('\n'));
+    const tables = await sql(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [SCHEMA]);
+    expect(tables.map((row) => row.table_name)).toEqual(['e', 't']);
+  });
+
+  it('--single-transaction rolls everything back on error', async () => {
+    const result = await runCli(['query', '--single-transaction', `CREATE TABLE ${SCHEMA}.st (a int); SELECT 1/0`]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('ERROR:  22012: division by zero');
+    const tables = await sql(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'st'`, [SCHEMA]);
+    expect(tables).toEqual([]);
+  });
+
+  it('--statement-timeout cancels long statements', async () => {
+    const result = await runCli(['query', '--statement-timeout', '100', 'SELECT pg_sleep(5)']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('57014: canceling statement due to statement timeout');
+  });
+});
+
+describe('query usage errors and exit codes', () => {
+  it('no SQL is a usage error', async () => {
+    const result = await runCli(['query']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("pgfactory: no SQL given: pass it as an argument, with -f FILE, or '-' to read stdin\n");
+  });
+
+  it('an unknown format is a one-line usage error', async () => {
+    const result = await runCli(['query', '--format', 'xml', 'select 1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('pgfactory: error: option \'--format <format>\' argument \'xml\' is invalid. Allowed choices are table, csv, tsv, json, ndjson.\n');
+  });
+
+  it('a refused connection exits 2 and names host and port', async () => {
+    const result = await runCli(['query', '-d', 'postgres://u@127.0.0.1:1/db', 'select 1']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('pgfactory: cannot connect to host "127.0.0.1", port 1: connection refused (is the server running and accepting TCP connections?)\n');
+  });
+
+  it('a bad port names its source', async () => {
+    const result = await runCli(['query', 'select 1'], { env: { PGPORT: 'abc', DATABASE_URL: undefined }, noDatabaseUrl: true });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('pgfactory: invalid port "abc" from env PGPORT: must be an integer 1-65535\n');
+  });
+});
