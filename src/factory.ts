@@ -72,7 +72,7 @@ export interface ConnectionFactory {
 // pg returns these messages when the server answers an SSLRequest with 'N'.
 const NO_SSL_ON_SERVER = /does not support SSL/i;
 // ... and the server these (SQLSTATE 28000) when pg_hba.conf has only hostssl/hostnossl lines.
-const NEEDS_SSL = /no pg_hba\.conf entry .*no encryption|SSL off/i;
+const NEEDS_SSL = /(no pg_hba\.conf entry|pg_hba\.conf rejects connection) .*no encryption|SSL off/i;
 
 /** Raw server text for every type: commands format values themselves. */
 export const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
@@ -117,11 +117,25 @@ export function describeServer(settings: ConnectionSettings): string {
     : `host "${settings.host}", port ${settings.port}`;
 }
 
+/** OpenSSL's verdicts on a certificate chain that does not lead to a trusted root (Node error codes). */
+const TLS_CHAIN_ERRORS: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA',
+]);
+
 /** A connect failure as one line that names the server, never the password. */
 export function connectError(settings: ConnectionSettings, error: unknown): ConnectError {
-  const err = error as Error & { code?: string };
+  const err = error as Error & { code?: string; host?: string; cert?: { subjectaltname?: string } };
   let reason = err.message;
   if (err.code === 'ECONNREFUSED') reason = 'connection refused (is the server running and accepting TCP connections?)';
+  else if (NO_SSL_ON_SERVER.test(reason)) reason = `the server does not support TLS, and sslmode ${settings.sslmode} requires it`;
+  else if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = err.cert?.subjectaltname;
+    reason = `server certificate does not match host name "${settings.host}" (sslmode verify-full${names !== undefined ? `; the certificate is for ${names}` : ''})`;
+  } else if (err.code !== undefined && TLS_CHAIN_ERRORS.has(err.code)) {
+    reason = `server certificate not trusted: ${reason} (checked against ${settings.sslrootcert !== undefined ? `sslrootcert "${settings.sslrootcert}"` : 'the root certificate'}, sslmode ${settings.sslmode})`;
+  }
   else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
   else if (/timeout/i.test(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
   else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
@@ -149,6 +163,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   // prefer/allow: what the server accepted last time, so later connections skip the failed try.
   let useTls = settings.sslmode !== 'disable' && settings.sslmode !== 'allow';
   const active = new Set<pg.Client>();
+  // Pooled connections handed out at least once: the next hand-out is a reuse.
+  const handedOut = new WeakSet<object>();
   let closed = false;
 
   const setupSql = options.statementTimeoutMs !== undefined ? `SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}` : undefined;
@@ -211,7 +227,16 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       if (setupSql !== undefined) await super.query(setupSql);
     }
 
-    override async end(): Promise<void> {
+    // pg-pool calls end(callback); commands call end() and await it.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    override end(callback?: any): any {
+      const promise = this.timedEnd();
+      if (callback === undefined) return promise;
+      promise.then(() => callback(), (err: Error) => callback(err));
+      return undefined;
+    }
+
+    private async timedEnd(): Promise<void> {
       const started = performance.now();
       await super.end();
       const closeMs = performance.now() - started;
@@ -223,15 +248,19 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 
   /** Opens a connection, applying libpq's prefer/allow fallback between TLS and plain. */
   async function connectWithFallback<T>(open: () => Promise<T>): Promise<T> {
+    // Concurrent first connects may all fail the same way: decide on what this attempt tried.
+    const triedTls = useTls;
     try {
       return await open();
     } catch (error) {
       const message = (error as Error).message ?? '';
       const retry =
-        (settings.sslmode === 'prefer' && useTls && NO_SSL_ON_SERVER.test(message)) ||
-        (settings.sslmode === 'allow' && !useTls && NEEDS_SSL.test(message));
+        (settings.sslmode === 'prefer' && triedTls && NO_SSL_ON_SERVER.test(message)) ||
+        (settings.sslmode === 'allow' && !triedTls && NEEDS_SSL.test(message));
+      // A setting that cannot be used (an unreadable sslrootcert) is the user's to fix, not the server's.
+      if (error instanceof SettingsError) throw error;
       if (!retry) throw connectError(settings, error);
-      useTls = !useTls;
+      useTls = !triedTls;
       try {
         return await open();
       } catch (second) {
@@ -253,9 +282,9 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   });
 
   async function withPooled<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const openedBefore = counters.connections_opened;
     const client = await connectWithFallback(() => pool!.connect());
-    if (counters.connections_opened === openedBefore) counters.connections_reused += 1;
+    if (handedOut.has(client)) counters.connections_reused += 1;
+    else handedOut.add(client);
     active.add(client as unknown as pg.Client);
     let broken: Error | undefined;
     try {

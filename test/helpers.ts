@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { loadSettings, type ConnectionSettings } from '../src/settings.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const BIN = path.join(ROOT, 'bin', 'pgfactory');
@@ -74,4 +75,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Connection settings for the test server, resolved by the real settings module (no machine env). */
+export function testSettings(env: Record<string, string> = {}): ConnectionSettings {
+  const home = scratchDir();
+  return loadSettings({}, { env: { HOME: home, DATABASE_URL: databaseUrl(), ...env }, cwd: home }).values;
 }
