@@ -1,0 +1,118 @@
+// A second, throwaway embedded PostgreSQL for tests that must change or stop their server (TLS on,
+// server stopped mid-command). The shared server from global-setup.ts is never touched.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { destroyEmbedded, embeddedUri, ensureEmbedded, stopEmbedded, type EmbeddedServer } from '../../src/embedded.js';
+
+export interface TestServer {
+  dir: string;
+  port: number;
+  user: string;
+  password: string;
+  /** postgres://user:password@127.0.0.1:port/postgres */
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  destroy(): Promise<void>;
+  /** Runs SQL through a plain pg client (no TLS). */
+  sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+}
+
+export interface TlsFiles {
+  /** PEM files the server reads; copied into the data directory. */
+  cert: string;
+  key: string;
+  /** CA for client certificates (ssl_ca_file). */
+  ca: string;
+}
+
+export interface ServerOptions {
+  tls?: TlsFiles;
+  /** pg_hba.conf lines put before initdb's own (first match wins). */
+  hbaFirst?: string[];
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The uid/gid the server runs as (the `postgres` OS user when we are root). */
+function serverOwner(): { uid: number; gid: number } | undefined {
+  if (!isRoot()) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** Copies a file into the data directory readable by the server only (PostgreSQL insists on 0600 keys). */
+export function installServerFile(dataDir: string, source: string, name: string): string {
+  const target = path.join(dataDir, name);
+  fs.copyFileSync(source, target);
+  fs.chmodSync(target, 0o600);
+  const owner = serverOwner();
+  if (owner !== undefined) fs.chownSync(target, owner.uid, owner.gid);
+  return name;
+}
+
+/** Edits postgresql.conf / pg_hba.conf of a stopped server for TLS and extra hba rules. */
+export function configureServer(dir: string, options: ServerOptions): void {
+  const data = path.join(dir, 'data');
+  if (options.tls !== undefined) {
+    const cert = installServerFile(data, options.tls.cert, 'server.crt');
+    const key = installServerFile(data, options.tls.key, 'server.key');
+    const ca = installServerFile(data, options.tls.ca, 'root.crt');
+    fs.appendFileSync(path.join(data, 'postgresql.conf'), [
+      '',
+      '# test TLS',
+      'ssl = on',
+      `ssl_cert_file = '${cert}'`,
+      `ssl_key_file = '${key}'`,
+      `ssl_ca_file = '${ca}'`,
+      '',
+    ].join('\n'));
+  }
+  if (options.hbaFirst !== undefined && options.hbaFirst.length > 0) {
+    const hba = path.join(data, 'pg_hba.conf');
+    const original = fs.readFileSync(hba, 'utf8');
+    fs.writeFileSync(hba, `${options.hbaFirst.join('\n')}\n${original}`);
+  }
+}
+
+/** Initialises and starts a new server in its own temp directory, optionally with TLS. */
+export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-own-'));
+  fs.chmodSync(dir, 0o755);
+  let server: EmbeddedServer = await ensureEmbedded(dir);
+  if (options.tls !== undefined || options.hbaFirst !== undefined) {
+    await stopEmbedded(dir);
+    configureServer(dir, options);
+    server = await ensureEmbedded(dir);
+  }
+  const url = embeddedUri(server);
+  return {
+    dir,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    url,
+    async start() {
+      const again = await ensureEmbedded(dir);
+      if (again.port !== server.port) throw new Error(`test server came back on port ${again.port}, not ${server.port}`);
+    },
+    async stop() {
+      await stopEmbedded(dir);
+    },
+    async destroy() {
+      await destroyEmbedded(dir);
+    },
+    async sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []) {
+      const client = new pg.Client({ connectionString: url, ssl: false });
+      await client.connect();
+      try {
+        return (await client.query<T>(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
