@@ -163,6 +163,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   // prefer/allow: what the server accepted last time, so later connections skip the failed try.
   let useTls = settings.sslmode !== 'disable' && settings.sslmode !== 'allow';
   const active = new Set<pg.Client>();
+  // Connections still being opened: Ctrl-C must not wait for connect_timeout on a silent server.
+  const connecting = new Set<pg.Client>();
   // Pooled connections handed out at least once: the next hand-out is a reuse.
   const handedOut = new WeakSet<object>();
   let closed = false;
@@ -209,11 +211,14 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection;
       connection.once('connect', () => (tcpAt = performance.now()));
       connection.once('sslconnect', () => (tlsAt = performance.now()));
+      connecting.add(this);
       try {
         await super.connect();
       } catch (error) {
         counters.connections_errors += 1;
         throw error;
+      } finally {
+        connecting.delete(this);
       }
       const readyAt = performance.now();
       counters.connections_opened += 1;
@@ -328,6 +333,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       }
     },
     async cancelActive(): Promise<void> {
+      // A connection still opening has nothing to cancel: drop it, so its connect fails now.
+      for (const client of connecting) (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       await Promise.all([...active].map((client) => cancelQuery(settings, client)));
     },
     async close(): Promise<void> {

@@ -1,0 +1,74 @@
+// bin/pgfactory as a live child process, for tests that signal it or act while it runs. Same clean
+// environment as helpers.runCli (no PG* variables of the machine, HOME in a scratch directory).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { BIN, databaseUrl, scratchDir, type CliResult } from '../helpers.js';
+
+export interface LiveCli {
+  child: ChildProcess;
+  /** stdout and stderr so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves when the process has exited; `exitedAt` is performance.now() at that moment. */
+  done: Promise<CliResult & { exitedAt: number }>;
+  /** Resolves once stdout+stderr contain `text`. */
+  waitFor(text: string): Promise<void>;
+}
+
+export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; noDatabaseUrl?: boolean; timeoutMs?: number } = {}): LiveCli {
+  const home = scratchDir();
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('PG') && key !== 'DATABASE_URL') env[key] = value;
+  }
+  env.HOME = home;
+  env.NO_COLOR = '1';
+  if (options.noDatabaseUrl !== true) env.DATABASE_URL = databaseUrl();
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      if ((stdout + stderr).includes(waiter.text)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); check(); });
+  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); check(); });
+  const done = new Promise<CliResult & { exitedAt: number }>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    let exitedAt = 0;
+    child.on('exit', () => {
+      exitedAt = performance.now();
+      clearTimeout(timer);
+    });
+    child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal, exitedAt }));
+  });
+  child.stdin!.end(options.input ?? '');
+  return {
+    child,
+    output: () => ({ stdout, stderr }),
+    done,
+    waitFor: (text) => new Promise((resolve) => {
+      waiters.push({ text, resolve });
+      check();
+    }),
+  };
+}
+
+/** Polls `probe` every 20 ms until it returns true or `timeoutMs` passes; returns whether it did. */
+export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,85 @@
+// Network stand-ins for fault tests: a listener that accepts and never answers, and a TCP proxy in
+// front of the test server that can swallow cancel requests or cut every connection.
+import net from 'node:net';
+
+export interface SilentListener {
+  port: number;
+  /** Connections accepted so far. */
+  accepted(): number;
+  close(): Promise<void>;
+}
+
+/** Accepts TCP connections on 127.0.0.1 and never sends a byte. */
+export async function startSilentListener(): Promise<SilentListener> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted: () => accepted,
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export interface Proxy {
+  port: number;
+  /** Cancel requests seen (and swallowed when dropCancel is on). */
+  cancelRequests(): number;
+  /** Destroys every open connection, as a network failure would. */
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+// The first 8 bytes of a CancelRequest: length 16, code 80877102.
+const CANCEL_REQUEST_CODE = 80877102;
+
+/** Forwards 127.0.0.1:<port> to the target; with dropCancel, cancel requests never reach the server. */
+export async function startProxy(targetPort: number, options: { dropCancel?: boolean } = {}): Promise<Proxy> {
+  const sockets = new Set<net.Socket>();
+  let cancelRequests = 0;
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = net.createServer((client) => {
+    track(client);
+    client.once('data', (first: Buffer) => {
+      if (first.length >= 8 && first.readInt32BE(0) === 16 && first.readInt32BE(4) === CANCEL_REQUEST_CODE) {
+        cancelRequests += 1;
+        if (options.dropCancel === true) {
+          client.destroy();
+          return;
+        }
+      }
+      const upstream = net.connect(targetPort, '127.0.0.1');
+      track(upstream);
+      upstream.write(first);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cancelRequests: () => cancelRequests,
+    cutAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
