@@ -5,7 +5,6 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
-import { to as copyTo } from 'pg-copy-streams';
 import { ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
 import { RAW_TEXT_TYPES } from './factory.js';
@@ -107,6 +106,8 @@ async function runStatement(client: pg.Client, statement: Statement, params: str
 }
 
 async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter): Promise<number> {
+  // Loaded on first use: `query` in table format never needs it, and start-up time counts.
+  const { to: copyTo } = await import('pg-copy-streams');
   const stream = client.query(copyTo(copySql));
   await writer.beginCopy();
   for await (const chunk of stream) await writer.writeCopy(chunk as Buffer);

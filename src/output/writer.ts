@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { quoteLiteral } from '../sql.js';
-import { formatExpanded, formatTable } from './table.js';
 import type { Column, Row } from './values.js';
 import { csvLine, jsonObject, tsvLine } from './values.js';
 
@@ -84,6 +83,8 @@ class TableWriter implements ResultWriter {
     for (const row of rows) this.rows.push(row);
   }
   async endRows(): Promise<void> {
+    // cli-table3 is loaded only when a table is printed.
+    const { formatExpanded, formatTable } = await import('./table.js');
     const render = this.options.expanded === true ? formatExpanded : formatTable;
     await this.separate();
     await this.out.write(render(this.columns, this.rows, { nullString: this.options.nullString, paint: this.options.paintHeader }));
