@@ -5,7 +5,8 @@ import { readFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
+  // bench-worker: bench's worker threads load it by file name (dist/bench-worker.js).
+  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts', 'bench-worker': 'src/bench/worker.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -18,6 +19,7 @@ await build({
   // CommonJS dependencies (pg, commander) call require(): give the ESM bundle one.
   banner: { js: "import { createRequire as __pgfCreateRequire } from 'node:module'; const require = __pgfCreateRequire(import.meta.url);" },
   legalComments: 'none',
+  minify: true,
   define: { PGFACTORY_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   logLevel: 'warning',
 });

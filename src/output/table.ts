@@ -50,3 +50,15 @@ export function formatExpanded(columns: Column[], rows: Row[], options: TableOpt
 function displayWidth(text: string): number {
   return [...text].length;
 }
+
+/** A plain boxed grid of ready-made strings (no row footer): the first column left, the rest right. */
+export function formatGrid(head: string[], rows: string[][], options: TableOptions = {}): string {
+  const paint = options.paint ?? ((text: string) => text);
+  const table = new Table({
+    head: head.map((name) => paint(name)),
+    style: { head: [], border: [], compact: true },
+    colAligns: head.map((_, index) => (index === 0 ? 'left' : 'right')),
+  });
+  for (const row of rows) table.push(row);
+  return `${table.toString()}\n`;
+}
