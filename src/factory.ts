@@ -139,7 +139,7 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
   else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
   else if (/timeout/i.test(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
   else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
-  if (settings.password !== undefined) reason = reason.split(settings.password).join('********');
+  if (settings.password !== undefined && settings.password !== '') reason = reason.split(settings.password).join('********');
   return new ConnectError(`cannot connect to ${describeServer(settings)}: ${reason}`);
 }
 
@@ -293,7 +293,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     active.add(client as unknown as pg.Client);
     let broken: Error | undefined;
     try {
-      return await fn(client as unknown as pg.Client);
+      return await failOnConnectionLoss(settings, client as unknown as pg.Client, fn(client as unknown as pg.Client));
     } catch (error) {
       // A server-side statement error leaves the connection usable; anything else may not.
       if (!(error instanceof pg.DatabaseError) || (error.code ?? '').startsWith('57P')) broken = error as Error;
@@ -312,7 +312,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     });
     active.add(client);
     try {
-      return await fn(client);
+      return await failOnConnectionLoss(settings, client, fn(client));
     } finally {
       active.delete(client);
       await client.end().catch(() => undefined);
@@ -344,6 +344,44 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     },
     stats: () => ({ ...counters }),
   };
+}
+
+/**
+ * Settles with `work`, or rejects as soon as the connection dies under it (backend terminated,
+ * server stopped, network cut). Without this a command can wait forever: pg-cursor's close(), for
+ * one, waits for a ReadyForQuery that a dead socket never delivers, and node then exits 0.
+ */
+function failOnConnectionLoss<T>(settings: ConnectionSettings, client: pg.Client, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onError = (error: Error) => {
+      cleanup();
+      reject(connectionLostError(settings, error));
+    };
+    const onEnd = () => onError(new Error('server closed the connection unexpectedly'));
+    const cleanup = () => {
+      client.removeListener('error', onError);
+      client.removeListener('end', onEnd);
+    };
+    client.on('error', onError);
+    client.on('end', onEnd);
+    work.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The connection broke while in use: one line naming the server, never the password. */
+export function connectionLostError(settings: ConnectionSettings, error: Error): ConnectError {
+  let reason = /terminated unexpectedly|ECONNRESET|EPIPE/i.test(error.message) ? 'server closed the connection unexpectedly' : error.message;
+  if (settings.password !== undefined && settings.password !== '') reason = reason.split(settings.password).join('********');
+  return new ConnectError(`lost the connection to ${describeServer(settings)}: ${reason}`, 'connection_lost');
 }
 
 /**
