@@ -74,6 +74,16 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+let finished = false;
 main(process.argv).then((code) => {
+  finished = true;
   process.exitCode = code;
+});
+// Node exits 0 when the event loop empties, even if a command is still awaiting something that can
+// no longer happen (a promise on a dead socket). That must never look like success.
+process.on('beforeExit', () => {
+  if (finished) return;
+  finished = true;
+  process.stderr.write('pgfactory: internal error: the command stopped before it finished (it was waiting for something that can no longer happen)\n');
+  process.exitCode = EXIT.usage;
 });
