@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, runCli, sql } from './helpers.js';
+
+const SCHEMA = 'bench_cli';
+
+beforeAll(async () => {
+  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
+});
+afterAll(async () => {
+  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+});
+
+/** Runs bench with --format json and parses stdout. */
+async function benchJson(args: string[], env: Record<string, string> = {}) {
+  const result = await runCli(['bench', '--format', 'json', ...args], { env });
+  return { ...result, json: result.stdout === '' ? undefined : JSON.parse(result.stdout) };
+}
+
+const LATENCY_KEYS = ['avg', 'stddev', 'p50', 'p90', 'p99', 'max'];
+
+function expectModeShape(mode: Record<string, unknown>, fresh: boolean) {
+  for (const key of ['clients', 'ops', 'errors', 'duration_s', 'ops_per_sec']) expect(typeof mode[key], key).toBe('number');
+  expect(Object.keys(mode.latency_ms as object).sort()).toEqual([...LATENCY_KEYS].sort());
+  for (const value of Object.values(mode.latency_ms as object)) expect(typeof value).toBe('number');
+  if (fresh) {
+    expect(mode.connect_ms).toMatchObject({ avg: expect.any(Number), p50: expect.any(Number), p99: expect.any(Number) });
+    expect(mode.close_ms).toEqual({ avg: expect.any(Number), p50: expect.any(Number), p99: expect.any(Number) });
+  } else {
+    expect(mode).not.toHaveProperty('connect_ms');
+    expect(mode).not.toHaveProperty('close_ms');
+  }
+}
+
+describe('bench --format json', () => {
+  it('runs both modes with the documented shape, consistent counts and no password', async () => {
+    const { json, stderr, code, stdout } = await benchJson(['-c', '2', '-t', '15']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [{ server_version }] = await sql<{ server_version: string }>('SHOW server_version');
+    expect(json.server_version).toBe(server_version);
+    expect(Object.keys(json).sort()).toEqual(['modes', 'overhead_ms_per_op', 'pooled_vs_fresh_throughput', 'server_version', 'settings']);
+    expect(json.settings).toMatchObject({ mode: 'both', clients: 2, ops_per_client: 15, duration_s: null, pool_size: 2, query: 'SELECT 1', warmup_s: 0 });
+    expect(json.settings).not.toHaveProperty('password');
+    const password = new URL(databaseUrl()).password;
+    expect(password).not.toBe('');
+    expect(stdout).not.toContain(password);
+
+    const { fresh, pooled } = json.modes;
+    expectModeShape(fresh, true);
+    expectModeShape(pooled, false);
+    for (const mode of [fresh, pooled]) {
+      // -t is per client: exactly 2 x 15 operations, all successful.
+      expect(mode.ops).toBe(30);
+      expect(mode.errors).toBe(0);
+      expect(mode.successes).toBe(30);
+      expect(mode.clients).toBe(2);
+    }
+    // Fresh: one connection per operation, each closed again. (connections.errors may count a
+    // refused TLS attempt under sslmode=prefer, once per thread, before the plain retry.)
+    expect(fresh.connections).toMatchObject({ opened: 30, reused: 0, closed: 30 });
+    expect(fresh.connect_ms.avg).toBeGreaterThan(0);
+    expect(fresh.close_ms.avg).toBeGreaterThan(0);
+    // Pooled: never more than the pool size, every other request reused one.
+    expect(pooled.connections.opened).toBeLessThanOrEqual(2);
+    expect(pooled.connections.opened + pooled.connections.reused).toBe(30 + pooled.connections.opened);
+    expect(typeof json.overhead_ms_per_op).toBe('number');
+    expect(typeof json.pooled_vs_fresh_throughput).toBe('number');
+  });
+
+  it('a mode not run is absent, and the summary figures are null', async () => {
+    const { json, code } = await benchJson(['--mode', 'pooled', '-t', '5']);
+    expect(code).toBe(0);
+    expect(Object.keys(json.modes)).toEqual(['pooled']);
+    expect(json.overhead_ms_per_op).toBeNull();
+    expect(json.pooled_vs_fresh_throughput).toBeNull();
+    expect(json.modes.pooled.ops).toBe(5);
+  });
+
+  it('-t runs exactly that many operations per client, also spread over threads', async () => {
+    const { json, code } = await benchJson(['--mode', 'pooled', '-c', '3', '-j', '2', '-t', '7']);
+    expect(code).toBe(0);
+    expect(json.modes.pooled).toMatchObject({ ops: 21, errors: 0, clients: 3, jobs: 2 });
+    expect(json.modes.pooled.connections.opened).toBeLessThanOrEqual(3);
+  });
+
+  it('pooled mode never holds more than --pool-size connections on the server; fresh opens new ones', async () => {
+    const appName = `bench_cli_${process.pid}`;
+    const seen = { pooledMax: 0, freshPids: new Set<number>(), pooledPids: new Set<number>() };
+    const poll = (mode: 'pooled' | 'fresh') => {
+      let stop = false;
+      const loop = (async () => {
+        while (!stop) {
+          const rows = await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query <> 'SHOW server_version'`, [appName]);
+          if (mode === 'pooled') {
+            seen.pooledMax = Math.max(seen.pooledMax, rows.length);
+            for (const row of rows) seen.pooledPids.add(row.pid);
+          } else {
+            for (const row of rows) seen.freshPids.add(row.pid);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      return async () => {
+        stop = true;
+        await loop;
+      };
+    };
+    let stopPolling = poll('pooled');
+    const pooled = await benchJson(['--mode', 'pooled', '-c', '4', '--pool-size', '2', '-T', '1.5'], { PGAPPNAME: appName });
+    await stopPolling();
+    expect(pooled.code).toBe(0);
+    expect(pooled.json.modes.pooled.connections.opened).toBeLessThanOrEqual(2);
+    expect(pooled.json.modes.pooled.errors).toBe(0);
+    expect(seen.pooledMax).toBeGreaterThan(0);
+    expect(seen.pooledMax).toBeLessThanOrEqual(2);
+    expect(seen.pooledPids.size).toBeLessThanOrEqual(2);
+
+    stopPolling = poll('fresh');
+    const fresh = await benchJson(['--mode', 'fresh', '-c', '2', '-T', '1.5'], { PGAPPNAME: appName });
+    await stopPolling();
+    expect(fresh.code).toBe(0);
+    const freshMode = fresh.json.modes.fresh;
+    expect(freshMode.connections.opened).toBe(freshMode.ops);
+    // Every operation had its own backend: the poller saw many different ones.
+    expect(seen.freshPids.size).toBeGreaterThan(2);
+  });
+});
+
+describe('bench errors', () => {
+  it('counts query errors; exit 2 when no operation succeeds', async () => {
+    const { json, stderr, code } = await benchJson(['--mode', 'both', '-t', '4', '--query', 'SELECT 1/0']);
+    expect(code).toBe(2);
+    for (const mode of ['fresh', 'pooled']) expect(json.modes[mode]).toMatchObject({ ops: 4, errors: 4, successes: 0 });
+    expect(stderr).toBe([
+      'fresh: 4 x ERROR:  22012: division by zero',
+      'pooled: 4 x ERROR:  22012: division by zero',
+      'pgfactory: fresh mode: no operation succeeded (4 of 4 failed)',
+      '',
+    ].join('\n'));
+  });
+
+  it('some errors are reported but not fatal; --max-error-rate turns them into exit 3', async () => {
+    await sql(`CREATE SEQUENCE ${SCHEMA}.s`);
+    // Every second operation divides by zero.
+    const query = `SELECT 1 / (nextval('${SCHEMA}.s') % 2)::int`;
+    const lenient = await benchJson(['--mode', 'pooled', '-t', '10', '--query', query]);
+    expect(lenient.code).toBe(0);
+    expect(lenient.json.modes.pooled).toMatchObject({ ops: 10, errors: 5, successes: 5 });
+    expect(lenient.stderr).toBe('pooled: 5 x ERROR:  22012: division by zero\n');
+
+    const atLimit = await benchJson(['--mode', 'pooled', '-t', '10', '--query', query, '--max-error-rate', '0.5']);
+    expect(atLimit.code).toBe(0);
+
+    const strict = await benchJson(['--mode', 'fresh', '-t', '10', '--query', query, '--max-error-rate', '0.1']);
+    expect(strict.code).toBe(3);
+    expect(strict.json.modes.fresh).toMatchObject({ ops: 10, errors: 5 });
+    expect(strict.stderr).toBe('fresh: 5 x ERROR:  22012: division by zero\npgfactory: fresh mode: error rate 0.5000 (5 of 10) exceeds --max-error-rate 0.1\n');
+  });
+
+  it('a connection lost during the run is counted and the pool opens a new one', async () => {
+    const { json, code } = await benchJson(['--mode', 'pooled', '-t', '3', '--query', 'SELECT pg_terminate_backend(pg_backend_pid())']);
+    expect(code).toBe(2);
+    expect(json.modes.pooled).toMatchObject({ ops: 3, errors: 3 });
+    expect(json.modes.pooled.connections.opened).toBe(3);
+    expect(json.modes.pooled.error_messages).toHaveLength(1);
+    expect(json.modes.pooled.error_messages[0].message).toMatch(/terminat/);
+  });
+
+  it('an unreachable server fails at once with exit 2', async () => {
+    const result = await runCli(['bench', '-d', 'postgres://nobody@127.0.0.1:1/none', '-T', '30'], { noDatabaseUrl: true });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^pgfactory: cannot connect to host "127\.0\.0\.1", port 1: connection refused/);
+  });
+
+  it.each([
+    [['-T', '5', '-t', '5'], 'pgfactory: give either -T/--time or -t/--transactions, not both'],
+    [['--mode', 'fast'], "pgfactory: error: option '--mode <mode>' argument 'fast' is invalid. Allowed choices are fresh, pooled, both."],
+    [['-c', 'many'], 'pgfactory: error: option \'-c, --clients <n>\' argument \'many\' is invalid. -c/--clients takes a whole number >= 1, got "many"'],
+    [['-c', '0'], 'pgfactory: error: option \'-c, --clients <n>\' argument \'0\' is invalid. -c/--clients takes a whole number >= 1, got "0"'],
+    [['-T', 'ten'], 'pgfactory: error: option \'-T, --time <seconds>\' argument \'ten\' is invalid. -T/--time takes a number > 0, got "ten"'],
+    [['--max-error-rate', '1.5'], 'pgfactory: error: option \'--max-error-rate <rate>\' argument \'1.5\' is invalid. --max-error-rate takes a fraction from 0 to 1, got "1.5"'],
+    [['--warmup', '-1'], 'pgfactory: error: option \'--warmup <seconds>\' argument \'-1\' is invalid. --warmup takes a number >= 0, got "-1"'],
+    [['--format', 'csv'], "pgfactory: error: option '--format <format>' argument 'csv' is invalid. Allowed choices are table, json."],
+    [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the SQL either with --query or with -f/--file, not both'],
+    [['-f', 'missing.sql'], 'pgfactory: cannot read SQL from "missing.sql": ENOENT'],
+  ])('bad option %j is a one-line error (exit 1)', async (args, message) => {
+    const result = await runCli(['bench', ...args]);
+    expect(result.stderr).toBe(`${message}\n`);
+    expect(result.stdout).toBe('');
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('bench table output', () => {
+  it('prints the modes side by side, the overhead summary and a histogram per mode; progress on stderr', async () => {
+    const result = await runCli(['bench', '-T', '1.2', '--progress', '0.5']);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/^server: PostgreSQL \S+, host "127\.0\.0\.1", port \d+, database "\w+", user "\w+"$/);
+    expect(lines[1]).toBe('query: SELECT 1');
+    expect(lines[2]).toBe('clients: 1, 1.2 s, warmup: 0 s');
+    expect(lines[4]).toMatch(/^│ +│ +fresh │ +pooled │$/);
+    for (const label of ['operations', 'errors', 'ops/s', 'latency avg (ms)', 'latency p99 (ms)', 'connect avg (ms)', '  TCP connect avg', '  startup + auth avg', 'close avg (ms)']) {
+      expect(result.stdout).toContain(`│ ${label}`);
+    }
+    expect(result.stdout).toMatch(/^│ latency p50 \(ms\) +│ +\d+\.\d{3} │ +\d+\.\d{3} │$/m);
+    expect(result.stdout).toMatch(/^│ connect avg \(ms\) +│ +\d+\.\d{3} │ +- │$/m);
+    expect(result.stdout).toMatch(/^a fresh connection costs \d+\.\d{3} ms: \d+\.\d{3} ms to open, \d+\.\d{3} ms to close$/m);
+    expect(result.stdout).toMatch(/^overhead: a fresh connection adds -?\d+\.\d{3} ms per operation \(latency avg \d+\.\d{3} ms fresh vs \d+\.\d{3} ms pooled\)$/m);
+    expect(result.stdout).toMatch(/^throughput: pooled runs \d+\.\d{2}x the operations per second of fresh \(\d+\.\d vs \d+\.\d ops\/s\)$/m);
+    expect(result.stdout).toMatch(/^latency histogram \(fresh\), ms:\n( +\d+\.\d{3} - +\d+\.\d{3} \|#+ *\d+ +\d+\.\d\d%\n)+/m);
+    expect(result.stdout).toContain('\nlatency histogram (pooled), ms:\n');
+    const progress = result.stderr.trimEnd().split('\n');
+    expect(progress.length).toBeGreaterThanOrEqual(4);
+    for (const line of progress) expect(line).toMatch(/^progress \((fresh|pooled)\): \d+\.\d s, \d+\.\d ops\/s, lat \d+\.\d{3} ms stddev \d+\.\d{3}, 0 failed$/);
+  });
+
+  it('reads the SQL from a file', async () => {
+    const result = await runCli(['bench', '--mode', 'pooled', '-t', '3', '-f', '-', '--format', 'json'], { input: 'SELECT 2;\n' });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).settings).toMatchObject({ query: 'SELECT 2;\n', file: '-' });
+  });
+});
