@@ -107,7 +107,9 @@ async function runStatement(client: pg.Client, statement: Statement, params: str
 
 async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter): Promise<number> {
   // Loaded on first use: `query` in table format never needs it, and start-up time counts.
-  const { to: copyTo } = await import('pg-copy-streams');
+  const copyStreams = await import('pg-copy-streams');
+  // Bundled, a CommonJS module imported dynamically has only a default export.
+  const copyTo = (copyStreams as unknown as { default?: typeof copyStreams }).default?.to ?? copyStreams.to;
   const stream = client.query(copyTo(copySql));
   await writer.beginCopy();
   for await (const chunk of stream) await writer.writeCopy(chunk as Buffer);

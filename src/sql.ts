@@ -55,7 +55,7 @@ export function splitStatements(sql: string): Statement[] {
       }
       continue;
     }
-    hasCode = hasCode || !/\s/.test(c);
+    hasCode = hasCode || (c !== ';' && !/\s/.test(c));
     if (c === "'") {
       const escapes = i > 0 && /[eE]/.test(sql[i - 1]) && (i < 2 || !/[A-Za-z0-9_]/.test(sql[i - 2]));
       i = skipQuoted(sql, i, "'", escapes);
