@@ -1,7 +1,110 @@
-// `pgfactory insert` (placeholder until its issue lands).
-import { Command } from 'commander';
-import type { CommandIo } from './shared.js';
+// `pgfactory insert`: options -> runInsert; --returning rows on stdout, the summary on stderr.
+import fs from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
+import type { InsertOptions } from '../insert.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
+import { collect, parsePositiveInt, type CommandIo } from './shared.js';
 
-export function insertCommand(_io: CommandIo): Command {
-  return new Command('insert').description('insert (not yet implemented)').helpOption('--help', 'show help for insert');
+interface InsertFlags extends ConnectionFlags {
+  file?: string;
+  format?: InsertOptions['format'];
+  header: boolean;
+  columns?: string[];
+  set: string[];
+  null: string[];
+  onConflict?: 'nothing' | 'update';
+  conflictKey?: string[];
+  returning?: string[] | '*';
+  output?: OutputFormat;
+  dryRun?: boolean;
+  commitEvery?: number;
+  onError: 'abort' | 'skip';
+  rejectFile?: string;
+}
+
+/** A comma-separated list of column names, taken literally. */
+function nameList(option: string) {
+  return (value: string): string[] => {
+    const names = value.split(',');
+    if (names.some((name) => name === '')) throw new InvalidArgumentError(`${option} takes column names separated by commas, got "${value}"`);
+    return names;
+  };
+}
+
+export function insertCommand(io: CommandIo): Command {
+  const command = new Command('insert')
+    .description('insert rows into a table: one row from --set, or many from CSV/TSV/NDJSON/JSON (fast COPY), all or nothing')
+    .argument('<table>', 'target table: table or schema.table, written as in SQL ("Quoted" parts keep case)')
+    .option('-f, --file <path>', "read rows from this file ('-' for stdin)")
+    .addOption(new Option('--format <format>', 'input format (default: from the file extension)').choices(['csv', 'tsv', 'ndjson', 'json']))
+    .option('--no-header', 'CSV/TSV input has no header row (the columns are --columns, or all of the table\'s)')
+    .option('--columns <a,b,c>', 'the input columns to insert, in order (names taken literally)', nameList('--columns'))
+    .option('--set <col=value>', 'one row: set a column (repeatable; sent as a parameter; "col=" is the empty string)', collect, [])
+    .option('--null <col>', 'one row: set a column to NULL (repeatable)', collect, [])
+    .addOption(new Option('--on-conflict <action>', 'on a unique conflict: skip the row, or update it').choices(['nothing', 'update']))
+    .option('--conflict-key <a,b>', 'the unique columns that identify a row for --on-conflict', nameList('--conflict-key'))
+    .option('--returning <cols>', "print these columns of the inserted rows ('*' for all)", (value: string) => (value === '*' ? '*' : nameList('--returning')(value)))
+    .addOption(new Option('--output <format>', 'format of the --returning rows').choices([...OUTPUT_FORMATS]))
+    .option('--dry-run', 'check the target and parse every row, but write nothing')
+    .option('--commit-every <rows>', 'commit every N rows (a failure reports what was committed and where to resume)', parsePositiveInt('--commit-every'))
+    .addOption(new Option('--on-error <action>', 'abort: all or nothing; skip: load the good rows, write the rejected ones to --reject-file').choices(['abort', 'skip']).default('abort'))
+    .option('--reject-file <path>', 'where --on-error skip writes rejected rows (input format, with line and reason)');
+  addConnectionOptions(command).helpOption('--help', 'show help for insert');
+  command.addHelpText('after', `
+Values: an unquoted empty CSV field is NULL and "" the empty string (as COPY); in TSV (COPY text
+format) \\N is NULL; in JSON null is NULL, a missing key is NULL, and objects and arrays go to
+json/jsonb (or array) columns. The server converts types. Rejected rows in --reject-file carry
+two leading fields, line and reason (CSV/TSV), or {"line", "reason", "record"} (JSON).
+
+Exit codes: 0 ok, 1 bad usage or input, 2 cannot connect, 3 the server rejected a row, 130 interrupted.
+
+Examples:
+  $ pgfactory insert users --set name=Ann --set age=31
+  $ pgfactory insert users --file users.csv
+  $ cat events.ndjson | pgfactory insert app.events --file - --format ndjson
+  $ pgfactory insert users --file users.csv --on-conflict update --conflict-key id
+  $ pgfactory insert '"My Schema"."Odd ""name"""' --file data.tsv --returning id --output csv
+  $ pgfactory insert big --file big.csv --on-error skip --reject-file rejects.csv`);
+  command.action(async (table: string, flags: InsertFlags) => {
+    const { runInsert } = await import('../insert.js');
+    const { UsageError } = await import('../errors.js');
+    const set: InsertOptions['set'] = flags.set.map((entry) => {
+      const at = entry.indexOf('=');
+      if (at <= 0) throw new UsageError(`--set takes col=value, got "${entry}"`);
+      return { column: entry.slice(0, at), value: entry.slice(at + 1) };
+    });
+    for (const column of flags.null) set.push({ column, value: null });
+    if (flags.output !== undefined && flags.returning === undefined) throw new UsageError('--output formats the --returning rows: add --returning');
+    const options: InsertOptions = {
+      table,
+      file: flags.file,
+      format: flags.format,
+      header: flags.header,
+      columns: flags.columns,
+      set,
+      onConflict: flags.onConflict,
+      conflictKey: flags.conflictKey,
+      returning: flags.returning,
+      dryRun: flags.dryRun === true,
+      commitEvery: flags.commitEvery,
+      onError: flags.onError,
+      rejectFile: flags.rejectFile,
+    };
+    const { checkInsertOptions } = await import('../insert.js');
+    checkInsertOptions(options);
+    let writer: import('../output/writer.js').ResultWriter | undefined;
+    if (flags.returning !== undefined) {
+      const { createResultWriter } = await import('../output/writer.js');
+      writer = createResultWriter(flags.output ?? 'table', io.stdout, io.stderr, { paintHeader: io.paint?.header });
+    }
+    await withContext(flags, { mode: 'fresh' }, io, (context) =>
+      runInsert(context.factory, options, {
+        stdin: () => fs.createReadStream('', { fd: io.stdinFd, highWaterMark: 1 << 20, autoClose: false }),
+        stderr: io.stderr,
+        writer,
+        interrupted: () => context.interrupted(),
+      }));
+  });
+  return command;
 }

@@ -1,0 +1,315 @@
+// The core of `insert`: one row from --set flags, or many from a CSV/TSV/NDJSON/JSON file or
+// stdin, into one table, all-or-nothing by default. The target and its columns are checked before
+// any data is sent; readers turn the input into COPY rows (src/insert/*), the loader sends them.
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
+import type pg from 'pg';
+import { InputError, ServerError, UsageError } from './errors.js';
+import type { ConnectionFactory } from './factory.js';
+import { RAW_TEXT_TYPES } from './factory.js';
+import type { ResultWriter } from './output/writer.js';
+import type { Row } from './output/values.js';
+import { isDatabaseError } from './query.js';
+import { quoteIdent } from './sql.js';
+import type { Malformed, RecordChunk } from './insert/chunks.js';
+import { DelimitedReader } from './insert/delimited.js';
+import { JsonReader } from './insert/jsoninput.js';
+import { load, serverMessage, type ConflictAction, type LoadResult } from './insert/load.js';
+import { createProgress } from './insert/progress.js';
+import { RejectFile, type InputFormat } from './insert/rejects.js';
+import { displayIdent, displayTable, matchColumns, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
+
+export type { InputFormat } from './insert/rejects.js';
+export const INPUT_FORMATS: InputFormat[] = ['csv', 'tsv', 'ndjson', 'json'];
+
+export interface InsertOptions {
+  table: string;
+  /** A path, or '-' for stdin. */
+  file?: string;
+  format?: InputFormat;
+  header: boolean;
+  columns?: string[];
+  /** --set col=value, in order. */
+  set: Array<{ column: string; value: string | null }>;
+  onConflict?: 'nothing' | 'update';
+  conflictKey?: string[];
+  returning?: string[] | '*';
+  dryRun: boolean;
+  commitEvery?: number;
+  onError: 'abort' | 'skip';
+  rejectFile?: string;
+}
+
+export interface InsertIo {
+  stdin: () => Readable;
+  stderr: Writable & { isTTY?: boolean };
+  /** Where --returning rows go. */
+  writer?: ResultWriter;
+  interrupted: () => boolean;
+}
+
+export interface InsertSummary {
+  rows: number;
+  conflicts: number;
+  rejected: number;
+  seconds: number;
+  table: string;
+}
+
+const EXTENSIONS: Record<string, InputFormat> = { '.csv': 'csv', '.tsv': 'tsv', '.tab': 'tsv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
+
+/** Option combinations that cannot work, caught before connecting. */
+export function checkInsertOptions(options: InsertOptions): InputFormat | undefined {
+  const fromFlags = options.set.length > 0;
+  if (fromFlags && options.file !== undefined) throw new UsageError('give rows either with --file or with --set/--null, not both');
+  if (!fromFlags && options.file === undefined) throw new UsageError("nothing to insert: give --file PATH ('-' for stdin) or --set col=value");
+  if (options.onConflict === 'update' && (options.conflictKey === undefined || options.conflictKey.length === 0)) {
+    throw new UsageError('--on-conflict update needs --conflict-key col[,col]');
+  }
+  if (options.conflictKey !== undefined && options.onConflict === undefined) throw new UsageError('--conflict-key needs --on-conflict nothing|update');
+  if (options.onError === 'skip' && options.rejectFile === undefined) throw new UsageError('--on-error skip needs --reject-file PATH for the rejected rows');
+  if (options.rejectFile !== undefined && options.onError !== 'skip') throw new UsageError('--reject-file goes with --on-error skip');
+  if (fromFlags) {
+    for (const flag of ['columns', 'format', 'commitEvery'] as const) {
+      if (options[flag] !== undefined) throw new UsageError(`--${flag === 'commitEvery' ? 'commit-every' : flag} applies to --file input, not to --set`);
+    }
+    if (options.onError === 'skip') throw new UsageError('--on-error skip applies to --file input, not to --set');
+    return undefined;
+  }
+  if (options.format !== undefined) return options.format;
+  if (options.file === '-') throw new UsageError('cannot guess the format of stdin: pass --format csv|tsv|ndjson|json');
+  const format = EXTENSIONS[path.extname(options.file!).toLowerCase()];
+  if (format === undefined) throw new UsageError(`cannot guess the format of "${options.file}" from its extension: pass --format csv|tsv|ndjson|json`);
+  return format;
+}
+
+export async function runInsert(factory: ConnectionFactory, options: InsertOptions, io: InsertIo): Promise<InsertSummary> {
+  const format = checkInsertOptions(options);
+  if (format === undefined) return insertFromFlags(factory, options, io);
+  return insertFromFile(factory, options, format, io);
+}
+
+function summaryLine(summary: InsertSummary, options: InsertOptions): string {
+  const verb = options.onConflict === 'update' ? 'inserted or updated' : 'inserted';
+  const rate = summary.seconds > 0 ? Math.round(summary.rows / summary.seconds) : summary.rows;
+  let line = `${verb} ${summary.rows} row${summary.rows === 1 ? '' : 's'} into ${summary.table} in ${summary.seconds.toFixed(2)} s (${rate} rows/s)`;
+  if (options.onConflict === 'nothing') line += `; skipped ${summary.conflicts} conflicting row${summary.conflicts === 1 ? '' : 's'}`;
+  if (options.onError === 'skip') line += `; rejected ${summary.rejected} row${summary.rejected === 1 ? '' : 's'}${summary.rejected > 0 ? ` (see ${options.rejectFile})` : ''}`;
+  return line;
+}
+
+function conflictAction(options: InsertOptions, target: Target, columns: TargetColumn[]): ConflictAction | undefined {
+  if (options.onConflict === undefined) return undefined;
+  const key = options.conflictKey ?? [];
+  matchColumns(target, key, { what: '--conflict-key' });
+  const loaded = new Set(columns.map((column) => column.name));
+  for (const name of key) {
+    if (!loaded.has(name)) throw new UsageError(`--conflict-key column ${quoteIdent(name)} is not among the columns being inserted`);
+  }
+  if (options.onConflict === 'nothing') return { action: 'nothing', key };
+  return { action: 'update', key };
+}
+
+function checkReturning(options: InsertOptions, target: Target): void {
+  if (options.returning === undefined || options.returning === '*') return;
+  const names = new Set(target.columns.map((column) => column.name));
+  for (const name of options.returning) {
+    if (!names.has(name)) {
+      throw new InputError(`--returning: column ${quoteIdent(name)} does not exist in table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`);
+    }
+  }
+}
+
+async function writeReturned(writer: ResultWriter | undefined, fields: pg.FieldDef[], rows: Row[], started: { yes: boolean }): Promise<void> {
+  if (writer === undefined) return;
+  if (!started.yes) {
+    started.yes = true;
+    await writer.beginRows(fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID })));
+  }
+  if (rows.length > 0) await writer.writeRows(rows);
+}
+
+async function insertFromFlags(factory: ConnectionFactory, options: InsertOptions, io: InsertIo): Promise<InsertSummary> {
+  const started = performance.now();
+  return factory.withConnection(async (client) => {
+    const target = await resolveTarget(client, options.table);
+    const columns = matchColumns(target, options.set.map((entry) => entry.column), { what: '--set/--null' });
+    const conflict = conflictAction(options, target, columns);
+    checkReturning(options, target);
+    const table = displayTable(target);
+    if (options.dryRun) {
+      io.stderr.write(`dry run: 1 row would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')}); nothing was written\n`);
+      return { rows: 0, conflicts: 0, rejected: 0, seconds: 0, table };
+    }
+    let sql = `INSERT INTO ${sqlTable(target)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+    if (conflict?.action === 'nothing') sql += ` ON CONFLICT${conflict.key.length > 0 ? ` (${conflict.key.map(quoteIdent).join(', ')})` : ''} DO NOTHING`;
+    if (conflict?.action === 'update') {
+      const keys = new Set(conflict.key);
+      const updates = columns.filter((c) => !keys.has(c.name)).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
+      sql += ` ON CONFLICT (${conflict.key.map(quoteIdent).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
+    }
+    if (options.returning !== undefined) sql += ` RETURNING ${options.returning === '*' ? '*' : options.returning.map(quoteIdent).join(', ')}`;
+    let result: pg.QueryResult;
+    try {
+      result = await client.query({ text: sql, values: options.set.map((entry) => entry.value), types: RAW_TEXT_TYPES, rowMode: 'array' });
+    } catch (error) {
+      if (isDatabaseError(error) && !io.interrupted()) {
+        throw new ServerError(`${error.column !== undefined ? `column ${error.column}: ` : ''}${serverMessage(error)}`, error.code);
+      }
+      throw error;
+    }
+    const rows = result.rowCount ?? 0;
+    if (options.returning !== undefined && io.writer !== undefined) {
+      const state = { yes: false };
+      await writeReturned(io.writer, result.fields, result.rows as Row[], state);
+      await io.writer.endRows(result.rows.length);
+    }
+    const summary = { rows, conflicts: 1 - rows, rejected: 0, seconds: (performance.now() - started) / 1000, table };
+    io.stderr.write(`${summaryLine(summary, options)}\n`);
+    return summary;
+  });
+}
+
+type Reader = DelimitedReader | JsonReader;
+
+function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; name: string; size: number | undefined } {
+  if (options.file === '-') return { stream: io.stdin(), name: 'stdin', size: undefined };
+  const file = options.file!;
+  let size: number | undefined;
+  try {
+    const stat = fs.statSync(file);
+    if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    size = stat.isFile() ? stat.size : undefined;
+  } catch (error) {
+    throw new UsageError(`cannot read "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return { stream: fs.createReadStream(file, { highWaterMark: 1 << 20 }), name: file, size };
+}
+
+async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
+  const input = openInput(options, io);
+  const skip = options.onError === 'skip';
+  let malformedCount = 0;
+  let rejects: RejectFile | undefined;
+  const onMalformed = (record: Malformed) => {
+    if (!skip) throw new InputError(record.reason, { file: input.name, line: record.line });
+    malformedCount += 1;
+    rejects?.add(record);
+  };
+  const reader: Reader =
+    format === 'csv' || format === 'tsv'
+      ? new DelimitedReader(input.stream, { format, file: input.name, hasHeader: options.header, keepRaw: skip, onMalformed })
+      : new JsonReader(input.stream, { format, file: input.name, keepRaw: skip, onMalformed });
+
+  // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
+  const stopReading = () => input.stream.destroy(new InputError('interrupted'));
+  process.on('SIGINT', stopReading);
+  process.on('SIGTERM', stopReading);
+  try {
+    return await factory.withConnection(async (client) => {
+      const target = await resolveTarget(client, options.table);
+      const table = displayTable(target);
+      const names = await reader.names();
+      const columns = planColumns(reader, names, options, target, input.name);
+      const conflict = conflictAction(options, target, columns);
+      checkReturning(options, target);
+      if (skip && !options.dryRun) {
+        rejects = new RejectFile(options.rejectFile!, format);
+        rejects.header(reader.headerRaw);
+      }
+      const started = performance.now();
+      try {
+        if (options.dryRun) {
+          let rows = 0;
+          for await (const chunk of reader.records()) rows += chunk.lines.length;
+          io.stderr.write(
+            `dry run: ${rows} row${rows === 1 ? '' : 's'} would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')})` +
+              `${skip ? `; ${malformedCount} malformed row${malformedCount === 1 ? '' : 's'} would be rejected` : ''}; nothing was written\n`,
+          );
+          return { rows: 0, conflicts: 0, rejected: malformedCount, seconds: 0, table };
+        }
+        const progress = createProgress(io.stderr, input.size);
+        const returned = { yes: false };
+        let result: LoadResult;
+        try {
+          result = await load(client, reader.records() as AsyncIterable<RecordChunk>, {
+            target,
+            columns,
+            copyFormat: reader.copyFormat,
+            file: input.name,
+            onConflict: conflict,
+            returning: options.returning,
+            commitEvery: options.commitEvery,
+            onReject: rejects !== undefined ? async (row) => rejects!.add(row) : undefined,
+            onProgress: (rows, bytes) => progress.update(rows, bytes),
+            onReturned: io.writer !== undefined ? (fields, rows) => writeReturned(io.writer, fields, rows, returned) : undefined,
+            interrupted: io.interrupted,
+            pendingLine: () => reader.pendingLine(),
+          });
+        } finally {
+          progress.stop();
+        }
+        if (io.writer !== undefined && options.returning !== undefined) {
+          if (!returned.yes) await writeReturned(io.writer, [], [], returned);
+          await io.writer.endRows(result.rows);
+        }
+        const summary: InsertSummary = {
+          rows: result.rows,
+          conflicts: result.conflicts,
+          rejected: result.rejected + malformedCount,
+          seconds: (performance.now() - started) / 1000,
+          table,
+        };
+        io.stderr.write(`${summaryLine(summary, options)}\n`);
+        return summary;
+      } finally {
+        rejects?.close();
+      }
+    });
+  } finally {
+    process.removeListener('SIGINT', stopReading);
+    process.removeListener('SIGTERM', stopReading);
+    input.stream.destroy();
+  }
+}
+
+/** Which columns the input fills, checked against the table before any data is sent. */
+function planColumns(reader: Reader, names: string[] | undefined, options: InsertOptions, target: Target, file: string): TargetColumn[] {
+  if (reader instanceof DelimitedReader) {
+    if (names !== undefined) {
+      if (options.columns !== undefined) {
+        const select = options.columns.map((name) => {
+          const index = names.indexOf(name);
+          if (index < 0) throw new InputError(`--columns: column ${quoteIdent(name)} is not in the header (header: ${names.map(displayIdent).join(', ')})`, { file, line: 1 });
+          return index;
+        });
+        const columns = matchColumns(target, options.columns, { what: '--columns' });
+        reader.setPlan({ fieldCount: names.length, select });
+        return columns;
+      }
+      const columns = matchColumns(target, names, { file, line: 1, what: 'the header' });
+      reader.setPlan({ fieldCount: names.length, select: undefined });
+      return columns;
+    }
+    const columns = options.columns !== undefined ? matchColumns(target, options.columns, { what: '--columns' }) : writableColumns(target);
+    reader.setPlan({ fieldCount: columns.length, select: undefined });
+    return columns;
+  }
+  const firstLine = reader.firstLine();
+  const chosen = options.columns ?? names ?? [];
+  const columns = matchColumns(target, chosen, options.columns !== undefined ? { what: '--columns' } : { file, line: firstLine, what: 'the first object' });
+  const tableColumns = new Set(target.columns.map((column) => column.name));
+  reader.setPlan({
+    columns: columns.map((column) => ({ key: column.name, target: column })),
+    unknownKey: (key) => {
+      if (options.columns !== undefined) return undefined;
+      if (!tableColumns.has(key)) {
+        return `column ${quoteIdent(key)} does not exist in table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`;
+      }
+      return `key ${JSON.stringify(key)} is not among the columns taken from the first object (line ${firstLine}); list every column with --columns`;
+    },
+  });
+  return columns;
+}

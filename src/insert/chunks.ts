@@ -1,0 +1,114 @@
+// What input readers hand to the loader: chunks of whole records, already in COPY format, with the
+// input line of every record so a server error on "COPY line N" maps back to the file.
+
+export interface RecordChunk {
+  /** COPY payload: whole records, each ending with a newline (the input's last one may not). */
+  data: Buffer;
+  /** Byte offset in `data` where each record starts, then `data.length` (count + 1 entries). */
+  offsets: number[];
+  /** Input line on which each record starts. */
+  lines: number[];
+  /** Each record as written in the input (without its line end), when the reader was asked to keep them. */
+  raw: string[] | undefined;
+  /** Input bytes consumed so far, for progress. */
+  bytesRead: number;
+}
+
+/** A record the reader could not parse. */
+export interface Malformed {
+  line: number;
+  reason: string;
+  raw: string;
+}
+
+/** Strict loads throw here (InputError); `--on-error skip` writes the record to the reject file. */
+export type MalformedHandler = (record: Malformed) => void;
+
+export function chunkCount(chunk: RecordChunk): number {
+  return chunk.lines.length;
+}
+
+/** Collects records into one chunk; runs of adjacent input bytes are kept as one slice (no copying). */
+export class ChunkBuilder {
+  private parts: Buffer[] = [];
+  private length = 0;
+  private offsets: number[] = [];
+  private lines: number[] = [];
+  private raw: string[] | undefined;
+  // The pending run of input bytes: buf[runStart, runEnd).
+  private runBuf: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+
+  constructor(keepRaw: boolean) {
+    this.raw = keepRaw ? [] : undefined;
+  }
+
+  get count(): number {
+    return this.lines.length;
+  }
+
+  /** Input line of the first record collected and not yet taken. */
+  get firstLine(): number | undefined {
+    return this.lines[0];
+  }
+
+  /** A record passed through unchanged: input bytes [start, end). */
+  addSlice(buf: Buffer, start: number, end: number, line: number, raw?: () => string): void {
+    this.offsets.push(this.length + (this.runBuf !== undefined ? this.runEnd - this.runStart : 0));
+    this.lines.push(line);
+    if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
+    if (this.runBuf === buf && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.flushRun();
+    this.runBuf = buf;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  /** A record rewritten for COPY. */
+  addBuffer(data: Buffer, line: number, raw?: () => string): void {
+    this.flushRun();
+    this.offsets.push(this.length);
+    this.lines.push(line);
+    if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
+    this.parts.push(data);
+    this.length += data.length;
+  }
+
+  private flushRun(): void {
+    if (this.runBuf === undefined) return;
+    this.parts.push(this.runBuf.subarray(this.runStart, this.runEnd));
+    this.length += this.runEnd - this.runStart;
+    this.runBuf = undefined;
+  }
+
+  /** The chunk so far (undefined when empty); the builder starts over. */
+  take(bytesRead: number): RecordChunk | undefined {
+    this.flushRun();
+    if (this.lines.length === 0) return undefined;
+    const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
+    this.offsets.push(data.length);
+    const chunk: RecordChunk = { data, offsets: this.offsets, lines: this.lines, raw: this.raw, bytesRead };
+    this.parts = [];
+    this.length = 0;
+    this.offsets = [];
+    this.lines = [];
+    this.raw = this.raw !== undefined ? [] : undefined;
+    return chunk;
+  }
+}
+
+/** Records [from, to) of a chunk as a chunk of their own (no copying). */
+export function sliceChunk(chunk: RecordChunk, from: number, to: number): RecordChunk {
+  const base = chunk.offsets[from];
+  return {
+    data: chunk.data.subarray(base, chunk.offsets[to]),
+    offsets: chunk.offsets.slice(from, to + 1).map((offset) => offset - base),
+    lines: chunk.lines.slice(from, to),
+    raw: chunk.raw?.slice(from, to),
+    bytesRead: chunk.bytesRead,
+  };
+}

@@ -1,0 +1,349 @@
+// CSV and TSV input, scanned byte by byte with the rules COPY itself uses, so records pass through
+// to `COPY … FROM STDIN` unchanged (an unquoted empty CSV field stays NULL, a quoted "" stays the
+// empty string) while every record's input line and field count are known. TSV is COPY's text
+// format: tab-separated, backslash escapes, \N for NULL.
+import { InputError } from '../errors.js';
+import { ChunkBuilder, type MalformedHandler, type RecordChunk } from './chunks.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const TAB = 0x09;
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
+
+export interface DelimitedOptions {
+  /** The input's name in messages. */
+  file: string;
+  format: 'csv' | 'tsv';
+  hasHeader: boolean;
+  keepRaw: boolean;
+  onMalformed: MalformedHandler;
+}
+
+/** Which input fields go to the server: every one in order, or a selection (from --columns). */
+export interface FieldPlan {
+  fieldCount: number;
+  /** Input field indexes to send, in column order; undefined sends every field as it is. */
+  select: number[] | undefined;
+}
+
+interface Scanned {
+  start: number;
+  /** End of the record's content (before its line end). */
+  contentEnd: number;
+  /** Start of the next record. */
+  end: number;
+  fields: number;
+  /** Line breaks inside the record (quoted fields, escaped newlines) plus its own line end. */
+  newlines: number;
+  error: string | undefined;
+  /** Line (relative to the record's first) on which the error is. */
+  errorLine: number;
+}
+
+const INCOMPLETE = null;
+
+export class DelimitedReader {
+  readonly copyFormat: 'csv' | 'text';
+  /** The header as written, for the reject file. */
+  headerRaw: string | undefined;
+  private readonly delimiter: number;
+  private iterator: AsyncIterator<Buffer>;
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private eof = false;
+  private line = 1;
+  private bytesRead = 0;
+  private fieldStarts = new Int32Array(64);
+  private fieldEnds = new Int32Array(64);
+  private builder: ChunkBuilder | undefined;
+  private plan: FieldPlan | undefined;
+  private ended = false;
+
+  constructor(source: AsyncIterable<Buffer>, private readonly options: DelimitedOptions) {
+    this.copyFormat = options.format === 'csv' ? 'csv' : 'text';
+    this.delimiter = options.format === 'csv' ? COMMA : TAB;
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /** Reads the header record; undefined without --header or for an empty input. */
+  async names(): Promise<string[] | undefined> {
+    if (!this.options.hasHeader) return undefined;
+    for (;;) {
+      const scanned = this.scan();
+      if (scanned === INCOMPLETE) {
+        if (!(await this.fill())) return undefined;
+        continue;
+      }
+      const line = this.line;
+      this.pos = scanned.end;
+      this.line += scanned.newlines;
+      if (scanned.start === scanned.contentEnd && scanned.end === scanned.start) return undefined;
+      this.headerRaw = this.buf.toString('utf8', scanned.start, scanned.contentEnd);
+      // A header that cannot be read cannot be skipped either.
+      if (scanned.error !== undefined) throw new InputError(`header: ${scanned.error}`, { file: this.options.file, line: line + scanned.errorLine });
+      const names: string[] = [];
+      for (let f = 0; f < scanned.fields; f += 1) names.push(this.decodeField(this.fieldStarts[f], this.fieldEnds[f]));
+      return names;
+    }
+  }
+
+  /** Line of the first record read but not yet handed out. */
+  pendingLine(): number | undefined {
+    return this.builder?.firstLine;
+  }
+
+  setPlan(plan: FieldPlan): void {
+    this.plan = plan;
+  }
+
+  async *records(): AsyncGenerator<RecordChunk> {
+    const plan = this.plan;
+    if (plan === undefined) throw new Error('setPlan() first');
+    const builder = new ChunkBuilder(this.options.keepRaw);
+    this.builder = builder;
+    const delimiter = Buffer.from([this.delimiter]);
+    const newline = Buffer.from([LF]);
+    while (!this.ended) {
+      const scanned = this.scan();
+      if (scanned === INCOMPLETE) {
+        const chunk = builder.take(this.bytesRead);
+        if (chunk !== undefined) yield chunk;
+        if (!(await this.fill())) break;
+        continue;
+      }
+      const { start, contentEnd, end } = scanned;
+      const line = this.line;
+      const buf = this.buf;
+      this.pos = end;
+      this.line += scanned.newlines;
+      if (end === start) break;
+      const raw = () => buf.toString('utf8', start, contentEnd);
+      if (scanned.error !== undefined) {
+        this.options.onMalformed({ line: line + scanned.errorLine, reason: scanned.error, raw: raw() });
+        continue;
+      }
+      // A blank line cannot be a record of several columns: skip it, as people expect of CSV.
+      if (contentEnd === start && plan.fieldCount > 1) continue;
+      const isEndMarker = contentEnd - start === 2 && buf[start] === BACKSLASH && buf[start + 1] === DOT;
+      if (isEndMarker && this.copyFormat === 'text') {
+        // COPY's own end-of-data line.
+        this.ended = true;
+        break;
+      }
+      if (scanned.fields !== plan.fieldCount) {
+        this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: raw() });
+        continue;
+      }
+      if (isEndMarker) {
+        // In CSV, \. alone on a line would end the COPY data: quote it to keep it a value.
+        builder.addBuffer(Buffer.from('"\\."\n'), line, raw);
+      } else if (plan.select === undefined) {
+        builder.addSlice(buf, start, end, line, raw);
+      } else {
+        const parts: Buffer[] = [];
+        plan.select.forEach((field, i) => {
+          if (i > 0) parts.push(delimiter);
+          parts.push(buf.subarray(this.fieldStarts[field], this.fieldEnds[field]));
+        });
+        parts.push(newline);
+        builder.addBuffer(Buffer.concat(parts), line, raw);
+      }
+      if (builder.count >= 8192) {
+        const chunk = builder.take(this.bytesRead);
+        if (chunk !== undefined) yield chunk;
+      }
+    }
+    const chunk = builder.take(this.bytesRead);
+    if (chunk !== undefined) yield chunk;
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.eof) return false;
+    const next = await this.iterator.next();
+    if (next.done === true) {
+      this.eof = true;
+      // Rescan what is left with end-of-input rules.
+      return this.pos < this.buf.length;
+    }
+    let chunk = next.value;
+    this.bytesRead += chunk.length;
+    if (this.bytesRead === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
+    this.pos = 0;
+    return true;
+  }
+
+  private setField(f: number, start: number, end: number): void {
+    if (f >= this.fieldStarts.length) {
+      const starts = new Int32Array(this.fieldStarts.length * 2);
+      const ends = new Int32Array(this.fieldEnds.length * 2);
+      starts.set(this.fieldStarts);
+      ends.set(this.fieldEnds);
+      this.fieldStarts = starts;
+      this.fieldEnds = ends;
+    }
+    this.fieldStarts[f] = start;
+    this.fieldEnds[f] = end;
+  }
+
+  /** Scans the record at `pos`; INCOMPLETE when more input is needed to see its end. */
+  private scan(): Scanned | typeof INCOMPLETE {
+    return this.copyFormat === 'csv' ? this.scanCsv() : this.scanText();
+  }
+
+  private recordEnd(start: number, fields: number, newlines: number, contentEnd: number, end: number): Scanned {
+    return { start, contentEnd, end, fields, newlines, error: undefined, errorLine: 0 };
+  }
+
+  /** A malformed record: it runs to the next line end, where reading resumes. */
+  private bad(start: number, from: number, newlines: number, error: string): Scanned | typeof INCOMPLETE {
+    const { buf, eof } = this;
+    const lf = buf.indexOf(LF, from);
+    if (lf < 0 && !eof) return INCOMPLETE;
+    const end = lf < 0 ? buf.length : lf + 1;
+    const contentEnd = lf < 0 ? buf.length : lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+    return { start, contentEnd, end, fields: 0, newlines: newlines + (lf < 0 ? 0 : 1), error, errorLine: newlines };
+  }
+
+  private scanCsv(): Scanned | typeof INCOMPLETE {
+    const { buf, eof } = this;
+    const n = buf.length;
+    const delimiter = this.delimiter;
+    const start = this.pos;
+    let i = start;
+    let fields = 0;
+    let newlines = 0;
+    if (i >= n) return eof ? this.recordEnd(start, 0, 0, start, start) : INCOMPLETE;
+    for (;;) {
+      const fieldStart = i;
+      if (i < n && buf[i] === QUOTE) {
+        i += 1;
+        for (;;) {
+          const q = buf.indexOf(QUOTE, i);
+          if (q < 0) {
+            if (!eof) return INCOMPLETE;
+            return { start, contentEnd: n, end: n, fields: 0, newlines: newlines + countNewlines(buf, i, n), error: 'unterminated quoted field (the closing quote is missing)', errorLine: newlines };
+          }
+          newlines += countNewlines(buf, i, q);
+          if (q + 1 >= n && !eof) return INCOMPLETE;
+          if (buf[q + 1] === QUOTE) {
+            i = q + 2;
+            continue;
+          }
+          i = q + 1;
+          break;
+        }
+        this.setField(fields, fieldStart, i);
+        fields += 1;
+        if (i >= n) return this.recordEnd(start, fields, newlines, n, n);
+        const c = buf[i];
+        if (c === delimiter) {
+          i += 1;
+          continue;
+        }
+        if (c === LF) return this.recordEnd(start, fields, newlines + 1, i, i + 1);
+        if (c === CR) {
+          if (i + 1 >= n && !eof) return INCOMPLETE;
+          if (buf[i + 1] === LF) return this.recordEnd(start, fields, newlines + 1, i, i + 2);
+        }
+        return this.bad(start, i, newlines, `unexpected character ${describeByte(c)} after a closing quote (field ${fields})`);
+      }
+      let c = 0;
+      while (i < n) {
+        c = buf[i];
+        if (c === delimiter || c === LF || c === CR || c === QUOTE) break;
+        i += 1;
+      }
+      if (i >= n) {
+        if (!eof) return INCOMPLETE;
+        this.setField(fields, fieldStart, i);
+        return this.recordEnd(start, fields + 1, newlines, n, n);
+      }
+      if (c === delimiter) {
+        this.setField(fields, fieldStart, i);
+        fields += 1;
+        i += 1;
+        continue;
+      }
+      if (c === LF) {
+        this.setField(fields, fieldStart, i);
+        return this.recordEnd(start, fields + 1, newlines + 1, i, i + 1);
+      }
+      if (c === CR) {
+        if (i + 1 >= n && !eof) return INCOMPLETE;
+        if (buf[i + 1] === LF) {
+          this.setField(fields, fieldStart, i);
+          return this.recordEnd(start, fields + 1, newlines + 1, i, i + 2);
+        }
+        return this.bad(start, i, newlines, `carriage return inside an unquoted field (field ${fields + 1}); quote the field`);
+      }
+      return this.bad(start, i, newlines, `quote inside an unquoted field (field ${fields + 1}); quote the whole field and double the quote`);
+    }
+  }
+
+  private scanText(): Scanned | typeof INCOMPLETE {
+    const { buf, eof } = this;
+    const n = buf.length;
+    const start = this.pos;
+    let i = start;
+    let fields = 0;
+    let newlines = 0;
+    if (i >= n) return eof ? this.recordEnd(start, 0, 0, start, start) : INCOMPLETE;
+    let fieldStart = i;
+    for (;;) {
+      if (i >= n) {
+        if (!eof) return INCOMPLETE;
+        this.setField(fields, fieldStart, i);
+        return this.recordEnd(start, fields + 1, newlines, n, n);
+      }
+      const c = buf[i];
+      if (c === BACKSLASH) {
+        if (i + 1 >= n && !eof) return INCOMPLETE;
+        // COPY skips the escaped byte, an escaped line break included.
+        if (buf[i + 1] === LF) newlines += 1;
+        i += 2;
+        continue;
+      }
+      if (c === TAB) {
+        this.setField(fields, fieldStart, i);
+        fields += 1;
+        i += 1;
+        fieldStart = i;
+        continue;
+      }
+      if (c === LF) {
+        this.setField(fields, fieldStart, i);
+        return this.recordEnd(start, fields + 1, newlines + 1, i, i + 1);
+      }
+      if (c === CR) {
+        if (i + 1 >= n && !eof) return INCOMPLETE;
+        if (buf[i + 1] === LF) {
+          this.setField(fields, fieldStart, i);
+          return this.recordEnd(start, fields + 1, newlines + 1, i, i + 2);
+        }
+        return this.bad(start, i, newlines, `carriage return inside a field (field ${fields + 1}); write it as \\r`);
+      }
+      i += 1;
+    }
+  }
+
+  /** A header field's text: CSV unquoted, or COPY text escapes resolved. */
+  private decodeField(start: number, end: number): string {
+    const text = this.buf.toString('utf8', start, end);
+    if (this.copyFormat === 'csv') return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text;
+    return text.replace(/\\(.)/gs, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[c] ?? c);
+  }
+}
+
+function countNewlines(buf: Buffer, from: number, to: number): number {
+  let count = 0;
+  for (let i = from; i < to; i += 1) if (buf[i] === LF) count += 1;
+  return count;
+}
+
+function describeByte(c: number): string {
+  return c >= 0x20 && c < 0x7f ? JSON.stringify(String.fromCharCode(c)) : `0x${c.toString(16).padStart(2, '0')}`;
+}

@@ -1,0 +1,183 @@
+// A small exact JSON scanner: it finds the raw text of each value instead of building JS values,
+// so numbers keep every digit (9007199254740993, 1.10) and nested objects/arrays go to json/jsonb
+// columns exactly as written. Pure functions; offsets count UTF-16 code units of the line.
+import { tsvField } from '../output/values.js';
+
+export type JsonKind = 'string' | 'number' | 'true' | 'false' | 'null' | 'object' | 'array';
+
+export interface JsonField {
+  key: string;
+  kind: JsonKind;
+  /** The value's raw JSON text. */
+  text: string;
+}
+
+export class JsonSyntaxError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(message);
+  }
+}
+
+const WS = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+function skipWs(text: string, i: number): number {
+  while (i < text.length && WS(text.charCodeAt(i))) i += 1;
+  return i;
+}
+
+function describe(text: string, i: number): string {
+  return i >= text.length ? 'end of input' : `${JSON.stringify(text[i])}`;
+}
+
+function expectedError(what: string, text: string, i: number): JsonSyntaxError {
+  return new JsonSyntaxError(`expected ${what}, found ${describe(text, i)} at column ${i + 1}`, i);
+}
+
+/** End offset of the JSON string starting at `i` (text[i] === '"'). */
+function scanString(text: string, i: number): number {
+  let j = i + 1;
+  for (;;) {
+    if (j >= text.length) throw new JsonSyntaxError(`unterminated string starting at column ${i + 1}`, i);
+    const c = text.charCodeAt(j);
+    if (c === 0x22) return j + 1;
+    if (c === 0x5c) {
+      const e = text[j + 1];
+      if (e === 'u') {
+        if (!/^[0-9a-fA-F]{4}$/.test(text.slice(j + 2, j + 6))) throw new JsonSyntaxError(`bad \\u escape at column ${j + 1}`, j);
+        j += 6;
+      } else if (e !== undefined && '"\\/bfnrt'.includes(e)) j += 2;
+      else throw new JsonSyntaxError(`bad escape at column ${j + 1}`, j);
+      continue;
+    }
+    if (c < 0x20) throw new JsonSyntaxError(`control character in string at column ${j + 1}`, j);
+    j += 1;
+  }
+}
+
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+/** Validates the JSON value starting at `i` (no leading blanks) and returns its kind and end. */
+export function scanValue(text: string, i: number, depth = 0): { kind: JsonKind; end: number } {
+  if (depth > 512) throw new JsonSyntaxError('nested too deeply', i);
+  const c = text[i];
+  if (c === '"') return { kind: 'string', end: scanString(text, i) };
+  if (c === '{') {
+    let j = skipWs(text, i + 1);
+    if (text[j] === '}') return { kind: 'object', end: j + 1 };
+    for (;;) {
+      if (text[j] !== '"') throw expectedError('a string key', text, j);
+      j = skipWs(text, scanString(text, j));
+      if (text[j] !== ':') throw expectedError("':'", text, j);
+      j = skipWs(text, scanValue(text, skipWs(text, j + 1), depth + 1).end);
+      if (text[j] === '}') return { kind: 'object', end: j + 1 };
+      if (text[j] !== ',') throw expectedError("',' or '}'", text, j);
+      j = skipWs(text, j + 1);
+    }
+  }
+  if (c === '[') {
+    let j = skipWs(text, i + 1);
+    if (text[j] === ']') return { kind: 'array', end: j + 1 };
+    for (;;) {
+      j = skipWs(text, scanValue(text, j, depth + 1).end);
+      if (text[j] === ']') return { kind: 'array', end: j + 1 };
+      if (text[j] !== ',') throw expectedError("',' or ']'", text, j);
+      j = skipWs(text, j + 1);
+    }
+  }
+  for (const word of ['true', 'false', 'null'] as const) {
+    if (text.startsWith(word, i)) return { kind: word, end: i + word.length };
+  }
+  NUMBER.lastIndex = i;
+  const number = NUMBER.exec(text);
+  if (number !== null && number[0] !== '' && number[0] !== '-') return { kind: 'number', end: i + number[0].length };
+  throw expectedError('a JSON value', text, i);
+}
+
+function decodeString(raw: string): string {
+  return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+}
+
+/** Parses one JSON object into its fields, keeping each value's raw text. */
+export function parseJsonObject(text: string): JsonField[] {
+  const start = skipWs(text, 0);
+  if (text[start] !== '{') {
+    if (start >= text.length) throw new JsonSyntaxError('empty input', start);
+    throw new JsonSyntaxError(`expected a JSON object, found ${describe(text, start)} at column ${start + 1}`, start);
+  }
+  const fields: JsonField[] = [];
+  let j = skipWs(text, start + 1);
+  if (text[j] === '}') j += 1;
+  else {
+    for (;;) {
+      if (text[j] !== '"') throw expectedError('a string key', text, j);
+      const keyEnd = scanString(text, j);
+      const key = decodeString(text.slice(j, keyEnd));
+      j = skipWs(text, keyEnd);
+      if (text[j] !== ':') throw expectedError("':'", text, j);
+      const valueStart = skipWs(text, j + 1);
+      const { kind, end } = scanValue(text, valueStart, 1);
+      fields.push({ key, kind, text: text.slice(valueStart, end) });
+      j = skipWs(text, end);
+      if (text[j] === '}') {
+        j += 1;
+        break;
+      }
+      if (text[j] !== ',') throw expectedError("',' or '}'", text, j);
+      j = skipWs(text, j + 1);
+    }
+  }
+  j = skipWs(text, j);
+  if (j < text.length) throw new JsonSyntaxError(`unexpected ${describe(text, j)} after the object at column ${j + 1}`, j);
+  return fields;
+}
+
+/** Where a value goes: json/jsonb columns keep JSON text, array columns take PostgreSQL array literals. */
+export interface ValueTarget {
+  isJson: boolean;
+  isArray: boolean;
+}
+
+/** One JSON value as a COPY text-format field (escaped; `\N` for null). */
+export function copyTextValue(field: JsonField, column: ValueTarget): string {
+  switch (field.kind) {
+    case 'null':
+      return '\\N';
+    case 'number':
+      return field.text;
+    case 'true':
+    case 'false':
+      return field.kind;
+    case 'string':
+      return tsvField(column.isJson ? field.text : decodeString(field.text));
+    case 'array':
+      return tsvField(column.isArray && !column.isJson ? arrayLiteral(field.text) : field.text);
+    case 'object':
+      return tsvField(field.text);
+  }
+}
+
+function quoteArrayElement(text: string): string {
+  return `"${text.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** A JSON array (raw text, already validated) as a PostgreSQL array literal: `[1,"a",null]` → `{1,"a",NULL}`. */
+export function arrayLiteral(text: string): string {
+  const convert = (i: number): { literal: string; end: number } => {
+    const items: string[] = [];
+    let j = skipWs(text, i + 1);
+    if (text[j] === ']') return { literal: '{}', end: j + 1 };
+    for (;;) {
+      const { kind, end } = scanValue(text, j, 1);
+      const raw = text.slice(j, end);
+      if (kind === 'array') items.push(convert(j).literal);
+      else if (kind === 'null') items.push('NULL');
+      else if (kind === 'string') items.push(quoteArrayElement(decodeString(raw)));
+      else if (kind === 'object') items.push(quoteArrayElement(raw));
+      else items.push(raw);
+      j = skipWs(text, end);
+      if (text[j] === ']') return { literal: `{${items.join(',')}}`, end: j + 1 };
+      j = skipWs(text, j + 1);
+    }
+  };
+  return convert(skipWs(text, 0)).literal;
+}

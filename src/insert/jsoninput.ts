@@ -1,0 +1,310 @@
+// NDJSON (one object per line) and JSON (one array of objects) input, streamed: each object becomes
+// one COPY text-format row. Keys are matched to columns exactly; a missing key is NULL, as
+// json_populate_record does.
+import { StringDecoder } from 'node:string_decoder';
+import { InputError } from '../errors.js';
+import { ChunkBuilder, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { copyTextValue, JsonSyntaxError, parseJsonObject, type JsonField, type ValueTarget } from './json.js';
+
+export interface JsonInputOptions {
+  format: 'ndjson' | 'json';
+  file: string;
+  keepRaw: boolean;
+  onMalformed: MalformedHandler;
+}
+
+export interface KeyPlan {
+  columns: Array<{ key: string; target: ValueTarget }>;
+  /** Why a key outside `columns` makes its record malformed; undefined ignores the key. */
+  unknownKey: (key: string) => string | undefined;
+}
+
+interface Element {
+  text: string;
+  line: number;
+}
+
+interface ElementBatch {
+  elements: Element[];
+  bytesRead: number;
+}
+
+export class JsonReader {
+  readonly copyFormat = 'text' as const;
+  readonly headerRaw = undefined;
+  private batches: AsyncGenerator<ElementBatch>;
+  // The first record, parsed to learn the keys, is loaded with the rest.
+  private first: { element: Element; fields: JsonField[] } | undefined;
+  private held: ElementBatch | undefined;
+  private builder: ChunkBuilder | undefined;
+  private plan: KeyPlan | undefined;
+
+  constructor(source: AsyncIterable<Buffer>, private readonly options: JsonInputOptions) {
+    this.batches = options.format === 'ndjson' ? ndjsonLines(source) : arrayElements(source, options.file);
+  }
+
+  /** The keys of the first object, in their order; undefined for an input without objects. */
+  async names(): Promise<string[] | undefined> {
+    for (;;) {
+      const next = await this.batches.next();
+      if (next.done === true) return undefined;
+      const batch = next.value;
+      while (batch.elements.length > 0) {
+        const element = batch.elements.shift()!;
+        const fields = this.parse(element);
+        if (fields === undefined) continue;
+        this.first = { element, fields };
+        this.held = batch;
+        return fields.map((field) => field.key);
+      }
+    }
+  }
+
+  /** Input line of the object whose keys name the columns. */
+  firstLine(): number | undefined {
+    return this.first?.element.line;
+  }
+
+  /** Line of the first record read but not yet handed out. */
+  pendingLine(): number | undefined {
+    return this.builder?.firstLine;
+  }
+
+  setPlan(plan: KeyPlan): void {
+    this.plan = plan;
+  }
+
+  async *records(): AsyncGenerator<RecordChunk> {
+    const plan = this.plan;
+    if (plan === undefined) throw new Error('setPlan() first');
+    const builder = new ChunkBuilder(this.options.keepRaw);
+    this.builder = builder;
+    const indexOf = new Map(plan.columns.map((column, i) => [column.key, i]));
+    const values: string[] = new Array(plan.columns.length);
+    let text = '';
+
+    const add = (element: Element, fields: JsonField[]): void => {
+      values.fill('\\N');
+      for (const field of fields) {
+        const index = indexOf.get(field.key);
+        if (index === undefined) {
+          const reason = plan.unknownKey(field.key);
+          if (reason !== undefined) {
+            this.options.onMalformed({ line: element.line, reason, raw: element.text });
+            return;
+          }
+          continue;
+        }
+        values[index] = copyTextValue(field, plan.columns[index].target);
+      }
+      const row = `${values.join('\t')}\n`;
+      text += row;
+      builder.addBuffer(EMPTY, element.line, () => element.text);
+      pendingBytes.push(Buffer.byteLength(row));
+    };
+    // Rows are gathered as one string per chunk and encoded once (far cheaper than a Buffer each).
+    let pendingBytes: number[] = [];
+    const take = (bytesRead: number): RecordChunk | undefined => {
+      const chunk = builder.take(bytesRead);
+      if (chunk === undefined) return undefined;
+      chunk.data = Buffer.from(text);
+      let at = 0;
+      for (let i = 0; i < pendingBytes.length; i += 1) {
+        chunk.offsets[i] = at;
+        at += pendingBytes[i];
+      }
+      chunk.offsets[pendingBytes.length] = at;
+      text = '';
+      pendingBytes = [];
+      return chunk;
+    };
+
+    if (this.first !== undefined) add(this.first.element, this.first.fields);
+    let batch = this.held;
+    this.held = undefined;
+    for (;;) {
+      if (batch === undefined) {
+        const next = await this.batches.next();
+        if (next.done === true) break;
+        batch = next.value;
+      }
+      for (const element of batch.elements) {
+        const fields = this.parse(element);
+        if (fields !== undefined) add(element, fields);
+      }
+      const chunk = take(batch.bytesRead);
+      if (chunk !== undefined) yield chunk;
+      batch = undefined;
+    }
+  }
+
+  private parse(element: Element): JsonField[] | undefined {
+    try {
+      return parseJsonObject(element.text);
+    } catch (error) {
+      if (!(error instanceof JsonSyntaxError)) throw error;
+      // Within a pretty-printed array element, name the line the problem is on.
+      const line = element.line + countNewlines(element.text, error.offset);
+      this.options.onMalformed({ line, reason: `invalid JSON: ${error.message}`, raw: element.text });
+      return undefined;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function countNewlines(text: string, end: number): number {
+  let count = 0;
+  for (let i = 0; i < end && i < text.length; i += 1) if (text.charCodeAt(i) === 10) count += 1;
+  return count;
+}
+
+/** Non-blank lines of the input, batched per input chunk. */
+async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<ElementBatch> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let line = 1;
+  let bytesRead = 0;
+  let first = true;
+  const split = (text: string, final: boolean): Element[] => {
+    const elements: Element[] = [];
+    let start = 0;
+    for (;;) {
+      const lf = text.indexOf('\n', start);
+      if (lf < 0) break;
+      const end = lf > start && text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+      if (!isBlank(text, start, end)) elements.push({ text: text.slice(start, end), line });
+      line += 1;
+      start = lf + 1;
+    }
+    carry = text.slice(start);
+    if (final && !isBlank(carry, 0, carry.length)) elements.push({ text: carry, line });
+    return elements;
+  };
+  for await (const chunk of source) {
+    bytesRead += chunk.length;
+    let text = decoder.write(chunk);
+    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    first = false;
+    yield { elements: split(carry + text, false), bytesRead };
+  }
+  yield { elements: split(carry + decoder.end(), true), bytesRead };
+}
+
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+/**
+ * The elements of one top-level JSON array, found by tracking strings and nesting, so a
+ * pretty-printed file streams as well as a one-line one. Broken structure (no array, an
+ * unterminated one) is fatal: there is no record boundary to resume from.
+ */
+async function* arrayElements(source: AsyncIterable<Buffer>, file: string): AsyncGenerator<ElementBatch> {
+  const decoder = new StringDecoder('utf8');
+  type State = 'before' | 'first' | 'element' | 'after' | 'next' | 'done';
+  let state: State = 'before';
+  let line = 1;
+  let bytesRead = 0;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let acc = '';
+  let elementLine = 0;
+  let arrayLine = 1;
+  let first = true;
+  const fatal = (message: string, at: number) => new InputError(message, { file, line: at });
+
+  const feed = (text: string): Element[] => {
+    const elements: Element[] = [];
+    let elementStart = state === 'element' ? 0 : -1;
+    for (let i = 0; i < text.length; i += 1) {
+      const c = text.charCodeAt(i);
+      if (state === 'element') {
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 92) escaped = true;
+          else if (c === 34) inString = false;
+          if (c === 10) line += 1;
+          continue;
+        }
+        let endsBefore = false;
+        let endsAfter = false;
+        if (c === 34) inString = true;
+        else if (c === 123 || c === 91) depth += 1;
+        else if (c === 125 || c === 93) {
+          if (depth === 0) endsBefore = true;
+          else {
+            depth -= 1;
+            if (depth === 0) endsAfter = true;
+          }
+        } else if (c === 44 && depth === 0) endsBefore = true;
+        if (c === 10) line += 1;
+        if (!endsBefore && !endsAfter) continue;
+        const end = endsAfter ? i + 1 : i;
+        elements.push({ text: acc + text.slice(elementStart, end), line: elementLine });
+        acc = '';
+        state = 'after';
+        if (endsAfter) continue;
+        // The ',' or ']' that ended a scalar element is read again below.
+      }
+      if (c === 10) {
+        line += 1;
+        continue;
+      }
+      if (c === 32 || c === 9 || c === 13) continue;
+      switch (state) {
+        case 'before':
+          if (c !== 91) throw fatal(`expected a JSON array ('[') at the start of the input, found ${JSON.stringify(text[i])}`, line);
+          arrayLine = line;
+          state = 'first';
+          break;
+        case 'first':
+        case 'next':
+          if (c === 93 && state === 'first') {
+            state = 'done';
+            break;
+          }
+          if (c === 93 || c === 44) throw fatal(`expected an array element, found ${JSON.stringify(text[i])}`, line);
+          state = 'element';
+          elementStart = i;
+          elementLine = line;
+          depth = 0;
+          inString = false;
+          escaped = false;
+          i -= 1; // read this character as part of the element
+          break;
+        case 'after':
+          if (c === 44) state = 'next';
+          else if (c === 93) state = 'done';
+          else throw fatal(`expected ',' or ']' after an array element, found ${JSON.stringify(text[i])}`, line);
+          break;
+        case 'done':
+          throw fatal(`unexpected ${JSON.stringify(text[i])} after the end of the JSON array`, line);
+      }
+    }
+    if (state === 'element') acc += text.slice(elementStart);
+    return elements;
+  };
+
+  for await (const chunk of source) {
+    bytesRead += chunk.length;
+    let text = decoder.write(chunk);
+    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    first = false;
+    yield { elements: feed(text), bytesRead };
+  }
+  const rest = feed(decoder.end());
+  if (state === 'before') {
+    // An empty input holds no rows.
+    yield { elements: rest, bytesRead };
+    return;
+  }
+  if (state === 'element') throw fatal('unterminated array element (the input ends inside it)', elementLine);
+  if (state !== 'done') throw fatal('unterminated JSON array (the closing "]" is missing)', arrayLine);
+  yield { elements: rest, bytesRead };
+}
