@@ -74,6 +74,8 @@ const NO_SSL_ON_SERVER = /does not support SSL/i;
 // ... and the server these (SQLSTATE 28000) when pg_hba.conf has only hostssl/hostnossl lines.
 const NEEDS_SSL = /(no pg_hba\.conf entry|pg_hba\.conf rejects connection) .*no encryption|SSL off/i;
 
+const NO_PASSWORD = 'the server asks for a password and none was given: set PGPASSWORD, put it in .env or ~/.pgpass, or use -W';
+
 /** Raw server text for every type: commands format values themselves. */
 export const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 
@@ -180,8 +182,12 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       application_name: settings.application_name,
       ssl: tlsOptions(settings, useTls),
     };
-    // Non-enumerable, so a logged config never shows it.
-    Object.defineProperty(config, 'password', { value: settings.password, enumerable: false });
+    // A function: the config object never holds the password, and pg never falls back to its own
+    // PGPASSWORD/.pgpass lookup (which ignores our precedence and prints warnings of its own).
+    config.password = async () => {
+      if (settings.password === undefined) throw new Error(NO_PASSWORD);
+      return settings.password;
+    };
     if (settings.connect_timeout > 0) config.connectionTimeoutMillis = settings.connect_timeout * 1000;
     return config;
   }
@@ -216,6 +222,9 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         await super.connect();
       } catch (error) {
         counters.connections_errors += 1;
+        // pg leaves the socket open after some startup failures (e.g. a refused password exchange),
+        // which would keep the process alive.
+        (connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
         throw error;
       } finally {
         connecting.delete(this);

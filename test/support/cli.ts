@@ -14,8 +14,8 @@ export interface LiveCli {
   waitFor(text: string): Promise<void>;
 }
 
-export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; noDatabaseUrl?: boolean; timeoutMs?: number } = {}): LiveCli {
-  const home = scratchDir();
+export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; noDatabaseUrl?: boolean; timeoutMs?: number; cwd?: string } = {}): LiveCli {
+  const home = options.cwd ?? scratchDir();
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith('PG') && key !== 'DATABASE_URL') env[key] = value;
