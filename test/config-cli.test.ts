@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, scratchDir } from './helpers.js';
+import { databaseUrl, runCli, scratchDir } from './helpers.js';
 
 describe('pgfactory config', () => {
   it('prints every setting with its source and redacts the password', async () => {
@@ -69,5 +69,48 @@ describe('pgfactory config', () => {
     const result = await runCli(['config'], { noDatabaseUrl: true, env: { DATABASE_URL: 'postgres://u:pw@[bad/db' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^pgfactory: invalid connection URI "postgres:\/\/u:\*\*\*\*@\[bad\/db" in DATABASE_URL: .+\n$/);
+  });
+});
+
+describe('passwords from files', () => {
+  const url = () => new URL(databaseUrl());
+
+  it('a .pgpass entry supplies the password when none is given', async () => {
+    const dir = scratchDir();
+    const { hostname, port, password } = url();
+    fs.writeFileSync(path.join(dir, '.pgpass'), `# comment\nother:1:*:*:wrong\n${hostname}:${port}:*:postgres:${decodeURIComponent(password)}\n`, { mode: 0o600 });
+    const result = await runCli(['query', '--format', 'csv', 'SELECT current_user AS u'], {
+      cwd: dir,
+      noDatabaseUrl: true,
+      env: { PGHOST: hostname, PGPORT: port, PGUSER: 'postgres', PGDATABASE: 'postgres' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('u\npostgres\n');
+    const config = await runCli(['config', '--format', 'json'], { cwd: dir, noDatabaseUrl: true, env: { PGHOST: hostname, PGPORT: port, PGUSER: 'postgres' } });
+    expect(JSON.parse(config.stdout).password).toEqual({ value: '********', source: `pgpass ${path.join(dir, '.pgpass')}:3` });
+  });
+
+  it('a .pgpass readable by others is ignored with a warning', async () => {
+    const dir = scratchDir();
+    const { hostname, port, password } = url();
+    fs.writeFileSync(path.join(dir, '.pgpass'), `*:*:*:*:${decodeURIComponent(password)}\n`);
+    fs.chmodSync(path.join(dir, '.pgpass'), 0o644);
+    const result = await runCli(['query', 'SELECT 1'], { cwd: dir, noDatabaseUrl: true, env: { PGHOST: hostname, PGPORT: port, PGUSER: 'postgres' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe([
+      `WARNING: password file "${path.join(dir, '.pgpass')}" has group or world access; permissions should be u=rw (0600) or less`,
+      `pgfactory: cannot connect to host "${hostname}", port ${port}: the server asks for a password and none was given: set PGPASSWORD, put it in .env or ~/.pgpass, or use -W`,
+      '',
+    ].join('\n'));
+  });
+
+  it('.env supplies PGPASSWORD only when the environment does not', async () => {
+    const dir = scratchDir();
+    const { hostname, port, password } = url();
+    fs.writeFileSync(path.join(dir, '.env'), `PGPASSWORD=${decodeURIComponent(password)}\nPGUSER=postgres\n`);
+    const ok = await runCli(['query', '--format', 'csv', 'SELECT 1 AS one'], { cwd: dir, noDatabaseUrl: true, env: { PGHOST: hostname, PGPORT: port } });
+    expect(ok.stdout).toBe('one\n1\n');
+    const overridden = await runCli(['query', 'SELECT 1'], { cwd: dir, noDatabaseUrl: true, env: { PGHOST: hostname, PGPORT: port, PGPASSWORD: 'env-wins' } });
+    expect(overridden.code).toBe(2);
   });
 });
