@@ -274,6 +274,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       // A setting that cannot be used (an unreadable sslrootcert) is the user's to fix, not the server's.
       if (error instanceof SettingsError) throw error;
       if (!retry) throw connectError(settings, error);
+      // The refused first try is part of one connection attempt, not a failed connection.
+      counters.connections_errors -= 1;
       useTls = !triedTls;
       try {
         return await open();
