@@ -185,7 +185,7 @@ function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; na
   } catch (error) {
     throw new UsageError(`cannot read "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return { stream: fs.createReadStream(file, { highWaterMark: 1 << 20 }), name: file, size };
+  return { stream: fs.createReadStream(file, { highWaterMark: 1 << 18 }), name: file, size };
 }
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {

@@ -100,7 +100,7 @@ Examples:
     }
     await withContext(flags, { mode: 'fresh' }, io, (context) =>
       runInsert(context.factory, options, {
-        stdin: () => fs.createReadStream('', { fd: io.stdinFd, highWaterMark: 1 << 20, autoClose: false }),
+        stdin: () => fs.createReadStream('', { fd: io.stdinFd, highWaterMark: 1 << 18, autoClose: false }),
         stderr: io.stderr,
         writer,
         interrupted: () => context.interrupted(),

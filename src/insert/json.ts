@@ -33,8 +33,13 @@ function expectedError(what: string, text: string, i: number): JsonSyntaxError {
   return new JsonSyntaxError(`expected ${what}, found ${describe(text, i)} at column ${i + 1}`, i);
 }
 
+const PLAIN_STRING_BODY = /^[^\\\x00-\x1f]*$/;
+
 /** End offset of the JSON string starting at `i` (text[i] === '"'). */
 function scanString(text: string, i: number): number {
+  // Fast path: no escapes and no control characters before the closing quote.
+  const close = text.indexOf('"', i + 1);
+  if (close > 0 && PLAIN_STRING_BODY.test(text.slice(i + 1, close))) return close + 1;
   let j = i + 1;
   for (;;) {
     if (j >= text.length) throw new JsonSyntaxError(`unterminated string starting at column ${i + 1}`, i);
@@ -84,9 +89,9 @@ export function scanValue(text: string, i: number, depth = 0): { kind: JsonKind;
       j = skipWs(text, j + 1);
     }
   }
-  for (const word of ['true', 'false', 'null'] as const) {
-    if (text.startsWith(word, i)) return { kind: word, end: i + word.length };
-  }
+  if (c === 't' && text.startsWith('true', i)) return { kind: 'true', end: i + 4 };
+  if (c === 'f' && text.startsWith('false', i)) return { kind: 'false', end: i + 5 };
+  if (c === 'n' && text.startsWith('null', i)) return { kind: 'null', end: i + 4 };
   NUMBER.lastIndex = i;
   const number = NUMBER.exec(text);
   if (number !== null && number[0] !== '' && number[0] !== '-') return { kind: 'number', end: i + number[0].length };
@@ -148,12 +153,19 @@ export function copyTextValue(field: JsonField, column: ValueTarget): string {
     case 'false':
       return field.kind;
     case 'string':
-      return tsvField(column.isJson ? field.text : decodeString(field.text));
+      return textField(column.isJson ? field.text : decodeString(field.text));
     case 'array':
-      return tsvField(column.isArray && !column.isJson ? arrayLiteral(field.text) : field.text);
+      return textField(column.isArray && !column.isJson ? arrayLiteral(field.text) : field.text);
     case 'object':
-      return tsvField(field.text);
+      return textField(field.text);
   }
+}
+
+const NEEDS_TEXT_ESCAPE = /[\\\b\f\n\r\t\v]/;
+
+/** tsvField with a cheap test first: most values need no escaping. */
+function textField(value: string): string {
+  return NEEDS_TEXT_ESCAPE.test(value) ? tsvField(value) : value;
 }
 
 function quoteArrayElement(text: string): string {

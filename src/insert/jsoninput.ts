@@ -81,7 +81,6 @@ export class JsonReader {
     this.builder = builder;
     const indexOf = new Map(plan.columns.map((column, i) => [column.key, i]));
     const values: string[] = new Array(plan.columns.length);
-    let text = '';
 
     const add = (element: Element, fields: JsonField[]): void => {
       values.fill('\\N');
@@ -97,25 +96,25 @@ export class JsonReader {
         }
         values[index] = copyTextValue(field, plan.columns[index].target);
       }
-      const row = `${values.join('\t')}\n`;
-      text += row;
+      rows.push(`${values.join('\t')}\n`);
       builder.addBuffer(EMPTY, element.line, () => element.text);
-      pendingBytes.push(Buffer.byteLength(row));
     };
-    // Rows are gathered as one string per chunk and encoded once (far cheaper than a Buffer each).
-    let pendingBytes: number[] = [];
+    // Rows are gathered per chunk and encoded once (far cheaper than a Buffer each).
+    let rows: string[] = [];
     const take = (bytesRead: number): RecordChunk | undefined => {
       const chunk = builder.take(bytesRead);
       if (chunk === undefined) return undefined;
+      const text = rows.join('');
       chunk.data = Buffer.from(text);
+      // All one-byte characters (the usual case): byte offsets are string offsets.
+      const ascii = chunk.data.length === text.length;
       let at = 0;
-      for (let i = 0; i < pendingBytes.length; i += 1) {
+      for (let i = 0; i < rows.length; i += 1) {
         chunk.offsets[i] = at;
-        at += pendingBytes[i];
+        at += ascii ? rows[i].length : Buffer.byteLength(rows[i]);
       }
-      chunk.offsets[pendingBytes.length] = at;
-      text = '';
-      pendingBytes = [];
+      chunk.offsets[rows.length] = at;
+      rows = [];
       return chunk;
     };
 
