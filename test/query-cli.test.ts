@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sql } from './helpers.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli, scratchDir, sql } from './helpers.js';
 
 const SCHEMA = 'query_cli';
 
@@ -99,6 +101,22 @@ describe('query statements', () => {
   it('reads SQL from stdin and from a file', async () => {
     const stdin = await runCli(['query', '--format', 'csv', '-'], { input: 'SELECT 7 AS seven;' });
     expect(stdin.stdout).toBe('seven\n7\n');
+    const dir = scratchDir();
+    fs.writeFileSync(path.join(dir, 'script.sql'), '-- setup\nSELECT 1 AS one;\n\nSELECT 2 AS two,\n  3 / 0 AS boom;\n');
+    const file = await runCli(['query', '--format', 'csv', '-f', 'script.sql'], { cwd: dir });
+    expect(file.code).toBe(3);
+    expect(file.stdout).toBe('one\n1\n');
+    // As psql -f does: the file and the statement's line lead the error.
+    expect(file.stderr).toBe('pgfactory: script.sql:4: ERROR:  22012: division by zero\n');
+    const missing = await runCli(['query', '-f', 'nope.sql'], { cwd: dir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('pgfactory: cannot read SQL from "nope.sql": ENOENT\n');
+  });
+
+  it('--timing prints each statement\'s time on stderr', async () => {
+    const result = await runCli(['query', '--timing', '--format', 'csv', 'SELECT 1 AS a; SELECT 2 AS b']);
+    expect(result.stdout).toBe('a\n1\nb\n2\n');
+    expect(result.stderr).toMatch(/^Time: \d+\.\d{3} ms\nTime: \d+\.\d{3} ms\n$/);
   });
 
   it('stops at the first error, like ON_ERROR_STOP, and prints it like psql', async () => {
