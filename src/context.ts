@@ -120,7 +120,7 @@ export async function withContext<T>(flags: ConnectionFlags, factoryOptions: Fac
   try {
     return await work(context);
   } catch (error) {
-    if (context.interrupted()) throw new InterruptedError('interrupted: the running statement was cancelled');
+    if (context.interrupted()) throw error instanceof InterruptedError ? error : new InterruptedError('interrupted: the running statement was cancelled');
     throw error;
   } finally {
     await context.close();

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { arrayLiteral, copyTextValue, parseJsonObject } from '../src/insert/json.js';
+import { copyErrorPosition } from '../src/insert/load.js';
+import { parseQualifiedName } from '../src/insert/target.js';
+
+describe('parseQualifiedName', () => {
+  it('folds unquoted parts and keeps quoted ones', () => {
+    expect(parseQualifiedName('Users')).toEqual({ schema: undefined, name: 'users' });
+    expect(parseQualifiedName('App.Users')).toEqual({ schema: 'app', name: 'users' });
+    expect(parseQualifiedName('"My Schema"."Odd ""name"""')).toEqual({ schema: 'My Schema', name: 'Odd "name"' });
+    expect(parseQualifiedName('"a.b".c')).toEqual({ schema: 'a.b', name: 'c' });
+    expect(parseQualifiedName('Ünïcode')).toEqual({ schema: undefined, name: 'Ünïcode' });
+  });
+  it('rejects what SQL rejects', () => {
+    expect(() => parseQualifiedName('a.b.c')).toThrow('use table or schema.table');
+    expect(() => parseQualifiedName('"unterminated')).toThrow('unterminated quoted identifier');
+    expect(() => parseQualifiedName('a b')).toThrow('unexpected character " "');
+    expect(() => parseQualifiedName('a.')).toThrow('a name part is missing');
+    expect(() => parseQualifiedName('""')).toThrow('zero-length');
+  });
+});
+
+describe('JSON scanning', () => {
+  it('keeps raw numbers and nested values exactly', () => {
+    const fields = parseJsonObject('{"a": 9007199254740993, "b": 1.10, "c": {"x": [1, 2.50]}, "d": "t\\"ab\\tx", "e": null}');
+    expect(fields.map((f) => [f.key, f.kind, f.text])).toEqual([
+      ['a', 'number', '9007199254740993'],
+      ['b', 'number', '1.10'],
+      ['c', 'object', '{"x": [1, 2.50]}'],
+      ['d', 'string', '"t\\"ab\\tx"'],
+      ['e', 'null', 'null'],
+    ]);
+    const plain = { isJson: false, isArray: false };
+    expect(copyTextValue(fields[3], plain)).toBe('t"ab\\tx');
+    expect(copyTextValue(fields[4], plain)).toBe('\\N');
+    expect(copyTextValue(fields[2], { isJson: true, isArray: false })).toBe('{"x": [1, 2.50]}');
+  });
+  it('names the problem and its column', () => {
+    expect(() => parseJsonObject('{"a": 1,}')).toThrow('expected a string key, found "}" at column 9');
+    expect(() => parseJsonObject('[1]')).toThrow('expected a JSON object');
+    expect(() => parseJsonObject('{"a": tru}')).toThrow('expected a JSON value');
+    expect(() => parseJsonObject('{"a": 1} x')).toThrow('unexpected "x" after the object at column 10');
+  });
+  it('turns JSON arrays into PostgreSQL array literals', () => {
+    expect(arrayLiteral('[1, "a b", null, ["x\\"y"], {"k": 1}]')).toBe('{1,"a b",NULL,{"x\\"y"},"{\\"k\\": 1}"}');
+    expect(arrayLiteral('[]')).toBe('{}');
+  });
+});
+
+describe('copyErrorPosition', () => {
+  it('reads the COPY line and column from CONTEXT', () => {
+    const error = { where: 'COPY t, line 3, column age: "abc"' } as never;
+    expect(copyErrorPosition(error)).toEqual({ record: 3, column: 'age' });
+    expect(copyErrorPosition({ where: 'COPY t, line 12' } as never)).toEqual({ record: 12, column: undefined });
+    expect(copyErrorPosition({ where: undefined } as never)).toEqual({ record: undefined, column: undefined });
+  });
+});
