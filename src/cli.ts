@@ -7,6 +7,7 @@ import { embeddedCommand } from './commands/embedded.js';
 import { queryCommand } from './commands/query.js';
 import { insertCommand } from './commands/insert.js';
 import { benchCommand } from './commands/bench.js';
+import { completionCommand } from './commands/completion.js';
 import type { CommandIo } from './commands/shared.js';
 import { EXIT, PgfactoryError } from './errors.js';
 
@@ -41,7 +42,7 @@ Examples:
   $ pgfactory query --embedded 'SELECT version()'
   $ pgfactory insert users --file users.csv
   $ pgfactory bench --mode both -c 4 -T 10`);
-  for (const command of [queryCommand(io), insertCommand(io), benchCommand(io), configCommand(io), embeddedCommand(io)]) {
+  for (const command of [queryCommand(io), insertCommand(io), benchCommand(io), configCommand(io), embeddedCommand(io), completionCommand(io, () => program)]) {
     program.addCommand(command.exitOverride().configureOutput(program.configureOutput()));
   }
 
