@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { ConnectError, SettingsError } from './errors.js';
+import { ConnectError, PgfactoryError, SettingsError } from './errors.js';
 import type { ConnectionSettings } from './settings.js';
 
 export type FactoryMode = 'fresh' | 'pooled';
@@ -357,23 +357,35 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   };
 }
 
+/** How long a command may take to fail on its own once its connection died (see below). */
+const CONNECTION_LOSS_GRACE_MS = 500;
+
 /**
- * Settles with `work`, or rejects as soon as the connection dies under it (backend terminated,
- * server stopped, network cut). Without this a command can wait forever: pg-cursor's close(), for
- * one, waits for a ReadyForQuery that a dead socket never delivers, and node then exits 0.
+ * Settles with `work`, or rejects when the connection died under it (backend terminated, server
+ * stopped, network cut) and `work` did not fail by itself within a short grace. Without this a
+ * command can wait forever: pg-cursor's close(), for one, waits for a ReadyForQuery that a dead
+ * socket never delivers, and node then exits 0. The grace lets a command's own error handling run
+ * first (insert --commit-every adds what was committed and where to resume).
  */
 function failOnConnectionLoss<T>(settings: ConnectionSettings, client: pg.Client, work: Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onError = (error: Error) => {
-      cleanup();
-      reject(connectionLostError(settings, error));
+    let lost = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onLoss = (error: Error) => {
+      if (lost) return;
+      lost = true;
+      timer = setTimeout(() => {
+        cleanup();
+        reject(connectionLostError(settings, error));
+      }, CONNECTION_LOSS_GRACE_MS);
     };
-    const onEnd = () => onError(new Error('server closed the connection unexpectedly'));
+    const onEnd = () => onLoss(new Error('server closed the connection unexpectedly'));
     const cleanup = () => {
-      client.removeListener('error', onError);
+      clearTimeout(timer);
+      client.removeListener('error', onLoss);
       client.removeListener('end', onEnd);
     };
-    client.on('error', onError);
+    client.on('error', onLoss);
     client.on('end', onEnd);
     work.then(
       (value) => {
@@ -382,7 +394,8 @@ function failOnConnectionLoss<T>(settings: ConnectionSettings, client: pg.Client
       },
       (error: unknown) => {
         cleanup();
-        reject(error);
+        // pg's own words for a dead socket become one line that names the server.
+        reject(lost && !(error instanceof PgfactoryError) && error instanceof Error ? connectionLostError(settings, error) : error);
       },
     );
   });
@@ -390,7 +403,9 @@ function failOnConnectionLoss<T>(settings: ConnectionSettings, client: pg.Client
 
 /** The connection broke while in use: one line naming the server, never the password. */
 export function connectionLostError(settings: ConnectionSettings, error: Error): ConnectError {
-  let reason = /terminated unexpectedly|ECONNRESET|EPIPE/i.test(error.message) ? 'server closed the connection unexpectedly' : error.message;
+  let reason = error.message
+    .replace(/^Connection terminated unexpectedly/, 'server closed the connection unexpectedly')
+    .replace(/^(read|write) (ECONNRESET|EPIPE)/, 'server closed the connection unexpectedly');
   if (settings.password !== undefined && settings.password !== '') reason = reason.split(settings.password).join('********');
   return new ConnectError(`lost the connection to ${describeServer(settings)}: ${reason}`, 'connection_lost');
 }

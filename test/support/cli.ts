@@ -14,7 +14,8 @@ export interface LiveCli {
   waitFor(text: string): Promise<void>;
 }
 
-export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string; noDatabaseUrl?: boolean; timeoutMs?: number; cwd?: string } = {}): LiveCli {
+/** `input: null` keeps stdin open: write to `child.stdin` and end it yourself. */
+export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string | null; noDatabaseUrl?: boolean; timeoutMs?: number; cwd?: string } = {}): LiveCli {
   const home = options.cwd ?? scratchDir();
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -51,7 +52,8 @@ export function spawnCli(args: string[], options: { env?: Record<string, string 
     });
     child.on('close', (code, signal) => resolve({ stdout, stderr, code, signal, exitedAt }));
   });
-  child.stdin!.end(options.input ?? '');
+  child.stdin!.on('error', () => undefined); // EPIPE once the command has exited
+  if (options.input !== null) child.stdin!.end(options.input ?? '');
   return {
     child,
     output: () => ({ stdout, stderr }),
@@ -71,4 +73,21 @@ export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number
     if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Feeds `id,name` CSV rows (after a header) into a command's open stdin, 500 rows every 20 ms, so
+ * an insert is still running when a test strikes. Returns a function that stops feeding.
+ */
+export function feedCsvRows(cli: LiveCli, firstId = 1_000_000): () => void {
+  const stdin = cli.child.stdin!;
+  stdin.write('id,name\n');
+  let id = firstId;
+  const timer = setInterval(() => {
+    if (stdin.destroyed || stdin.writableEnded) return;
+    let chunk = '';
+    for (let i = 0; i < 500; i++, id++) chunk += `${id},row ${id}\n`;
+    stdin.write(chunk);
+  }, 20);
+  return () => clearInterval(timer);
 }

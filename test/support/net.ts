@@ -1,11 +1,14 @@
 // Network stand-ins for fault tests: a listener that accepts and never answers, and a TCP proxy in
 // front of the test server that can swallow cancel requests or cut every connection.
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export interface SilentListener {
   port: number;
   /** Connections accepted so far. */
   accepted(): number;
+  /** performance.now() of the first accepted connection, undefined before. */
+  firstAcceptedAt(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -13,8 +16,10 @@ export interface SilentListener {
 export async function startSilentListener(): Promise<SilentListener> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  let firstAcceptedAt: number | undefined;
   const server = net.createServer((socket) => {
     accepted += 1;
+    firstAcceptedAt ??= performance.now();
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
@@ -23,6 +28,7 @@ export async function startSilentListener(): Promise<SilentListener> {
   return {
     port: (server.address() as net.AddressInfo).port,
     accepted: () => accepted,
+    firstAcceptedAt: () => firstAcceptedAt,
     close: () => new Promise((resolve) => {
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
