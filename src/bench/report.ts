@@ -138,7 +138,9 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
     ['close p99 (ms)', ...freshOnly((mode) => fixed3(get(mode).close.p99))],
     ['connections opened', ...cell((mode) => String(mode.factory.connections_opened))],
   ];
-  out += formatGrid(['', ...modes.map((mode) => mode.mode)], rows, { paint });
+  // Rows that apply to no mode run (pool size in fresh mode, TLS on a plain connection) are left out.
+  const shown = rows.filter((row) => row.slice(1).some((value) => value !== DASH));
+  out += formatGrid(['', ...modes.map((mode) => mode.mode)], shown, { paint });
 
   const fresh = result.modes.fresh;
   if (fresh !== undefined && fresh.connect.count > 0) {
