@@ -57,6 +57,7 @@ export interface LoadResult {
 const SKIP_BATCH_BYTES = 8 * 1024 * 1024;
 const STAGE = 'pg_temp.pgfactory_stage';
 const STAGE_SEQUENCE = 'pg_temp.pgfactory_stage_row';
+const NUMBERED = 'pg_temp.pgfactory_numbered';
 
 /** Records of one batch: where each came from, and (when it may be re-sent) its bytes. */
 class Batch {
@@ -179,7 +180,10 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
   let inTransaction = false;
 
   const rowColumn = uniqueName('pgfactory row', columns.map((c) => c.name));
-  const insertSql = staged ? buildInsertSelect(options, columnList, rowColumn) : '';
+  // The staging table gets row numbers only under --on-error skip (a sequence default costs time
+  // on every row); otherwise they are added after the fact, in COPY order, only when a row fails.
+  const wholeSql = buildInsertSelect(options, columnList, STAGE, undefined);
+  const rangedSql = buildInsertSelect(options, columnList, skip ? STAGE : NUMBERED, rowColumn);
 
   const reject = async (batch: Batch, index: number, reason: string) => {
     result.rejected += 1;
@@ -245,7 +249,7 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
       const mid = lo + Math.floor((hi - lo) / 2);
       await client.query('SAVEPOINT pgfactory_probe');
       try {
-        await client.query({ text: insertSql, values: [a, mid], types: RAW_TEXT_TYPES });
+        await client.query({ text: rangedSql, values: [a, mid], types: RAW_TEXT_TYPES });
         lo = mid + 1;
       } catch (error) {
         if (options.interrupted() || !isRowError(error)) throw error;
@@ -257,8 +261,9 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
     return found;
   };
 
-  const runInsertSelect = async (a: number, b: number): Promise<number> => {
-    const inserted = await client.query({ text: insertSql, values: [a, b], types: RAW_TEXT_TYPES, rowMode: 'array' });
+  const runInsertSelect = async (a: number, b: number | undefined): Promise<number> => {
+    const query = b === undefined ? { text: wholeSql } : { text: rangedSql, values: [a, b] };
+    const inserted = await client.query({ ...query, types: RAW_TEXT_TYPES, rowMode: 'array' });
     if (options.onReturned !== undefined && inserted.fields.length > 0) await options.onReturned(inserted.fields, inserted.rows as Row[]);
     return inserted.rowCount ?? 0;
   };
@@ -320,7 +325,7 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
   try {
     await client.query('BEGIN');
     inTransaction = true;
-    if (staged) await createStage(client, columns, rowColumn);
+    if (staged) await createStage(client, columns, skip ? rowColumn : undefined);
     let sinceCommit = 0;
     for (;;) {
       // A batch ends at --commit-every boundaries and, under --on-error skip, after skipBatchRows.
@@ -338,19 +343,23 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
         : `COPY ${sqlTable(target)} (${columnList}) FROM STDIN ${copyOptions}`;
 
       if (!skip) {
-        if (staged) await client.query(`SELECT setval('${STAGE_SEQUENCE}', 0, false)`);
         const copied = await streamBatch(batch, first, more, copySql);
         if (!staged) result.rows += copied;
         else {
           await client.query('SAVEPOINT pgfactory_batch');
           try {
-            const inserted = await runInsertSelect(0, batch.count);
+            const inserted = await runInsertSelect(0, undefined);
             result.rows += inserted;
             if (options.onConflict?.action === 'nothing') result.conflicts += copied - inserted;
             await client.query('RELEASE SAVEPOINT pgfactory_batch');
           } catch (error) {
             if (options.interrupted() || !isRowError(error)) throw error;
             await client.query('ROLLBACK TO SAVEPOINT pgfactory_batch');
+            // A fresh heap filled by one COPY holds its rows in COPY order: ctid order numbers them.
+            await client.query(`DROP TABLE IF EXISTS ${NUMBERED}`);
+            await client.query(
+              `CREATE TEMP TABLE ${NUMBERED.slice('pg_temp.'.length)} AS SELECT row_number() OVER (ORDER BY ctid) - 1 AS ${quoteIdent(rowColumn)}, ${columnList} FROM ${STAGE}`,
+            );
             const found = await bisectInsert(0, batch.count);
             throw found !== undefined ? rowFailure(batch, found.index, found.error) : rowFailure(batch, undefined, error);
           }
@@ -416,18 +425,22 @@ function uniqueName(base: string, taken: string[]): string {
   return name;
 }
 
-async function createStage(client: pg.Client, columns: TargetColumn[], rowColumn: string): Promise<void> {
+async function createStage(client: pg.Client, columns: TargetColumn[], rowColumn: string | undefined): Promise<void> {
   // Typed like the target (domains included, so their checks name the COPY line), no constraints.
   const definitions = columns.map((column) => `${quoteIdent(column.name)} ${column.typeName}`);
+  if (rowColumn === undefined) {
+    await client.query(`CREATE TEMP TABLE ${STAGE.slice('pg_temp.'.length)} (${definitions.join(', ')})`);
+    return;
+  }
   await client.query(`CREATE TEMP SEQUENCE ${STAGE_SEQUENCE.slice('pg_temp.'.length)} MINVALUE 0`);
   await client.query(
     `CREATE TEMP TABLE ${STAGE.slice('pg_temp.'.length)} (${[...definitions, `${quoteIdent(rowColumn)} int8 NOT NULL DEFAULT nextval('${STAGE_SEQUENCE}')`].join(', ')})`,
   );
 }
 
-function buildInsertSelect(options: LoadOptions, columnList: string, rowColumn: string): string {
-  const row = quoteIdent(rowColumn);
-  let sql = `INSERT INTO ${sqlTable(options.target)} (${columnList}) SELECT ${columnList} FROM ${STAGE} WHERE ${row} >= $1 AND ${row} < $2`;
+function buildInsertSelect(options: LoadOptions, columnList: string, source: string, rowColumn: string | undefined): string {
+  let sql = `INSERT INTO ${sqlTable(options.target)} (${columnList}) SELECT ${columnList} FROM ${source}`;
+  if (rowColumn !== undefined) sql += ` WHERE ${quoteIdent(rowColumn)} >= $1 AND ${quoteIdent(rowColumn)} < $2`;
   const conflict = options.onConflict;
   if (conflict?.action === 'nothing') sql += ` ON CONFLICT${conflict.key.length > 0 ? ` (${conflict.key.map(quoteIdent).join(', ')})` : ''} DO NOTHING`;
   if (conflict?.action === 'update') {
