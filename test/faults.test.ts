@@ -4,17 +4,29 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl, sql } from './helpers.js';
-import { pollUntil, spawnCli, type LiveCli } from './support/cli.js';
+import pg from 'pg';
+import { feedCsvRows, pollUntil, spawnCli, type LiveCli } from './support/cli.js';
 import { startProxy } from './support/net.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 const SCHEMA = 'faults';
 const uniqueAppName = (what: string) => `pgf-fault-${what}-${randomBytes(4).toString('hex')}`;
 
-/** Waits until the command's statement is running on the server (found by application_name). */
-async function waitUntilActive(appName: string, run: (text: string, values: unknown[]) => Promise<unknown[]> = sql): Promise<void> {
-  const found = await pollUntil(async () => (await run("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [appName])).length > 0, 20_000);
-  expect(found, `no active backend for ${appName}`).toBe(true);
+type Run = (text: string, values: unknown[]) => Promise<unknown[]>;
+
+/** Waits until the command has a backend on the server (found by application_name), by default one running a statement. */
+async function waitUntilActive(appName: string, run: Run = sql, state: 'active' | 'idle' | 'any' = 'active'): Promise<void> {
+  const condition = state === 'any' ? '' : state === 'active' ? "AND state = 'active'" : "AND state IS NOT NULL";
+  const found = await pollUntil(async () => (await run(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 ${condition}`, [appName])).length > 0, 20_000);
+  expect(found, `no backend for ${appName}`).toBe(true);
+}
+
+/** Waits until the command's COPY is running. */
+async function waitUntilCopying(appName: string, run: Run = sql): Promise<void> {
+  const found = await pollUntil(async () => (await run("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'COPY%'", [appName])).length > 0, 20_000);
+  expect(found, `no COPY running for ${appName}`).toBe(true);
+  // Let some rows flow first.
+  await new Promise((resolve) => setTimeout(resolve, 300));
 }
 
 const terminate = (appName: string) => sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
@@ -118,12 +130,149 @@ describe('a server of our own, stopped and started again', () => {
     expect(back).toMatchObject({ stdout: 'one\n1\n', stderr: '', code: 0 });
   });
 
-  it.todo('insert while the server stops: exit non-zero, one line, no partial rows (waiting for insert to land)');
-  it.todo('bench while the server stops and comes back: errors counted, pool replaces dead connections, run completes (waiting for bench)');
+  it('insert while the server stops: non-zero, one line, no partial rows', async () => {
+    await server.sql('CREATE TABLE IF NOT EXISTS loaded (id int PRIMARY KEY, name text); TRUNCATE loaded; INSERT INTO loaded VALUES (1, \'before\')');
+    const appName = uniqueAppName('insert-stop');
+    const cli = spawnCli(['insert', 'loaded', '--file', '-', '--format', 'csv'], { input: null, env: { DATABASE_URL: server.url, PGAPPNAME: appName } });
+    const stopFeeding = feedCsvRows(cli);
+    try {
+      await waitUntilCopying(appName, (text, values) => server.sql(text, values));
+      await server.stop();
+      const result = await cli.done;
+      expectOneLineFailure(result, /^pgfactory: .*(terminating connection due to administrator command|server closed the connection unexpectedly)\n$/);
+    } finally {
+      stopFeeding();
+      await server.start();
+    }
+    expect(await server.sql('SELECT id, name FROM loaded ORDER BY id')).toEqual([{ id: 1, name: 'before' }]);
+  });
+
+  it('bench while the server stops and comes back: errors counted, dead connections replaced, the run completes', async () => {
+    const appName = uniqueAppName('bench-stop');
+    const cli = spawnCli(['bench', '--mode', 'pooled', '-c', '4', '-T', '8', '--progress', '1', '--format', 'json'], { env: { DATABASE_URL: server.url, PGAPPNAME: appName } });
+    await waitUntilActive(appName, (text, values) => server.sql(text, values), 'idle');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await server.start();
+    const result = await cli.done;
+    expect(result.code).toBe(0);
+    const pooled = JSON.parse(result.stdout).modes.pooled;
+    expect(pooled.errors).toBeGreaterThan(0);
+    expect(pooled.successes).toBeGreaterThan(0);
+    // The pool opened new connections for the ones the shutdown killed.
+    expect(pooled.connections.opened).toBeGreaterThan(4);
+    // Work goes on after the restart: the last progress line (1 s before the end) shows successes.
+    const progress = result.stderr.trim().split('\n').filter((line) => line.startsWith('progress (pooled)'));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Number(/, ([\d.]+) ops\/s/.exec(progress[progress.length - 1]!)![1])).toBeGreaterThan(0);
+    const after = await server.sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]);
+    expect(after).toEqual([{ n: 0 }]);
+  });
 });
 
-describe('insert and bench under faults', () => {
-  it.todo('insert: backend terminated mid-COPY leaves no partial rows (waiting for insert to land)');
-  it.todo('bench: terminated backends are counted as errors and replaced; connection count returns to baseline (waiting for bench)');
-  it.todo('bench --mode pooled -c 50 -T 20: zero errors, never more connections than the pool size (waiting for bench)');
+describe('insert: backend terminated mid-COPY', () => {
+  it('all or nothing: non-zero, one line, the table is unchanged', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.loaded (id int PRIMARY KEY, name text)`);
+    await sql(`INSERT INTO ${SCHEMA}.loaded VALUES (1, 'before')`);
+    const appName = uniqueAppName('insert');
+    const cli = spawnCli(['insert', `${SCHEMA}.loaded`, '--file', '-', '--format', 'csv'], { input: null, env: { PGAPPNAME: appName } });
+    const stopFeeding = feedCsvRows(cli);
+    try {
+      await waitUntilCopying(appName);
+      await terminate(appName);
+      const result = await cli.done;
+      expectOneLineFailure(result, /^pgfactory: stdin, line \d+: terminating connection due to administrator command\n$|^pgfactory: lost the connection to host "127\.0\.0\.1", port \d+: .*\n$/);
+    } finally {
+      stopFeeding();
+    }
+    expect(await sql(`SELECT id, name FROM ${SCHEMA}.loaded ORDER BY id`)).toEqual([{ id: 1, name: 'before' }]);
+  });
+
+  it('with --commit-every: the message says how many rows were committed and where to resume, and exactly those are in the table', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.batches (id int PRIMARY KEY, name text)`);
+    const appName = uniqueAppName('batches');
+    const cli = spawnCli(['insert', `${SCHEMA}.batches`, '--file', '-', '--format', 'csv', '--commit-every', '1000'], { input: null, env: { PGAPPNAME: appName } });
+    const stopFeeding = feedCsvRows(cli, 1);
+    let stderr: string;
+    try {
+      await waitUntilCopying(appName);
+      await pollUntil(async () => (await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.batches`))[0]!.n >= 2000, 20_000);
+      await terminate(appName);
+      const result = await cli.done;
+      expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+\n$/);
+      stderr = result.stderr;
+    } finally {
+      stopFeeding();
+    }
+    const [, committed, resumeLine] = /; (\d+) rows committed in earlier batches; resume from input line (\d+)/.exec(stderr)!;
+    const rows = await sql<{ n: number; max: number }>(`SELECT count(*)::int AS n, max(id) AS max FROM ${SCHEMA}.batches`);
+    expect(rows).toEqual([{ n: Number(committed), max: Number(committed) }]);
+    // Line 1 is the header; row id k is on line k + 1.
+    expect(Number(resumeLine)).toBe(Number(committed) + 2);
+  });
+});
+
+describe('bench: backends terminated during a pooled run', () => {
+  it('errors are counted, the pool replaces the dead connections, and no connection is left behind', async () => {
+    const appName = uniqueAppName('bench');
+    const baseline = await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]);
+    expect(baseline).toEqual([{ n: 0 }]);
+    const cli = spawnCli(['bench', '--mode', 'pooled', '-c', '4', '-T', '4', '--query', 'SELECT pg_sleep(0.005)', '--format', 'json'], { env: { PGAPPNAME: appName } });
+    await waitUntilActive(appName, sql, 'any');
+    let kills = 0;
+    while (cli.child.exitCode === null && kills < 3) {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await terminate(appName);
+      kills += 1;
+    }
+    const result = await cli.done;
+    expect(result.code).toBe(0);
+    const pooled = JSON.parse(result.stdout).modes.pooled;
+    expect(pooled.errors).toBeGreaterThan(0);
+    expect(pooled.successes).toBeGreaterThan(0);
+    expect(pooled.connections.opened).toBeGreaterThan(4);
+    expect(pooled.error_messages.length).toBeGreaterThan(0);
+    for (const message of pooled.error_messages as Array<string | { message: string }>) {
+      expect(JSON.stringify(message)).not.toMatch(/\\n/);
+    }
+    // Back to the baseline once the run is over.
+    expect(await pollUntil(async () => (await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]))[0]!.n === 0, 5000)).toBe(true);
+  });
+});
+
+describe('load', () => {
+  it('bench --mode pooled -c 50 -T 20: zero errors, never more open connections than the pool size', async () => {
+    const appName = uniqueAppName('load');
+    // One watcher connection samples the server's view of our connections all through the run.
+    const watcher = new pg.Client({ connectionString: databaseUrl() });
+    await watcher.connect();
+    let maxSeen = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const { rows } = await watcher.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]);
+        maxSeen = Math.max(maxSeen, rows[0]!.n);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    try {
+      const result = await spawnCli(['bench', '--mode', 'pooled', '-c', '50', '-T', '20', '--format', 'json'], { env: { PGAPPNAME: appName }, timeoutMs: 120_000 }).done;
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      const report = JSON.parse(result.stdout);
+      const pooled = report.modes.pooled;
+      expect(pooled.errors).toBe(0);
+      expect(pooled.successes).toBeGreaterThan(0);
+      expect(report.settings.pool_size).toBe(50);
+      expect(pooled.connections.opened).toBeLessThanOrEqual(50);
+      expect(maxSeen).toBeGreaterThan(0);
+      expect(maxSeen).toBeLessThanOrEqual(50);
+      console.log(`load: ${pooled.ops_per_sec} ops/s, p99 ${pooled.latency_ms.p99} ms, at most ${maxSeen} server connections seen`);
+    } finally {
+      sampling = false;
+      await sampler;
+      await watcher.end();
+    }
+    expect(await pollUntil(async () => (await sql('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]))[0]!.n === 0, 5000)).toBe(true);
+  }, 120_000);
 });
