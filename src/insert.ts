@@ -16,7 +16,7 @@ import { quoteIdent } from './sql.js';
 import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
-import { load, serverMessage, type ConflictAction, type LoadResult } from './insert/load.js';
+import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadResult } from './insert/load.js';
 import { createProgress } from './insert/progress.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
@@ -96,6 +96,7 @@ function summaryLine(summary: InsertSummary, options: InsertOptions): string {
   const rate = summary.seconds > 0 ? Math.round(summary.rows / summary.seconds) : summary.rows;
   let line = `${verb} ${summary.rows} row${summary.rows === 1 ? '' : 's'} into ${summary.table} in ${summary.seconds.toFixed(2)} s (${rate} rows/s)`;
   if (options.onConflict === 'nothing') line += `; skipped ${summary.conflicts} conflicting row${summary.conflicts === 1 ? '' : 's'}`;
+  if (options.onConflict === 'update') line += `; ${summary.conflicts} row${summary.conflicts === 1 ? '' : 's'} already up to date`;
   if (options.onError === 'skip') line += `; rejected ${summary.rejected} row${summary.rejected === 1 ? '' : 's'}${summary.rejected > 0 ? ` (see ${options.rejectFile})` : ''}`;
   return line;
 }
@@ -143,14 +144,8 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
       io.stderr.write(`dry run: 1 row would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')}); nothing was written\n`);
       return { rows: 0, conflicts: 0, rejected: 0, seconds: 0, table };
     }
-    let sql = `INSERT INTO ${sqlTable(target)} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
-    if (conflict?.action === 'nothing') sql += ` ON CONFLICT${conflict.key.length > 0 ? ` (${conflict.key.map(quoteIdent).join(', ')})` : ''} DO NOTHING`;
-    if (conflict?.action === 'update') {
-      const keys = new Set(conflict.key);
-      const updates = columns.filter((c) => !keys.has(c.name)).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
-      sql += ` ON CONFLICT (${conflict.key.map(quoteIdent).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`;
-    }
-    if (options.returning !== undefined) sql += ` RETURNING ${options.returning === '*' ? '*' : options.returning.map(quoteIdent).join(', ')}`;
+    const sql = `INSERT INTO ${sqlTable(target)} AS ${TARGET_ALIAS} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
+      + conflictAndReturning(conflict, columns, options.returning);
     let result: pg.QueryResult;
     try {
       result = await client.query({ text: sql, values: options.set.map((entry) => entry.value), types: RAW_TEXT_TYPES, rowMode: 'array' });

@@ -135,6 +135,17 @@ describe('upserts', () => {
     expect((await rows()).map((r) => [r.id, r.name, r.age])).toEqual([[1, 'new', 10], [2, 'keep', 2], [3, 'three', 30]]);
   });
 
+  it('--on-conflict update leaves rows alone when nothing would change (json included)', async () => {
+    await sql(`INSERT INTO ${S}.people (id, name, age, meta) VALUES (1, 'same', 1, '{"a": 1}'), (2, 'old', 2, '{"a": 2}')`);
+    const before = await sql(`SELECT xmin::text AS x FROM ${S}.people WHERE id = 1`);
+    file('same.ndjson', '{"id":1,"name":"same","age":1,"meta":{"a":1}}\n{"id":2,"name":"new","age":2,"meta":{"a":2}}\n');
+    const result = await insert([`${S}.people`, '-f', 'same.ndjson', '--on-conflict', 'update', '--conflict-key', 'id']);
+    expect(result.stderr).toMatch(/^inserted or updated 1 row into insert_cli\.people in .*; 1 row already up to date\n$/);
+    expect((await rows()).map((r) => [r.id, r.name])).toEqual([[1, 'same'], [2, 'new']]);
+    // The unchanged row was not rewritten: same tuple version.
+    expect(await sql(`SELECT xmin::text AS x FROM ${S}.people WHERE id = 1`)).toEqual(before);
+  });
+
   it('--on-conflict nothing keeps existing rows and counts the skipped ones', async () => {
     await sql(`INSERT INTO ${S}.people (id, name) VALUES (1, 'old')`);
     file('n.ndjson', '{"id":1,"name":"new"}\n{"id":2,"name":"two"}\n');
