@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl, runCli, scratchDir, sql, type CliResult } from './helpers.js';
-import { pollUntil, spawnCli } from './support/cli.js';
+import { feedCsvRows, pollUntil, spawnCli } from './support/cli.js';
 import { startSilentListener, type SilentListener } from './support/net.js';
 import { freePort } from '../src/embedded.js';
 
@@ -86,6 +86,10 @@ const SOURCES: PasswordSource[] = [
   },
 ];
 
+// The slow fault paths run with one source of each kind (command line, environment, file); the
+// others share their code paths.
+const SLOW_SOURCES = SOURCES.filter((source) => ['URI in -d', 'PGPASSWORD', '.pgpass'].includes(source.name));
+
 function realTarget(): Target {
   return { host: '127.0.0.1', port: serverPort(), user: ROLE, dbname: 'postgres' };
 }
@@ -107,6 +111,7 @@ beforeAll(async () => {
   await sql(`DROP ROLE IF EXISTS ${ROLE}`).catch(() => undefined);
   await sql(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${PASSWORD}'`);
   await sql(`GRANT ALL ON SCHEMA ${SCHEMA} TO ${ROLE}`);
+  await sql(`CREATE TABLE ${SCHEMA}.t (id int, name text); GRANT ALL ON ${SCHEMA}.t TO ${ROLE}`);
 });
 afterAll(async () => {
   await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
@@ -146,9 +151,33 @@ describe.each(SOURCES)('password from $name', (source) => {
     expect(noDb.code).toBe(2);
   });
 
-  it('connection refused, and TLS required by a server without TLS', async () => {
-    const closed = await runWith(source, { ...realTarget(), port: await freePort() }, ['query', 'SELECT 1']);
-    expect(closed.code).toBe(2);
+  it('insert: one row, a file, --returning json, a bad value, a missing table, a missing column', async () => {
+    expect((await runWith(source, realTarget(), ['insert', `${SCHEMA}.t`, '--set', 'id=1', '--set', 'name=x'])).code).toBe(0);
+    const home = scratchDir();
+    fs.writeFileSync(path.join(home, 'rows.csv'), 'id,name\n2,a\n3,b\n');
+    expect((await runWith(source, realTarget(), ['insert', `${SCHEMA}.t`, '--file', path.join(home, 'rows.csv')])).code).toBe(0);
+    const returning = await runWith(source, realTarget(), ['insert', `${SCHEMA}.t`, '--set', 'id=4', '--returning', '*', '--output', 'json']);
+    expect(returning.stdout).toBe('[\n{"id":4,"name":null}\n]\n');
+    expect((await runWith(source, realTarget(), ['insert', `${SCHEMA}.t`, '--set', 'id=oops'])).code).toBe(3);
+    expect((await runWith(source, realTarget(), ['insert', `${SCHEMA}.missing`, '--set', 'id=1'])).code).toBe(1);
+    expect((await runWith(source, realTarget(), ['insert', `${SCHEMA}.t`, '--set', 'nope=1'])).code).toBe(1);
+  });
+
+  it('bench: table and json reports, fresh and pooled', async () => {
+    const table = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '2', '-t', '5']);
+    expect(table.code).toBe(0);
+    const json = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '2', '-t', '5', '--format', 'json']);
+    expect(json.code).toBe(0);
+    const failing = await runWith(source, realTarget(), ['bench', '--mode', 'pooled', '-c', '1', '-t', '3', '--query', 'SELECT 1/0', '--format', 'json']);
+    expect(failing.code).not.toBe(0);
+  });
+
+  it('connection refused (query, insert, bench), and TLS required by a server without TLS', async () => {
+    const closedPort = await freePort();
+    for (const command of [['query', 'SELECT 1'], ['insert', `${SCHEMA}.t`, '--set', 'id=1'], ['bench', '-t', '1']]) {
+      const closed = await runWith(source, { ...realTarget(), port: closedPort }, command);
+      expect(closed.code).toBe(2);
+    }
     const tls = await runWith(source, realTarget(), ['query', '--sslmode', 'require', 'SELECT 1']);
     expect(tls.code).toBe(2);
   });
@@ -167,9 +196,47 @@ describe('failure paths that take time, for every password source', () => {
     const result = await runWith(source, { ...realTarget(), port: silent.port }, ['query', '--connect-timeout', '1', 'SELECT 1']);
     expect(withoutWarning(result.stderr)).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${silent.port}: timeout expired after 1 s (connect_timeout)\n`);
     expect(result.code).toBe(2);
+    for (const command of [['insert', `${SCHEMA}.t`, '--set', 'id=1'], ['bench', '-t', '1']]) {
+      const other = await runWith(source, { ...realTarget(), port: silent.port }, [...command, '--connect-timeout', '1']);
+      expect(other.code).toBe(2);
+    }
   });
 
-  it.each(SOURCES)('SIGINT during a query, and a terminated backend ($name)', async (source) => {
+  it.each(SLOW_SOURCES)('SIGINT and a terminated backend during insert and bench ($name)', async (source) => {
+    const commands = [
+      ['insert', `${SCHEMA}.t`, '--file', '-', '--format', 'csv'],
+      ['bench', '--mode', 'pooled', '-c', '2', '-T', '30', '--query', 'SELECT pg_sleep(0.01)'],
+    ];
+    for (const command of commands) {
+      for (const fault of ['sigint', 'terminate'] as const) {
+        const home = scratchDir();
+        const { args, env } = source.setup(realTarget(), home);
+        const appName = `pgf-secrets-${fault}-${Math.random().toString(36).slice(2, 8)}`;
+        const [name, ...rest] = command;
+        const cli = spawnCli([name!, ...args, ...rest], { cwd: home, input: name === 'insert' ? null : '', env: { ...env, PGAPPNAME: appName } });
+        const stopFeeding = name === 'insert' ? feedCsvRows(cli) : () => undefined;
+        try {
+          const running = await pollUntil(async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [appName])).length > 0, 20_000);
+          expect(running).toBe(true);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          if (fault === 'sigint') cli.child.kill('SIGINT');
+          else await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
+          if (name === 'bench' && fault === 'terminate') {
+            // bench outlives a terminated backend; end it with Ctrl-C once it has seen the errors.
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            cli.child.kill('SIGINT');
+          }
+          const result = await cli.done;
+          expectNoPassword(`${source.name}: ${name} ${fault}`, result);
+          expect(result.code).not.toBe(0);
+        } finally {
+          stopFeeding();
+        }
+      }
+    }
+  });
+
+  it.each(SLOW_SOURCES)('SIGINT during a query, and a terminated backend ($name)', async (source) => {
     for (const fault of ['sigint', 'terminate'] as const) {
       const home = scratchDir();
       const { args, env } = source.setup(realTarget(), home);
@@ -239,10 +306,6 @@ describe('warnings about where the password is kept', () => {
     expectNoPassword('.pgpass 0600', used);
     expect(used).toMatchObject({ stdout: `u\n${ROLE}\n`, stderr: '', code: 0 });
   });
-});
-
-describe('insert and bench', () => {
-  it.todo('insert and bench success and failure paths never print the password (waiting for those commands to land)');
 });
 
 afterAll(() => {
