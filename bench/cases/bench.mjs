@@ -3,11 +3,13 @@
 // close), within ±25 %; pooled: ops/s ≥ 0.8× pgbench tps at 1 client, ≥ 0.5× at 4 clients.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { alternate, runTimed, summarise } from '../lib/measure.mjs';
 import { makeRow, skippedRow } from '../lib/report.mjs';
 import { hasCommand } from '../lib/tools.mjs';
 
 const QUERY = 'SELECT 1';
+const NODE_PG_LOOP = fileURLToPath(new URL('../lib/pg-loop.mjs', import.meta.url));
 
 export function parsePgbench(output) {
   const connection = /average connection time = ([0-9.]+) ms/.exec(output);
@@ -16,9 +18,9 @@ export function parsePgbench(output) {
 }
 
 export async function run(ctx) {
-  const names = ['bench fresh: connect+close, 1 client', 'bench pooled: ops/s, 1 client', 'bench pooled: ops/s, 4 clients'];
-  if (!hasCommand(ctx, 'bench')) return names.map((name) => skippedRow(name, 'pgfactory bench is not available in this build'));
-  if (ctx.tools.pgbench === undefined) return names.map((name) => skippedRow(name, 'pgbench not on PATH'));
+  const names = ['bench fresh: connect+close, 1 client', 'bench pooled: ops/s, 1 client', 'bench pooled: ops/s, 4 clients', 'bench pooled: vs node+pg loop (info)'];
+  if (!hasCommand(ctx, 'bench')) return names.slice(0, 3).map((name) => skippedRow(name, 'pgfactory bench is not available in this build'));
+  if (ctx.tools.pgbench === undefined) return names.slice(0, 3).map((name) => skippedRow(name, 'pgbench not on PATH'));
 
   const script = path.join(ctx.tmpDir, 'select1.sql');
   fs.writeFileSync(script, `${QUERY};\n`);
@@ -47,6 +49,11 @@ export async function run(ctx) {
       name: names[1], unit: 'ops/s', target: { ratioMin: 0.8 }, referenceName: 'pgbench',
       pgfactory: pgfactory('pooled', 1, 1, (report) => report.ops_per_sec),
       reference: pgbench(1, 1, false, (parsed) => parsed.tps),
+      // What a bare Node `pg` loop reaches: how much of the gap to pgbench is Node + pg itself.
+      ceiling: async ({ warmup }) => {
+        const sample = await runTimed([process.execPath, NODE_PG_LOOP, duration(warmup)], { ...ctx.runOptions, captureStdout: true });
+        return { seconds: sample.seconds, rssMiB: sample.rssMiB, value: JSON.parse(sample.stdout).ops_per_sec };
+      },
     },
     {
       name: names[2], unit: 'ops/s', target: { ratioMin: 0.5 }, referenceName: 'pgbench -j 2',
@@ -55,15 +62,20 @@ export async function run(ctx) {
     },
   ];
   const rows = [];
+  let ceilingRow;
   for (const variant of variants) {
-    const samples = await alternate([
-      { key: 'pgfactory', run: variant.pgfactory },
-      { key: 'pgbench', run: variant.reference },
-    ], { runs: ctx.runs, warmup: ctx.warmup, onProgress: ctx.progress(variant.name) });
+    const sides = [{ key: 'pgfactory', run: variant.pgfactory }, { key: 'pgbench', run: variant.reference }];
+    if (variant.ceiling !== undefined) sides.push({ key: 'node-pg', run: variant.ceiling });
+    const samples = await alternate(sides, { runs: ctx.runs, warmup: ctx.warmup, onProgress: ctx.progress(variant.name) });
+    const pgfactory = summarise(samples.pgfactory, 'value');
     rows.push(makeRow({
       name: variant.name, unit: variant.unit, target: variant.target, referenceName: variant.referenceName,
-      pgfactory: summarise(samples.pgfactory, 'value'), reference: summarise(samples.pgbench, 'value'),
+      pgfactory, reference: summarise(samples.pgbench, 'value'),
     }));
+    if (variant.ceiling !== undefined) {
+      ceilingRow = makeRow({ name: names[3], unit: variant.unit, pgfactory, reference: summarise(samples['node-pg'], 'value'), referenceName: 'node+pg loop' });
+    }
   }
+  if (ceilingRow !== undefined) rows.push(ceilingRow);
   return rows;
 }
