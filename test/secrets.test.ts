@@ -164,9 +164,9 @@ describe.each(SOURCES)('password from $name', (source) => {
   });
 
   it('bench: table and json reports, fresh and pooled', async () => {
-    const table = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '2', '-t', '5']);
+    const table = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '1', '-t', '3']);
     expect(table.code).toBe(0);
-    const json = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '2', '-t', '5', '--format', 'json']);
+    const json = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '1', '-t', '3', '--format', 'json']);
     expect(json.code).toBe(0);
     const failing = await runWith(source, realTarget(), ['bench', '--mode', 'pooled', '-c', '1', '-t', '3', '--query', 'SELECT 1/0', '--format', 'json']);
     expect(failing.code).not.toBe(0);

@@ -31,7 +31,7 @@ export interface Bouncer {
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** `serverUrl` must carry user and password: pgbouncer logs in to the server with them (auth_file). */
-export async function startPgbouncer(serverUrl: string, options: { poolSize?: number } = {}): Promise<Bouncer> {
+export async function startPgbouncer(serverUrl: string, options: { poolSize?: number; authType?: 'scram-sha-256' | 'trust' } = {}): Promise<Bouncer> {
   const binary = findPgbouncer();
   if (binary === undefined) throw new Error('pgbouncer is not installed');
   const server = new URL(serverUrl);
@@ -50,7 +50,7 @@ export async function startPgbouncer(serverUrl: string, options: { poolSize?: nu
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
     'unix_socket_dir =',
-    'auth_type = scram-sha-256',
+    `auth_type = ${options.authType ?? 'scram-sha-256'}`,
     `auth_file = ${path.join(dir, 'userlist.txt')}`,
     'pool_mode = transaction',
     `default_pool_size = ${poolSize}`,
