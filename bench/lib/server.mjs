@@ -104,9 +104,15 @@ async function startSystemCluster(binDir, tmpDir) {
 
 async function startEmbedded(pgfactory, tmpDir) {
   const dir = path.join(tmpDir, 'embedded');
+  // As root the server runs as the postgres OS user, which must reach into the temp dir.
+  fs.chmodSync(tmpDir, 0o755);
   const env = { ...process.env, PGFACTORY_EMBEDDED_DIR: dir };
   delete env.DATABASE_URL;
-  execFileSync(pgfactory, ['embedded', 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    execFileSync(pgfactory, ['embedded', 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  } catch (error) {
+    throw new Error(`pgfactory embedded start failed: ${(error.stderr ?? '').trim().split('\n')[0] || error.message}`);
+  }
   const uri = execFileSync(pgfactory, ['embedded', 'status', '--uri'], { env, encoding: 'utf8' }).trim();
   return {
     ...fromUrl(uri, 'pgfactory embedded PostgreSQL'),
