@@ -18,11 +18,13 @@ export function formatTable(columns: Column[], rows: Row[], options: TableOption
   const nullString = options.nullString ?? '';
   const paint = options.paint ?? ((text: string) => text);
   const alignments = columns.map((column) => (isNumericType(column.typeOid) ? 'right' : 'left'));
+  // The header goes in as the first row, not as `head`: cli-table3 prepends `head` with
+  // push.apply(), which overflows the stack at ~150k rows. With no head style the text is the same.
   const table = new Table({
-    head: columns.map((column) => paint(column.name)),
     style: { head: [], border: [], compact: false },
     colAligns: alignments as Array<'left' | 'right'>,
   });
+  if (columns.length > 0) table.push(columns.map((column) => paint(column.name)));
   for (const row of rows) table.push(row.map((value) => (value === null ? nullString : value)));
   return `${table.toString()}\n${rowCountFooter(rows.length)}\n`;
 }
