@@ -1,0 +1,114 @@
+// The npm package as a user gets it: `npm pack` holds only what runs, and the tarball installs
+// globally (here into a temporary prefix) and works from any directory, --embedded included.
+import { execFile, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyEmbedded } from '../src/embedded.js';
+import { ROOT } from './helpers.js';
+
+const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
+// 755 all the way down: as root the embedded server runs as the `postgres` OS user, which must
+// reach both the installed binaries (under the prefix) and its data directory.
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-pack-'));
+fs.chmodSync(work, 0o755);
+const prefix = path.join(work, 'prefix');
+const elsewhere = path.join(work, 'elsewhere');
+const embeddedDir = path.join(work, 'embedded');
+let tarball = '';
+let packedFiles: string[] = [];
+
+function run(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: options.cwd, env: options.env, timeout: options.timeoutMs, maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+      resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : null });
+    });
+  });
+}
+
+/** What a user's shell would have: the installed bin first, node, the system; no PG* variables. */
+function userEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: [path.join(prefix, 'bin'), path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(path.delimiter),
+    HOME: elsewhere,
+    LANG: 'C.UTF-8',
+    NO_COLOR: '1',
+    PGFACTORY_EMBEDDED_DIR: path.join(embeddedDir, 'home'),
+  };
+}
+
+beforeAll(async () => {
+  fs.mkdirSync(prefix, { mode: 0o755 });
+  fs.mkdirSync(elsewhere, { mode: 0o755 });
+  fs.mkdirSync(embeddedDir, { mode: 0o755 });
+  // `npm pack` runs `prepare` (the build); build once here only when dist/ is missing.
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, env: process.env, timeoutMs: 120_000 });
+  expect(pack.code, pack.stderr).toBe(0);
+  const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = path.join(work, info.filename);
+  packedFiles = info.files.map((file) => file.path);
+
+  const install = await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel', 'error', tarball], {
+    cwd: work,
+    env: process.env,
+    timeoutMs: 400_000,
+  });
+  expect(install.code, install.stderr).toBe(0);
+}, 480_000);
+
+afterAll(async () => {
+  await destroyEmbedded(userEnv().PGFACTORY_EMBEDDED_DIR!);
+  fs.rmSync(work, { recursive: true, force: true });
+}, 120_000);
+
+describe('npm pack', () => {
+  it('is named after the package version', () => {
+    expect(path.basename(tarball)).toBe(`pgfactory-${VERSION}.tgz`);
+  });
+
+  it('holds the launcher, the bundles, the declarations, README, .env.example and package.json — nothing else', () => {
+    for (const file of packedFiles) {
+      expect(file, `unexpected file in the package: ${file}`).toMatch(/^(bin\/pgfactory|dist\/[\w-]+\.js|dist\/types\/.+\.d\.ts|README\.md|\.env\.example|package\.json|LICENSE)$/);
+    }
+    for (const needed of ['bin/pgfactory', 'dist/cli.js', 'dist/index.js', 'dist/bench-worker.js', 'dist/types/index.d.ts', 'README.md', '.env.example', 'package.json']) {
+      expect(packedFiles).toContain(needed);
+    }
+    expect(packedFiles.filter((file) => /^(src|test|bench|scripts|node_modules)\//.test(file))).toEqual([]);
+  });
+});
+
+describe('installed globally from the tarball', () => {
+  it('the launcher is executable and on PATH', () => {
+    const launcher = path.join(prefix, 'bin', 'pgfactory');
+    expect(fs.existsSync(launcher)).toBe(true);
+    fs.accessSync(launcher, fs.constants.X_OK);
+    const installed = path.join(prefix, 'lib', 'node_modules', 'pgfactory');
+    expect(fs.readdirSync(installed).filter((name) => name !== 'node_modules').sort()).toEqual(['.env.example', 'README.md', 'bin', 'dist', 'package.json']);
+  });
+
+  it('pgfactory --help and --version work from any directory', async () => {
+    const help = await run('pgfactory', ['--help'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(help.stderr).toBe('');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: pgfactory \[options\] \[command\]\n/);
+    for (const command of ['query', 'insert', 'bench', 'config', 'embedded', 'completion']) expect(help.stdout).toContain(`\n  ${command} `);
+
+    const version = await run('pgfactory', ['--version'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(version).toEqual({ stdout: `${VERSION}\n`, stderr: '', code: 0 });
+  });
+
+  it('pgfactory query --embedded runs a query on the embedded server', async () => {
+    const result = await run('pgfactory', ['query', '--embedded', 'select 1 as one'], { cwd: elsewhere, env: userEnv(), timeoutMs: 300_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('┌─────┐\n│ one │\n├─────┤\n│   1 │\n└─────┘\n(1 row)\n');
+    expect(result.code).toBe(0);
+  }, 300_000);
+
+  it('pgfactory completion bash works from the installed copy', async () => {
+    const result = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('complete -F _pgfactory pgfactory\n');
+  });
+});
