@@ -1,0 +1,204 @@
+// What a person sees in a real terminal: pgfactory runs in a tmux pane (a shell, keystrokes sent
+// with send-keys, the screen read with capture-pane): table layout and colour, the -W prompt not
+// echoing the password, Ctrl-C cancelling a long query, and insert's progress bar.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, databaseUrl, scratchDir, sql } from './helpers.js';
+
+const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux'], { stdio: 'ignore' }).status === 0;
+if (!HAS_TMUX) console.warn('terminal.test: tmux is not installed, so the terminal tests are skipped (apt package: tmux)');
+
+const SCHEMA = 'terminal';
+const SOCKET = `pgf-terminal-${process.pid}-${randomBytes(3).toString('hex')}`;
+const TARGET = 'main';
+const ESC = '\u001b[';
+let socketPath: string | undefined;
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-u', '-L', SOCKET, ...args], { encoding: 'utf8' });
+}
+
+/** The visible screen, wrapped lines joined; with `escapes`, colours and attributes as ESC sequences. */
+function screen(escapes = false): string {
+  return tmux('capture-pane', '-p', '-J', ...(escapes ? ['-e'] : []), '-t', TARGET);
+}
+
+/** Types `line` into the shell and presses Enter. */
+function typeLine(line: string): void {
+  tmux('send-keys', '-t', TARGET, '-l', line);
+  tmux('send-keys', '-t', TARGET, 'Enter');
+}
+
+async function waitForScreen(test: (text: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const text = screen();
+    if (test(text)) return text;
+    if (performance.now() > deadline) throw new Error(`terminal: timed out waiting for ${what}; the screen shows:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Clears the screen and scrollback, and waits for a fresh prompt. */
+async function freshScreen(): Promise<void> {
+  typeLine('clear');
+  await waitForScreen((text) => text.trim() === 'pgf$', 'a cleared screen');
+  tmux('clear-history', '-t', TARGET);
+}
+
+/** Runs a command line that ends with `; echo "<marker> exit=$?"`, waits for it, returns screen + status. */
+async function runInPane(command: string, marker: string, timeoutMs = 60_000): Promise<{ text: string; exit: number }> {
+  typeLine(`${command}; echo "${marker} exit=$?"`);
+  const pattern = new RegExp(`^${marker} exit=(\\d+)$`, 'm');
+  const text = await waitForScreen((shown) => pattern.test(shown), `"${marker}" to finish`, timeoutMs);
+  return { text, exit: Number(pattern.exec(text)![1]) };
+}
+
+/** The screen's lines between the command line and the marker line (what the command printed). */
+function printed(text: string, marker: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => line.startsWith('pgf$ ') && line.includes(marker));
+  const end = lines.findIndex((line, index) => index > start && line.startsWith(`${marker} exit=`));
+  return lines.slice(start + 1, end).map((line) => line.trimEnd());
+}
+
+describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
+  beforeAll(async () => {
+    await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}; CREATE TABLE ${SCHEMA}.big (n int)`);
+    const home = scratchDir();
+    // The shell a person would have: node and pgfactory on PATH, an empty HOME, no PG* variables.
+    const env: Record<string, string> = {
+      PATH: [path.join(ROOT, 'bin'), path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(path.delimiter),
+      HOME: home,
+      LANG: 'C.UTF-8',
+      TERM: 'xterm-256color',
+      DATABASE_URL: databaseUrl(),
+    };
+    execFileSync('tmux', ['-u', '-L', SOCKET, '-f', '/dev/null', 'new-session', '-d', '-s', TARGET, '-x', '200', '-y', '50', '-c', home, 'bash --norc --noprofile'], { env });
+    socketPath = tmux('display-message', '-p', '#{socket_path}').trim();
+    tmux('set-option', '-t', TARGET, 'history-limit', '5000');
+    typeLine("PS1='pgf$ '");
+    await freshScreen();
+  });
+
+  afterAll(async () => {
+    spawnSync('tmux', ['-L', SOCKET, 'kill-server'], { stdio: 'ignore' });
+    // The server leaves its socket file behind.
+    if (socketPath !== undefined) fs.rmSync(socketPath, { force: true });
+    await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  });
+
+  it('a query prints a boxed table with a coloured header; NO_COLOR turns colour off', async () => {
+    await freshScreen();
+    const { text, exit } = await runInPane(`pgfactory query 'select 1 as n, $$hello$$ as greeting, null as nothing'`, 'table');
+    expect(exit).toBe(0);
+    expect(printed(text, 'table')).toEqual([
+      '┌───┬──────────┬─────────┐',
+      '│ n │ greeting │ nothing │',
+      '├───┼──────────┼─────────┤',
+      '│ 1 │ hello    │         │',
+      '└───┴──────────┴─────────┘',
+      '(1 row)',
+    ]);
+    const header = screen(true).split('\n').find((line) => line.includes('greeting') && !line.startsWith('pgf$'))!;
+    expect(header).toContain(ESC);
+    expect(header.replaceAll(/\u001b\[[\d;]*m/g, '')).toBe('│ n │ greeting │ nothing │');
+
+    await freshScreen();
+    await runInPane(`NO_COLOR=1 pgfactory query 'select 1 as n'`, 'plain');
+    expect(screen(true).split('\n').find((line) => line.includes('│ n │'))).toBe('│ n │');
+  });
+
+  it('an error label is red on the terminal, plain with NO_COLOR', async () => {
+    await freshScreen();
+    const { text, exit } = await runInPane(`pgfactory query 'select * from no_such_table'`, 'error');
+    expect(exit).toBe(3);
+    expect(printed(text, 'error')[0]).toBe('pgfactory: ERROR:  42P01: relation "no_such_table" does not exist');
+    const label = screen(true).split('\n').find((line) => line.includes('no_such_table" does not exist'))!;
+    expect(label.startsWith(ESC)).toBe(true);
+
+    await freshScreen();
+    await runInPane(`NO_COLOR=1 pgfactory query 'select * from no_such_table'`, 'plainerror');
+    expect(screen(true)).not.toContain(ESC);
+  });
+
+  it('the bench report header is coloured on the terminal', async () => {
+    await freshScreen();
+    const { exit } = await runInPane('pgfactory bench -t 3 --mode both', 'bench');
+    expect(exit).toBe(0);
+    const header = screen(true).split('\n').find((line) => line.includes('fresh') && line.includes('pooled') && line.startsWith('│'))!;
+    expect(header).toContain(ESC);
+    expect(header.replaceAll(/\u001b\[[\d;]*m/g, '')).toMatch(/^│ +│ +fresh │ +pooled │$/);
+  });
+
+  it('-W prompts for the password without echoing it, and the query runs with it', async () => {
+    const url = new URL(databaseUrl());
+    const password = decodeURIComponent(url.password);
+    expect(password).not.toBe('');
+    url.password = '';
+    await freshScreen();
+    // No DATABASE_URL, no PGPASSWORD, no ~/.pgpass: the typed password is the only one there is.
+    typeLine(`env -u DATABASE_URL pgfactory query -W -d '${url.toString()}' 'select $$signed in$$ as result'; echo "prompt exit=$?"`);
+    await waitForScreen((text) => /^Password: $/m.test(text), 'the password prompt');
+    tmux('send-keys', '-t', TARGET, '-l', password);
+    tmux('send-keys', '-t', TARGET, 'Enter');
+    const text = await waitForScreen((shown) => /^prompt exit=\d+$/m.test(shown), 'the query after the prompt');
+    expect(text).not.toContain(password);
+    expect(printed(text, 'prompt')).toEqual([
+      'Password:',
+      '┌───────────┐',
+      '│ result    │',
+      '├───────────┤',
+      '│ signed in │',
+      '└───────────┘',
+      '(1 row)',
+    ]);
+    expect(text).toMatch(/^prompt exit=0$/m);
+  });
+
+  it('Ctrl-C cancels a long query: a message, exit 130, and the prompt is back at once', async () => {
+    const appName = `pgf-terminal-${randomBytes(3).toString('hex')}`;
+    await freshScreen();
+    typeLine(`PGAPPNAME=${appName} pgfactory query 'select pg_sleep(30)'; echo "ctrlc exit=$?"`);
+    const running = async () => (await sql('SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = $2', [appName, 'active'])).length > 0;
+    const deadline = performance.now() + 20_000;
+    while (!(await running())) {
+      if (performance.now() > deadline) throw new Error(`the query never started; the screen shows:\n${screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const pressedAt = performance.now();
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    const text = await waitForScreen((shown) => /^ctrlc exit=\d+$/m.test(shown), 'the cancelled query to end', 20_000);
+    const tookMs = performance.now() - pressedAt;
+    // The terminal echoes the keypress as ^C.
+    expect(printed(text, 'ctrlc').map((line) => line.replace(/^\^C/, '')).filter((line) => line !== '')).toEqual(['pgfactory: interrupted: the running statement was cancelled']);
+    expect(text).toMatch(/^ctrlc exit=130$/m);
+    // pg_sleep(30) would hold the prompt for 30 s; a cancelled statement returns in well under 5.
+    expect(tookMs).toBeLessThan(5000);
+    await waitForScreen((shown) => shown.trimEnd().endsWith('pgf$'), 'the prompt');
+    expect(await running()).toBe(false);
+  });
+
+  it('insert shows a live progress bar on the terminal, then only the summary', async () => {
+    await freshScreen();
+    // The input pauses half-way, so the bar can be read while the load is in progress.
+    typeLine(`{ seq 1 300000; sleep 3; seq 300001 400000; } | pgfactory insert ${SCHEMA}.big -f - --format csv --no-header; echo "insert exit=$?"`);
+    const during = await waitForScreen((text) => /^[1-9]\d* rows \| \d+ rows\/s \| [\d.]+ MiB read\s*$/m.test(text), 'the progress bar', 30_000);
+    const bar = during.split('\n').find((line) => / rows\/s \| /.test(line))!;
+    const rowsSoFar = Number(/^(\d+) rows/.exec(bar)![1]);
+    expect(rowsSoFar).toBeGreaterThan(0);
+    expect(rowsSoFar).toBeLessThanOrEqual(300000);
+
+    const text = await waitForScreen((shown) => /^insert exit=\d+$/m.test(shown), 'the insert to finish', 60_000);
+    const lines = printed(text, 'insert');
+    // clearOnComplete: the bar is gone, the summary stays.
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^inserted 400000 rows into terminal\.big in [\d.]+ s \(\d+ rows\/s\)$/);
+    expect(text).toMatch(/^insert exit=0$/m);
+    expect(await sql(`SELECT count(*)::int AS n, min(n) AS lo, max(n) AS hi FROM ${SCHEMA}.big`)).toEqual([{ n: 400000, lo: 1, hi: 400000 }]);
+  });
+});
