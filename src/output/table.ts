@@ -1,7 +1,10 @@
 // The only module that knows cli-table3: pure functions from rows to the text to print.
 import Table from 'cli-table3';
+import tableUtils from 'cli-table3/src/utils.js';
 import type { Column, Row } from './values.js';
 import { isNumericType } from './values.js';
+
+const { strlen } = tableUtils;
 
 export interface TableOptions {
   nullString?: string;
@@ -13,20 +16,67 @@ export function rowCountFooter(count: number): string {
   return `(${count} ${count === 1 ? 'row' : 'rows'})`;
 }
 
+/**
+ * cli-table3 costs ~35 µs a row and its layout grows with the square of the row count (200k
+ * rows took minutes), so a long result is laid out by cli-table3 for its header and first rows
+ * only, with the column widths fixed up front; the remaining rows are drawn line by line in
+ * exactly the same layout (test/table.test.ts compares the two).
+ */
+const ROWS_BY_CLI_TABLE = 500;
+
 /** A boxed table followed by psql's `(N rows)` footer. */
 export function formatTable(columns: Column[], rows: Row[], options: TableOptions = {}): string {
   const nullString = options.nullString ?? '';
   const paint = options.paint ?? ((text: string) => text);
-  const alignments = columns.map((column) => (isNumericType(column.typeOid) ? 'right' : 'left'));
+  const colAligns = columns.map((column) => (isNumericType(column.typeOid) ? 'right' : 'left')) as Array<'left' | 'right'>;
+  const cells = rows.map((row) => row.map((value) => (value === null ? nullString : value)));
+  const header = columns.map((column) => paint(column.name));
   // The header goes in as the first row, not as `head`: cli-table3 prepends `head` with
   // push.apply(), which overflows the stack at ~150k rows. With no head style the text is the same.
-  const table = new Table({
-    style: { head: [], border: [], compact: false },
-    colAligns: alignments as Array<'left' | 'right'>,
+  const all = columns.length > 0 ? [header, ...cells] : cells;
+  const render = (slice: string[][], colWidths?: number[]) => {
+    const table = new Table({ style: { head: [], border: [], compact: false }, colAligns, ...(colWidths !== undefined ? { colWidths } : {}) });
+    for (const row of slice) table.push(row);
+    return table.toString();
+  };
+  const footer = `${rowCountFooter(rows.length)}\n`;
+  if (all.length <= ROWS_BY_CLI_TABLE) return `${render(all)}\n${footer}`;
+
+  // Width of a column = its widest line + one space of padding on each side, as cli-table3 does.
+  const contentWidths = columns.map((_, i) => {
+    let widest = 0;
+    for (const row of all) for (const line of row[i].split('\n')) widest = Math.max(widest, width(line));
+    return widest;
   });
-  if (columns.length > 0) table.push(columns.map((column) => paint(column.name)));
-  for (const row of rows) table.push(row.map((value) => (value === null ? nullString : value)));
-  return `${table.toString()}\n${rowCountFooter(rows.length)}\n`;
+  const head = render(all.slice(0, ROWS_BY_CLI_TABLE), contentWidths.map((w) => w + 2)).split('\n');
+  const separator = `├${contentWidths.map((w) => '─'.repeat(w + 2)).join('┼')}┤`;
+  const parts = [head.slice(0, -1).join('\n')];
+  for (const row of all.slice(ROWS_BY_CLI_TABLE)) parts.push(separator, drawRow(row, contentWidths, colAligns));
+  parts.push(head[head.length - 1]);
+  return `${parts.join('\n')}\n${footer}`;
+}
+
+/** One row of the table in cli-table3's layout: `│ value │`, cells top-aligned over its lines. */
+function drawRow(row: string[], contentWidths: number[], colAligns: Array<'left' | 'right'>): string {
+  const cellLines = row.map((value) => value.split('\n'));
+  const height = Math.max(...cellLines.map((lines) => lines.length));
+  const out: string[] = [];
+  for (let lineIndex = 0; lineIndex < height; lineIndex += 1) {
+    let line = '│';
+    for (let i = 0; i < row.length; i += 1) {
+      const text = cellLines[i][lineIndex] ?? '';
+      const pad = ' '.repeat(contentWidths[i] - width(text));
+      line += colAligns[i] === 'right' ? ` ${pad}${text} │` : ` ${text}${pad} │`;
+    }
+    out.push(line);
+  }
+  return out.join('\n');
+}
+
+// Printable ASCII is one column per character; anything else is measured as cli-table3 does.
+const PLAIN = /^[\x20-\x7e]*$/;
+function width(text: string): number {
+  return PLAIN.test(text) ? text.length : strlen(text);
 }
 
 /** psql's `\x` layout: one block per record, `name | value` lines. */
@@ -49,8 +99,9 @@ export function formatExpanded(columns: Column[], rows: Row[], options: TableOpt
   return out + rowCountFooter(rows.length) + '\n';
 }
 
+/** Columns a string takes on a terminal (wide characters count two), as cli-table3 measures. */
 function displayWidth(text: string): number {
-  return [...text].length;
+  return strlen(text);
 }
 
 /** A plain boxed grid of ready-made strings (no row footer): the first column left, the rest right. */
