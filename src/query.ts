@@ -52,6 +52,7 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
   return factory.withConnection(async (client) => {
     const onNotice = (notice: NoticeLike) => options.onNotice?.(formatNotice(notice));
     client.on('notice', onNotice);
+    const stopTracking = trackTransactionStatus(client);
     const summaries: StatementSummary[] = [];
     let inTransaction = false;
     try {
@@ -75,6 +76,7 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
       if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
+      stopTracking();
       client.removeListener('notice', onNotice);
     }
   });
@@ -86,7 +88,7 @@ async function runStatement(client: pg.Client, statement: Statement, params: str
   const formattedSql = params.length > 0 && plain ? writer.serverFormattedQueryFor?.(statement.text) : undefined;
   try {
     if (copySql !== undefined) {
-      const rowCount = await copyOut(client, copySql, writer);
+      const rowCount = await withPlanSettings(client, writer.copyPlanSettings, () => copyOut(client, copySql, writer));
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
     if (formattedSql !== undefined) {
@@ -103,6 +105,41 @@ async function runStatement(client: pg.Client, statement: Statement, params: str
     }
     throw error;
   }
+}
+
+/**
+ * Runs `work` with SET LOCAL settings in a transaction of its own (so nothing leaks, also through
+ * PgBouncer). Inside the user's own transaction the settings are skipped rather than changed
+ * under them.
+ */
+async function withPlanSettings<T>(client: pg.Client, settings: string[] | undefined, work: () => Promise<T>): Promise<T> {
+  if (settings === undefined || transactionStatus(client) !== 'I') return work();
+  await client.query('BEGIN');
+  try {
+    for (const setting of settings) await client.query(setting);
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+const lastStatus = new WeakMap<pg.Client, string>();
+
+/** The server's transaction status from its last ReadyForQuery: 'I' idle, 'T' in a transaction, 'E' failed. */
+function transactionStatus(client: pg.Client): string {
+  return lastStatus.get(client) ?? 'I';
+}
+
+function trackTransactionStatus(client: pg.Client): () => void {
+  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+  const listener = (msg: { status?: string }) => {
+    if (msg.status !== undefined) lastStatus.set(client, msg.status);
+  };
+  connection.on('readyForQuery', listener);
+  return () => connection.removeListener('readyForQuery', listener);
 }
 
 async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter): Promise<number> {

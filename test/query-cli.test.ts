@@ -69,6 +69,17 @@ describe('query output formats', () => {
     expect(single.stdout).toBe(`${line}\n`);
   });
 
+  it('a failing json query writes nothing on stdout, also inside the user\'s own transaction', async () => {
+    const failed = await runCli(['query', '--format', 'json', 'SELECT nope FROM pg_class']);
+    expect(failed.code).toBe(3);
+    expect(failed.stdout).toBe('');
+    const inTransaction = await runCli(['query', '--format', 'ndjson', 'BEGIN; SELECT 1 AS a; SHOW parallel_tuple_cost; COMMIT']);
+    // The export's planner setting is not applied inside the user's transaction, nor left behind.
+    expect(inTransaction.stdout).toBe('{"a":1}\n{"parallel_tuple_cost":"0.1"}\n');
+    const after = await runCli(['query', '--format', 'ndjson', 'SELECT 1 AS a; SHOW parallel_tuple_cost']);
+    expect(after.stdout).toBe('{"a":1}\n{"parallel_tuple_cost":"0.1"}\n');
+  });
+
   it('json of an empty result is an empty array', async () => {
     const result = await runCli(['query', '--format', 'json', `SELECT * FROM ${SCHEMA}.t WHERE false`]);
     expect(result.stdout).toBe('[]\n');
