@@ -47,9 +47,12 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** Spawns bin/pgfactory with a clean environment (no PG* variables of the machine). */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const home = options.cwd ?? scratchDir();
+/**
+ * The environment a CLI test runs in: the machine's, minus its PG* variables and DATABASE_URL,
+ * with HOME in `home`, no colours, DATABASE_URL pointing at the test server (unless
+ * `noDatabaseUrl`), then `overrides` (undefined removes a variable).
+ */
+export function cliEnv(home: string, options: Pick<CliOptions, 'env' | 'noDatabaseUrl'> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !key.startsWith('PG') && key !== 'DATABASE_URL') env[key] = value;
@@ -61,6 +64,13 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
+  return env;
+}
+
+/** Spawns bin/pgfactory with a clean environment (no PG* variables of the machine). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const home = options.cwd ?? scratchDir();
+  const env = cliEnv(home, options);
   return new Promise((resolve, reject) => {
     // Run the launcher itself (its shebang passes `node --`), as a user's shell does.
     const child = spawn(BIN, args, { cwd: home, env, stdio: ['pipe', 'pipe', 'pipe'] });

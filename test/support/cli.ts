@@ -2,7 +2,7 @@
 // environment as helpers.runCli (no PG* variables of the machine, HOME in a scratch directory).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { BIN, databaseUrl, scratchDir, type CliResult } from '../helpers.js';
+import { BIN, cliEnv, scratchDir, type CliResult } from '../helpers.js';
 
 export interface LiveCli {
   child: ChildProcess;
@@ -17,17 +17,7 @@ export interface LiveCli {
 /** `input: null` keeps stdin open: write to `child.stdin` and end it yourself. */
 export function spawnCli(args: string[], options: { env?: Record<string, string | undefined>; input?: string | null; noDatabaseUrl?: boolean; timeoutMs?: number; cwd?: string } = {}): LiveCli {
   const home = options.cwd ?? scratchDir();
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('PG') && key !== 'DATABASE_URL') env[key] = value;
-  }
-  env.HOME = home;
-  env.NO_COLOR = '1';
-  if (options.noDatabaseUrl !== true) env.DATABASE_URL = databaseUrl();
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
+  const env = cliEnv(home, options);
   const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
