@@ -70,11 +70,15 @@ export class InterruptedError extends PgfactoryError {
   }
 }
 
-/** The server rejected a statement; the message is already formatted for the user (psql style). */
+/**
+ * The server rejected a statement; the message is already formatted for the user (psql style).
+ * SQLSTATE class 57P (the backend was terminated, the server is shutting down) is a lost
+ * connection, not a rejected statement: exit 2, as when the socket just closes.
+ */
 export class ServerError extends PgfactoryError {
   readonly sqlstate: string | undefined;
   constructor(message: string, sqlstate: string | undefined) {
-    super(message, 'server', EXIT.server);
+    super(message, 'server', sqlstate?.startsWith('57P') === true ? EXIT.connect : EXIT.server);
     this.sqlstate = sqlstate;
   }
 }

@@ -32,9 +32,10 @@ async function waitUntilCopying(appName: string, run: Run = sql): Promise<void> 
 const terminate = (appName: string) => sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
 
 /** One line on stderr (nothing else), and a non-zero exit. */
-function expectOneLineFailure(result: { stderr: string; code: number | null; signal: NodeJS.Signals | null }, line: string | RegExp): void {
+function expectOneLineFailure(result: { stderr: string; code: number | null; signal: NodeJS.Signals | null }, line: string | RegExp, code?: number): void {
   expect(result.signal).toBe(null);
   expect(result.code).not.toBe(0);
+  if (code !== undefined) expect(result.code).toBe(code);
   expect(result.stderr.endsWith('\n')).toBe(true);
   expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
   if (typeof line === 'string') expect(result.stderr).toBe(`${line}\n`);
@@ -59,7 +60,7 @@ describe('query: backend terminated (pg_terminate_backend)', () => {
     await terminate(appName);
     const result = await cli.done;
     expect(result.stdout).toBe('');
-    expectOneLineFailure(result, lost(port()));
+    expectOneLineFailure(result, lost(port()), 2);
     expect(result.code).toBe(2);
   });
 
@@ -69,7 +70,7 @@ describe('query: backend terminated (pg_terminate_backend)', () => {
     await waitUntilActive(appName);
     await terminate(appName);
     const result = await cli.done;
-    expectOneLineFailure(result, /^pgfactory: (FATAL: {2}57P01: terminating connection due to administrator command|lost the connection to host "127\.0\.0\.1", port \d+: server closed the connection unexpectedly)\n$/);
+    expectOneLineFailure(result, /^pgfactory: (FATAL: {2}57P01: terminating connection due to administrator command|lost the connection to host "127\.0\.0\.1", port \d+: server closed the connection unexpectedly)\n$/, 2);
   });
 
   it('inside --single-transaction: nothing of the transaction is kept', async () => {
@@ -79,7 +80,7 @@ describe('query: backend terminated (pg_terminate_backend)', () => {
     await waitUntilActive(appName);
     await terminate(appName);
     const result = await cli.done;
-    expectOneLineFailure(result, lost(port()));
+    expectOneLineFailure(result, lost(port()), 2);
     expect(await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.tx`)).toEqual([{ n: 0 }]);
   });
 });
@@ -95,7 +96,7 @@ describe('query: network cut (a proxy drops every socket)', () => {
       await waitUntilActive(appName);
       proxy.cutAll();
       const result = await cli.done;
-      expectOneLineFailure(result, lost(proxy.port));
+      expectOneLineFailure(result, lost(proxy.port), 2);
       expect(result.code).toBe(2);
     } finally {
       await terminate(appName);
@@ -119,10 +120,10 @@ describe('a server of our own, stopped and started again', () => {
     await waitUntilActive(appName, (text, values) => server.sql(text, values));
     await server.stop();
     const during = await cli.done;
-    expectOneLineFailure(during, /^pgfactory: (lost the connection to host "127\.0\.0\.1", port \d+: server closed the connection unexpectedly|FATAL: {2}57P01: terminating connection due to administrator command)\n$/);
+    expectOneLineFailure(during, /^pgfactory: (lost the connection to host "127\.0\.0\.1", port \d+: server closed the connection unexpectedly|FATAL: {2}57P01: terminating connection due to administrator command)\n$/, 2);
 
     const down = await spawnCli(['query', 'SELECT 1'], { env: { DATABASE_URL: server.url } }).done;
-    expectOneLineFailure(down, `pgfactory: cannot connect to host "127.0.0.1", port ${server.port}: connection refused (is the server running and accepting TCP connections?)`);
+    expectOneLineFailure(down, `pgfactory: cannot connect to host "127.0.0.1", port ${server.port}: connection refused (is the server running and accepting TCP connections?)`, 2);
     expect(down.code).toBe(2);
 
     await server.start();
@@ -139,7 +140,7 @@ describe('a server of our own, stopped and started again', () => {
       await waitUntilCopying(appName, (text, values) => server.sql(text, values));
       await server.stop();
       const result = await cli.done;
-      expectOneLineFailure(result, /^pgfactory: .*(terminating connection due to administrator command|server closed the connection unexpectedly)\n$/);
+      expectOneLineFailure(result, /^pgfactory: .*(terminating connection due to administrator command|server closed the connection unexpectedly)\n$/, 2);
     } finally {
       stopFeeding();
       await server.start();
@@ -182,7 +183,7 @@ describe('insert: backend terminated mid-COPY', () => {
       await waitUntilCopying(appName);
       await terminate(appName);
       const result = await cli.done;
-      expectOneLineFailure(result, /^pgfactory: stdin, line \d+: terminating connection due to administrator command\n$|^pgfactory: lost the connection to host "127\.0\.0\.1", port \d+: .*\n$/);
+      expectOneLineFailure(result, /^pgfactory: stdin, line \d+: terminating connection due to administrator command\n$|^pgfactory: lost the connection to host "127\.0\.0\.1", port \d+: .*\n$/, 2);
     } finally {
       stopFeeding();
     }
@@ -200,7 +201,7 @@ describe('insert: backend terminated mid-COPY', () => {
       await pollUntil(async () => (await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.batches`))[0]!.n >= 2000, 20_000);
       await terminate(appName);
       const result = await cli.done;
-      expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+\n$/);
+      expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+\n$/, 2);
       stderr = result.stderr;
     } finally {
       stopFeeding();

@@ -57,7 +57,7 @@ format) \\N is NULL; in JSON null is NULL, a missing key is NULL, and objects an
 json/jsonb (or array) columns. The server converts types. Rejected rows in --reject-file carry
 two leading fields, line and reason (CSV/TSV), or {"line", "reason", "record"} (JSON).
 
-Exit codes: 0 ok, 1 bad usage or input, 2 cannot connect, 3 the server rejected a row, 130 interrupted.
+Exit codes: 0 ok, 1 bad usage or input, 2 cannot connect or the connection was lost, 3 the server rejected a row, 130 interrupted.
 
 Examples:
   $ pgfactory insert users --set name=Ann --set age=31
