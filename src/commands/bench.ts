@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parsePositiveInt, parsePositiveNumber, type CommandIo } from './shared.js';
+import { parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, type CommandIo } from './shared.js';
 
 interface BenchFlags extends ConnectionFlags {
   mode: 'fresh' | 'pooled' | 'both';
@@ -22,14 +22,6 @@ interface BenchFlags extends ConnectionFlags {
 
 const DEFAULT_SECONDS = 10;
 const DEFAULT_SQL = 'SELECT 1';
-
-function parseNonNegativeNumber(option: string) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (value.trim() === '' || !Number.isFinite(number) || number < 0) throw new InvalidArgumentError(`${option} takes a number >= 0, got "${value}"`);
-    return number;
-  };
-}
 
 function parseRate(value: string): number {
   const number = Number(value);

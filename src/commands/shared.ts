@@ -35,3 +35,11 @@ export function parsePositiveNumber(option: string) {
     return number;
   };
 }
+
+export function parseNonNegativeNumber(option: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number < 0) throw new InvalidArgumentError(`${option} takes a number >= 0, got "${value}"`);
+    return number;
+  };
+}
