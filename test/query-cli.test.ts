@@ -85,6 +85,14 @@ describe('query output formats', () => {
     expect(result.stdout).toBe('[]\n');
   });
 
+  it('json rows typed on the client match the server-built ones (timestamps included)', async () => {
+    const values = `'2024-01-02 03:04:05.5+05:30'::timestamptz AS a, '2024-01-02 03:04:05'::timestamp AS b, 'infinity'::timestamptz AS c, 12.50::numeric AS d`;
+    const serverBuilt = await runCli(['query', '--format', 'ndjson', `SET TIME ZONE 'UTC'; SELECT ${values}`]);
+    const clientTyped = await runCli(['query', '--format', 'ndjson', `SET TIME ZONE 'UTC'; CREATE TEMP TABLE r AS SELECT ${values}; DELETE FROM r RETURNING *`]);
+    expect(serverBuilt.stdout).toBe('{"a":"2024-01-01T21:34:05.5+00:00","b":"2024-01-02T03:04:05","c":"infinity","d":12.50}\n');
+    expect(clientTyped.stdout).toBe(serverBuilt.stdout);
+  });
+
   it('json of RETURNING rows is typed on the client', async () => {
     const result = await runCli(['query', '--format', 'json', `CREATE TEMP TABLE r (a int8, b text, c bool, d numeric[]); INSERT INTO r VALUES (12345678901234567, 'x', false, '{1.5,NULL}') RETURNING *`]);
     expect(result.stdout).toBe('[\n{"a":12345678901234567,"b":"x","c":false,"d":[1.5,null]}\n]\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrayToJson, csvLine, jsonObject, tsvLine } from '../src/output/values.js';
+import { arrayToJson, csvLine, isoTimestamp, jsonObject, tsvLine } from '../src/output/values.js';
 
 describe('csv like COPY', () => {
   it('quotes only when needed, and always the empty string', () => {
@@ -17,6 +17,16 @@ describe('tsv like COPY text', () => {
 });
 
 describe('json values', () => {
+  it('writes timestamps as to_json does', () => {
+    expect(isoTimestamp('2024-01-01 21:34:05.5+00')).toBe('2024-01-01T21:34:05.5+00:00');
+    expect(isoTimestamp('1850-01-01 00:00:00+05:53:28')).toBe('1850-01-01T00:00:00+05:53:28');
+    expect(isoTimestamp('2024-01-02 03:04:05+05:30')).toBe('2024-01-02T03:04:05+05:30');
+    expect(isoTimestamp('0044-03-15 10:00:00+00 BC')).toBe('0044-03-15T10:00:00+00:00 BC');
+    expect(isoTimestamp('2024-01-02 03:04:05')).toBe('2024-01-02T03:04:05');
+    expect(isoTimestamp('infinity')).toBe('infinity');
+    expect(isoTimestamp('Tue Jan 02 03:04:05 2024 UTC')).toBe('Tue Jan 02 03:04:05 2024 UTC');
+  });
+
   it('keeps numbers exact and maps types', () => {
     const columns = [
       { name: 'i', typeOid: 20 }, { name: 'n', typeOid: 1700 }, { name: 'nan', typeOid: 701 },

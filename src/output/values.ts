@@ -51,6 +51,22 @@ export function tsvLine(values: Row, nullString = '\\N'): string {
 const NUMBER_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700]);
 const BOOL_TYPE = 16;
 const JSON_TYPES = new Set([114, 3802]);
+const TIMESTAMP_TYPE = 1114;
+const TIMESTAMPTZ_TYPE = 1184;
+const ISO_TIMESTAMP = /^(\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)(?:([+-]\d\d)(:\d\d)?(:\d\d)?)?( BC)?$/;
+
+/**
+ * A timestamp as to_json writes it (`2024-01-02T03:04:05+00:00`), so rows typed here match the
+ * rows the server turns into JSON (plain queries use row_to_json). Text in another DateStyle, and
+ * infinity, stay as the server wrote them.
+ */
+export function isoTimestamp(text: string): string {
+  const match = ISO_TIMESTAMP.exec(text);
+  if (match === null) return text;
+  const [, date, time, hours, minutes, seconds, era] = match;
+  const offset = hours === undefined ? '' : `${hours}${minutes ?? ':00'}${seconds ?? ''}`;
+  return `${date}T${time}${offset}${era ?? ''}`;
+}
 /** Array type OID -> element type OID, for the element types that are not JSON strings. */
 const ARRAY_ELEMENTS: Record<number, number> = {
   1005: 21, 1007: 23, 1016: 20, 1028: 26, 1021: 700, 1022: 701, 1231: 1700,
@@ -65,6 +81,7 @@ function jsonScalar(text: string, typeOid: number): string {
     return /^-?[0-9]/.test(text) ? text : JSON.stringify(text);
   }
   if (typeOid === BOOL_TYPE) return text === 't' ? 'true' : 'false';
+  if (typeOid === TIMESTAMP_TYPE || typeOid === TIMESTAMPTZ_TYPE) return JSON.stringify(isoTimestamp(text));
   if (JSON_TYPES.has(typeOid)) return text;
   return JSON.stringify(text);
 }
