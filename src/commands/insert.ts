@@ -11,8 +11,8 @@ interface InsertFlags extends ConnectionFlags {
   format?: InsertOptions['format'];
   header: boolean;
   columns?: string[];
-  set: string[];
-  null: string[];
+  set?: string[];
+  null?: string[];
   onConflict?: 'nothing' | 'update';
   conflictKey?: string[];
   returning?: string[] | '*';
@@ -40,8 +40,8 @@ export function insertCommand(io: CommandIo): Command {
     .addOption(new Option('--format <format>', 'input format (default: from the file extension)').choices(['csv', 'tsv', 'ndjson', 'json']))
     .option('--no-header', 'CSV/TSV input has no header row (the columns are --columns, or all of the table\'s)')
     .option('--columns <a,b,c>', 'the input columns to insert, in order (names taken literally)', nameList('--columns'))
-    .option('--set <col=value>', 'one row: set a column (repeatable; sent as a parameter; "col=" is the empty string)', collect, [])
-    .option('--null <col>', 'one row: set a column to NULL (repeatable)', collect, [])
+    .option('--set <col=value>', 'one row: set a column (repeatable; sent as a parameter; "col=" is the empty string)', collect)
+    .option('--null <col>', 'one row: set a column to NULL (repeatable)', collect)
     .addOption(new Option('--on-conflict <action>', 'on a unique conflict: skip the row, or update it').choices(['nothing', 'update']))
     .option('--conflict-key <a,b>', 'the unique columns that identify a row for --on-conflict', nameList('--conflict-key'))
     .option('--returning <cols>', "print these columns of the inserted rows ('*' for all)", (value: string) => (value === '*' ? '*' : nameList('--returning')(value)))
@@ -69,12 +69,12 @@ Examples:
   command.action(async (table: string, flags: InsertFlags) => {
     const { runInsert } = await import('../insert.js');
     const { UsageError } = await import('../errors.js');
-    const set: InsertOptions['set'] = flags.set.map((entry) => {
+    const set: InsertOptions['set'] = (flags.set ?? []).map((entry) => {
       const at = entry.indexOf('=');
       if (at <= 0) throw new UsageError(`--set takes col=value, got "${entry}"`);
       return { column: entry.slice(0, at), value: entry.slice(at + 1) };
     });
-    for (const column of flags.null) set.push({ column, value: null });
+    for (const column of flags.null ?? []) set.push({ column, value: null });
     if (flags.output !== undefined && flags.returning === undefined) throw new UsageError('--output formats the --returning rows: add --returning');
     const options: InsertOptions = {
       table,

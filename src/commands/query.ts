@@ -8,7 +8,7 @@ import { collect, parseNonNegativeInt, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
   file?: string;
-  param: string[];
+  param?: string[];
   format: OutputFormat;
   null?: string;
   expanded?: boolean;
@@ -22,7 +22,7 @@ export function queryCommand(io: CommandIo): Command {
     .description('run SQL and print the results (a table, or csv/tsv/json/ndjson for scripts)')
     .argument('[sql]', "SQL to run; several statements run in order; '-' reads stdin")
     .option('-f, --file <path>', "read the SQL from a file ('-' for stdin)")
-    .option('--param <value>', 'a value bound to $1, $2 … (repeatable; sent as a parameter, never spliced)', collect, [])
+    .option('--param <value>', 'a value bound to $1, $2 … (repeatable; sent as a parameter, never spliced)', collect)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'tsv', 'json', 'ndjson']).default('table'))
     .option('--null <string>', 'how NULL is shown in table/csv/tsv (default: empty; \\N in tsv)')
     .option('-x, --expanded', 'one record per block, like psql \\x')

@@ -9,9 +9,9 @@ export interface CommandIo {
   paint?: { header: (text: string) => string };
 }
 
-/** Commander collector for repeatable options. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** Commander collector for repeatable options (no default, so --help shows no "default: []"). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function parseNonNegativeInt(option: string) {
