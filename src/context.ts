@@ -36,6 +36,8 @@ export interface CommandContext {
   factory: ConnectionFactory;
   /** True once Ctrl-C (or SIGTERM) was received. */
   interrupted(): boolean;
+  /** Runs `listener` too on the first Ctrl-C/SIGTERM (besides cancelling the running statement). */
+  onInterrupt(listener: () => void): void;
   /** Closes the factory, stops an embedded server started for this command, removes handlers. */
   close(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
   const factory = createConnectionFactory(resolved.values, factoryOptions);
 
   let interrupts = 0;
+  const interruptListeners: Array<() => void> = [];
   const onSignal = () => {
     interrupts += 1;
     if (interrupts > 1) {
@@ -97,6 +100,7 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
       process.exit(130);
     }
     void factory.cancelActive();
+    for (const listener of interruptListeners) listener();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -105,6 +109,7 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
     resolved,
     factory,
     interrupted: () => interrupts > 0,
+    onInterrupt: (listener) => void interruptListeners.push(listener),
     async close() {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

@@ -145,6 +145,13 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
   return new ConnectError(`cannot connect to ${describeServer(settings)}: ${reason}`);
 }
 
+/** Returns `promise`, or settles `callback` with it when one was given (node-style). */
+function promiseOrCallback(promise: Promise<void>, callback: ((err?: Error) => void) | undefined): Promise<void> | undefined {
+  if (callback === undefined) return promise;
+  promise.then(() => callback(), (err: Error) => callback(err));
+  return undefined;
+}
+
 export function createConnectionFactory(settings: ConnectionSettings, options: FactoryOptions = {}): ConnectionFactory {
   const mode = options.mode ?? 'pooled';
   const poolSize = options.poolSize ?? 10;
@@ -202,12 +209,10 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       });
     }
 
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg overloads connect(): Promise and connect(cb)
+    // pg overloads connect() and end(): a promise, or a callback (pg-pool uses the callbacks).
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     override connect(callback?: any): any {
-      const promise = this.timedConnect();
-      if (callback === undefined) return promise;
-      promise.then(() => callback(), (err: Error) => callback(err));
-      return undefined;
+      return promiseOrCallback(this.timedConnect(), callback);
     }
 
     private async timedConnect(): Promise<void> {
@@ -241,13 +246,9 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       if (setupSql !== undefined) await super.query(setupSql);
     }
 
-    // pg-pool calls end(callback); commands call end() and await it.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     override end(callback?: any): any {
-      const promise = this.timedEnd();
-      if (callback === undefined) return promise;
-      promise.then(() => callback(), (err: Error) => callback(err));
-      return undefined;
+      return promiseOrCallback(this.timedEnd(), callback);
     }
 
     private async timedEnd(): Promise<void> {

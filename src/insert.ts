@@ -22,7 +22,6 @@ import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
 export type { InputFormat } from './insert/rejects.js';
-export const INPUT_FORMATS: InputFormat[] = ['csv', 'tsv', 'ndjson', 'json'];
 
 export interface InsertOptions {
   table: string;
@@ -48,6 +47,8 @@ export interface InsertIo {
   /** Where --returning rows go. */
   writer?: ResultWriter;
   interrupted: () => boolean;
+  /** Registers what to do on Ctrl-C/SIGTERM besides cancelling the statement. */
+  onInterrupt: (listener: () => void) => void;
 }
 
 export interface InsertSummary {
@@ -199,9 +200,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
       : new JsonReader(input.stream, { format, file: input.name, keepRaw: skip, onMalformed });
 
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
-  const stopReading = () => input.stream.destroy(new InputError('interrupted'));
-  process.on('SIGINT', stopReading);
-  process.on('SIGTERM', stopReading);
+  io.onInterrupt(() => input.stream.destroy(new InputError('interrupted')));
   try {
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
@@ -264,8 +263,6 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
       }
     });
   } finally {
-    process.removeListener('SIGINT', stopReading);
-    process.removeListener('SIGTERM', stopReading);
     input.stream.destroy();
   }
 }

@@ -1,6 +1,6 @@
 // Bench results as text: the JSON document (a stable interface for CI), the side-by-side table,
 // the overhead summary and the terminal histograms. Pure functions of a BenchResult.
-import type { BenchMode, BenchResult, ModeResult } from '../bench.js';
+import type { BenchResult, ModeResult } from '../bench.js';
 import { formatGrid } from '../output/table.js';
 import { BUCKET_BOUNDS_MS, type LatencyRecorder } from './stats.js';
 

@@ -104,6 +104,7 @@ Examples:
         stderr: io.stderr,
         writer,
         interrupted: () => context.interrupted(),
+        onInterrupt: (listener) => context.onInterrupt(listener),
       }));
   });
   return command;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { OutputFormat } from '../output/writer.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
 import { collect, parseNonNegativeInt, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
@@ -23,7 +23,7 @@ export function queryCommand(io: CommandIo): Command {
     .argument('[sql]', "SQL to run; several statements run in order; '-' reads stdin")
     .option('-f, --file <path>', "read the SQL from a file ('-' for stdin)")
     .option('--param <value>', 'a value bound to $1, $2 … (repeatable; sent as a parameter, never spliced)', collect)
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'tsv', 'json', 'ndjson']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
     .option('--null <string>', 'how NULL is shown in table/csv/tsv (default: empty; \\N in tsv)')
     .option('-x, --expanded', 'one record per block, like psql \\x')
     .option('--single-transaction', 'run all statements in one transaction')

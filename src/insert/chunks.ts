@@ -24,10 +24,6 @@ export interface Malformed {
 /** Strict loads throw here (InputError); `--on-error skip` writes the record to the reject file. */
 export type MalformedHandler = (record: Malformed) => void;
 
-export function chunkCount(chunk: RecordChunk): number {
-  return chunk.lines.length;
-}
-
 /** Collects records into one chunk; runs of adjacent input bytes are kept as one slice (no copying). */
 export class ChunkBuilder {
   private parts: Buffer[] = [];

@@ -158,13 +158,28 @@ function countNewlines(text: string, end: number): number {
   return count;
 }
 
-/** Non-blank lines of the input, batched per input chunk. */
-async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<ElementBatch> {
+/**
+ * The input as text, decoded across chunk boundaries (a chunk may end inside a UTF-8 character)
+ * and without a leading byte-order mark; the last item (`final`) carries the decoder's remainder.
+ */
+async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ text: string; bytesRead: number; final: boolean }> {
   const decoder = new StringDecoder('utf8');
-  let carry = '';
-  let line = 1;
   let bytesRead = 0;
   let first = true;
+  for await (const chunk of source) {
+    bytesRead += chunk.length;
+    let text = decoder.write(chunk);
+    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (text !== '') first = false;
+    yield { text, bytesRead, final: false };
+  }
+  yield { text: decoder.end(), bytesRead, final: true };
+}
+
+/** Non-blank lines of the input, batched per input chunk. */
+async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<ElementBatch> {
+  let carry = '';
+  let line = 1;
   const split = (text: string, final: boolean): Element[] => {
     const elements: Element[] = [];
     let start = 0;
@@ -180,14 +195,7 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<Eleme
     if (final && !isBlank(carry, 0, carry.length)) elements.push({ text: carry, line });
     return elements;
   };
-  for await (const chunk of source) {
-    bytesRead += chunk.length;
-    let text = decoder.write(chunk);
-    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    first = false;
-    yield { elements: split(carry + text, false), bytesRead };
-  }
-  yield { elements: split(carry + decoder.end(), true), bytesRead };
+  for await (const { text, bytesRead, final } of decodedText(source)) yield { elements: split(carry + text, final), bytesRead };
 }
 
 function isBlank(text: string, start: number, end: number): boolean {
@@ -204,18 +212,15 @@ function isBlank(text: string, start: number, end: number): boolean {
  * unterminated one) is fatal: there is no record boundary to resume from.
  */
 async function* arrayElements(source: AsyncIterable<Buffer>, file: string): AsyncGenerator<ElementBatch> {
-  const decoder = new StringDecoder('utf8');
   type State = 'before' | 'first' | 'element' | 'after' | 'next' | 'done';
   let state: State = 'before';
   let line = 1;
-  let bytesRead = 0;
   let depth = 0;
   let inString = false;
   let escaped = false;
   let acc = '';
   let elementLine = 0;
   let arrayLine = 1;
-  let first = true;
   const fatal = (message: string, at: number) => new InputError(message, { file, line: at });
 
   const feed = (text: string): Element[] => {
@@ -290,20 +295,13 @@ async function* arrayElements(source: AsyncIterable<Buffer>, file: string): Asyn
     return elements;
   };
 
-  for await (const chunk of source) {
-    bytesRead += chunk.length;
-    let text = decoder.write(chunk);
-    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    first = false;
-    yield { elements: feed(text), bytesRead };
+  for await (const { text, bytesRead, final } of decodedText(source)) {
+    const elements = feed(text);
+    // At the end an empty input holds no rows; anything else must have closed its array.
+    if (final && state !== 'before') {
+      if (state === 'element') throw fatal('unterminated array element (the input ends inside it)', elementLine);
+      if (state !== 'done') throw fatal('unterminated JSON array (the closing "]" is missing)', arrayLine);
+    }
+    yield { elements, bytesRead };
   }
-  const rest = feed(decoder.end());
-  if (state === 'before') {
-    // An empty input holds no rows.
-    yield { elements: rest, bytesRead };
-    return;
-  }
-  if (state === 'element') throw fatal('unterminated array element (the input ends inside it)', elementLine);
-  if (state !== 'done') throw fatal('unterminated JSON array (the closing "]" is missing)', arrayLine);
-  yield { elements: rest, bytesRead };
 }
