@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import type { InsertOptions } from '../insert.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
+import { UsageError } from '../errors.js';
+import { createResultWriter, OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
 import { collect, parsePositiveInt, type CommandIo } from './shared.js';
 
 interface InsertFlags extends ConnectionFlags {
@@ -68,7 +69,6 @@ Examples:
   $ pgfactory insert big --file big.csv --on-error skip --reject-file rejects.csv`);
   command.action(async (table: string, flags: InsertFlags) => {
     const { runInsert } = await import('../insert.js');
-    const { UsageError } = await import('../errors.js');
     const set: InsertOptions['set'] = (flags.set ?? []).map((entry) => {
       const at = entry.indexOf('=');
       if (at <= 0) throw new UsageError(`--set takes col=value, got "${entry}"`);
@@ -95,7 +95,6 @@ Examples:
     checkInsertOptions(options);
     let writer: import('../output/writer.js').ResultWriter | undefined;
     if (flags.returning !== undefined) {
-      const { createResultWriter } = await import('../output/writer.js');
       writer = createResultWriter(flags.output ?? 'table', io.stdout, io.stderr, { paintHeader: io.paint?.header });
     }
     await withContext(flags, { mode: 'fresh' }, io, (context) =>
