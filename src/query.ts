@@ -8,7 +8,7 @@ import Cursor from 'pg-cursor';
 import { ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
 import { RAW_TEXT_TYPES } from './factory.js';
-import type { ResultWriter } from './output/writer.js';
+import type { CopyPlan, ResultWriter } from './output/writer.js';
 import type { Column, Row } from './output/values.js';
 import { isPlainQuery, splitStatements, type Statement } from './sql.js';
 
@@ -84,27 +84,39 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
 
 async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
   const plain = isPlainQuery(statement.text);
-  const copySql = params.length === 0 && plain ? writer.copyStatementFor?.(statement.text) : undefined;
-  const formattedSql = params.length > 0 && plain ? writer.serverFormattedQueryFor?.(statement.text) : undefined;
+  // What was last sent for this statement: error positions count from its start.
+  let sent = statement.text;
   try {
-    if (copySql !== undefined) {
-      const rowCount = await withPlanSettings(client, writer.copyPlanSettings, () => copyOut(client, copySql, writer));
+    if (params.length === 0 && plain && writer.copyPlanFor !== undefined) {
+      let columns: Column[] | undefined;
+      if (writer.copyNeedsColumns === true) {
+        sent = `SELECT * FROM (\n${statement.text}\n) q LIMIT 0`;
+        columns = await describeColumns(client, sent);
+      }
+      const plan = writer.copyPlanFor(statement.text, columns);
+      sent = plan.sql;
+      const rowCount = await withPlanSettings(client, plan.settings, () => copyOut(client, plan, writer));
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
+    const formattedSql = params.length > 0 && plain ? writer.serverFormattedQueryFor?.(statement.text) : undefined;
     if (formattedSql !== undefined) {
+      sent = formattedSql;
       const rowCount = await readServerFormatted(client, formattedSql, params, writer);
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
     return await readWithCursor(client, statement.text, params, writer);
   } catch (error) {
     if (isDatabaseError(error)) {
-      // The statement may have been wrapped: error positions count from the start of what was sent.
-      const sent = copySql ?? formattedSql;
-      const offset = sent !== undefined ? sent.indexOf(statement.text) : 0;
-      throw new ServerError(formatServerError(error, statement, offset, sourceName), error.code);
+      throw new ServerError(formatServerError(error, statement, sent.indexOf(statement.text), sourceName), error.code);
     }
     throw error;
   }
+}
+
+/** The result columns of a query, from running it wrapped in `LIMIT 0` (no row is computed). */
+async function describeColumns(client: pg.Client, describeSql: string): Promise<Column[]> {
+  const result = await client.query({ text: describeSql, rowMode: 'array' });
+  return result.fields.map((field) => ({ name: field.name, typeOid: field.dataTypeID }));
 }
 
 /**
@@ -142,12 +154,10 @@ function trackTransactionStatus(client: pg.Client): () => void {
   return () => connection.removeListener('readyForQuery', listener);
 }
 
-async function copyOut(client: pg.Client, copySql: string, writer: ResultWriter): Promise<number> {
+async function copyOut(client: pg.Client, plan: CopyPlan, writer: ResultWriter): Promise<number> {
   // Loaded on first use: `query` in table format never needs it, and start-up time counts.
-  const copyStreams = await import('pg-copy-streams');
-  // Bundled, a CommonJS module imported dynamically has only a default export.
-  const copyTo = (copyStreams as unknown as { default?: typeof copyStreams }).default?.to ?? copyStreams.to;
-  const stream = client.query(copyTo(copySql));
+  const { copyOutStream } = await import('./copy-out.js');
+  const stream = client.query(copyOutStream(plan.sql, plan.encoding));
   await writer.beginCopy();
   for await (const chunk of stream) await writer.writeCopy(chunk as Buffer);
   await writer.endCopy(stream.rowCount);

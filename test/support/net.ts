@@ -48,8 +48,15 @@ export interface Proxy {
 // The first 8 bytes of a CancelRequest: length 16, code 80877102.
 const CANCEL_REQUEST_CODE = 80877102;
 
-/** Forwards 127.0.0.1:<port> to the target; with dropCancel, cancel requests never reach the server. */
-export async function startProxy(targetPort: number, options: { dropCancel?: boolean } = {}): Promise<Proxy> {
+export interface ProxyOptions {
+  /** Cancel requests never reach the server. */
+  dropCancel?: boolean;
+  /** The server's replies reach the client in pieces of 1..N bytes, one socket write each. */
+  splitRepliesMax?: number;
+}
+
+/** Forwards 127.0.0.1:<port> to the target. */
+export async function startProxy(targetPort: number, options: ProxyOptions = {}): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   let cancelRequests = 0;
   const track = (socket: net.Socket) => {
@@ -71,7 +78,8 @@ export async function startProxy(targetPort: number, options: { dropCancel?: boo
       track(upstream);
       upstream.write(first);
       client.pipe(upstream);
-      upstream.pipe(client);
+      if (options.splitRepliesMax === undefined) upstream.pipe(client);
+      else forwardInPieces(upstream, client, options.splitRepliesMax);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -88,4 +96,23 @@ export async function startProxy(targetPort: number, options: { dropCancel?: boo
       server.close(() => resolve());
     }),
   };
+}
+
+/** Forwards `from` to `to` in random small pieces, each its own write after a macrotask break. */
+function forwardInPieces(from: net.Socket, to: net.Socket, maxPiece: number): void {
+  to.setNoDelay(true);
+  let queue = Promise.resolve();
+  from.on('data', (chunk: Buffer) => {
+    from.pause();
+    queue = queue.then(async () => {
+      for (let at = 0; at < chunk.length && !to.destroyed;) {
+        const size = 1 + Math.floor(Math.random() * maxPiece);
+        to.write(chunk.subarray(at, at + size));
+        at += size;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      from.resume();
+    });
+  });
+  from.on('end', () => void queue.then(() => to.end()));
 }
