@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { createConnectionFactory, type ConnectionFactory, type FactoryMode, type FactoryStats } from '../factory.js';
 import { formatServerError, isDatabaseError } from '../query.js';
 import type { ConnectionSettings } from '../settings.js';
+import { queryMessage, SkippingQuery } from './skipping-query.js';
 import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS, type SerializedLatency } from './stats.js';
 
 export interface RunnerSpec {
@@ -52,51 +53,9 @@ export interface PreparedRunner {
 
 const MAX_DISTINCT_ERRORS = 20;
 
-/**
- * The query as a pg Submittable (pg's public extension point, the one pg-cursor uses): every
- * result message still crosses the wire and is parsed, but no JS result object is built — like
- * pgbench, which never looks at the rows. It saves about a third of the client's CPU per
- * operation, which matters when the client, not the server, would be the bottleneck. Settles like
- * pg's own Query: rejected at the server's ErrorResponse, resolved at ReadyForQuery.
- */
-class DiscardingQuery implements pg.Submittable {
-  private settled = false;
-  constructor(
-    readonly text: string,
-    private readonly resolve: () => void,
-    private readonly reject: (error: Error) => void,
-  ) {}
-
-  submit(connection: pg.Connection): void {
-    (connection as unknown as { query(text: string): void }).query(this.text);
-  }
-
-  handleRowDescription(): void {}
-  handleDataRow(): void {}
-  handleCommandComplete(): void {}
-  handleEmptyQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyData(): void {}
-  handleCopyInResponse(connection: pg.Connection): void {
-    (connection as unknown as { sendCopyFail(message: string): void }).sendCopyFail('bench does not send COPY data');
-  }
-
-  handleError(error: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.reject(error);
-  }
-
-  handleReadyForQuery(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolve();
-  }
-}
-
-function runDiscarding(client: pg.Client, text: string): Promise<void> {
+function runSkipping(client: pg.Client, text: string, message: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.query(new DiscardingQuery(text, resolve, reject));
+    client.query(new SkippingQuery(text, message, resolve, reject));
   });
 }
 
@@ -143,7 +102,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   }
 
   const sql = spec.sql;
-  const operation = () => factory.withConnection((client) => runDiscarding(client, sql));
+  const message = queryMessage(sql);
+  const operation = () => factory.withConnection((client) => runSkipping(client, sql, message));
   const base = slot * PROGRESS_FIELDS;
   let stopped = false;
   let ops = 0;
