@@ -157,6 +157,28 @@ describe('bench errors', () => {
     expect(strict.stderr).toBe('fresh: 5 x ERROR:  22012: division by zero\npgfactory: fresh mode: error rate 0.5000 (5 of 10) exceeds --max-error-rate 0.1\n');
   });
 
+  it('steps over any result: rows larger than a socket read, notices, several statements; every operation runs', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.ran (n int)`);
+    const query = `DO $$BEGIN RAISE NOTICE 'hello'; END$$; INSERT INTO ${SCHEMA}.ran VALUES (1); SELECT repeat('é', 100000) AS big, g FROM generate_series(1, 3) g`;
+    const { json, stderr, code } = await benchJson(['--mode', 'both', '-c', '2', '-t', '10', '--query', query]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    for (const mode of ['fresh', 'pooled']) expect(json.modes[mode]).toMatchObject({ ops: 20, errors: 0, successes: 20 });
+    expect(await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.ran`)).toEqual([{ n: 40 }]);
+  });
+
+  it('an error after rows, and a COPY from the client, are counted as errors on a connection that stays usable', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.copied (n int)`);
+    const late = await benchJson(['--mode', 'pooled', '-t', '5', '--query', 'SELECT g FROM generate_series(1, 1000) g; SELECT 1/0']);
+    expect(late.json.modes.pooled).toMatchObject({ ops: 5, errors: 5 });
+    expect(late.stderr).toBe('pooled: 5 x ERROR:  22012: division by zero\npgfactory: pooled mode: no operation succeeded (5 of 5 failed)\n');
+    const copy = await benchJson(['--mode', 'pooled', '-t', '3', '--query', `COPY ${SCHEMA}.copied FROM STDIN`]);
+    expect(copy.json.modes.pooled).toMatchObject({ ops: 3, errors: 3 });
+    expect(copy.stderr).toMatch(/^pooled: 3 x ERROR: {2}57014: COPY from stdin failed: bench does not send COPY data\n/);
+    expect(copy.json.modes.pooled.connections).toMatchObject({ opened: 1, errors: 0 });
+    expect(late.json.modes.pooled.connections).toMatchObject({ opened: 1, errors: 0 });
+  });
+
   it('a connection lost during the run is counted and the pool opens a new one', async () => {
     const { json, code } = await benchJson(['--mode', 'pooled', '-t', '3', '--query', 'SELECT pg_terminate_backend(pg_backend_pid())']);
     expect(code).toBe(2);
