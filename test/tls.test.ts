@@ -63,6 +63,22 @@ describe.skipIf(!hasOpenssl)('sslmode against a server with TLS on', () => {
     expect(await session(['--sslmode', 'prefer'])).toEqual({ stdout: ENCRYPTED, stderr: '', code: 0, signal: null });
   });
 
+  it('bench and the COPY export work over TLS (both read the TLS socket directly)', async () => {
+    const env = { DATABASE_URL: server.url };
+    const bench = await runCli(['bench', '--sslmode', 'require', '--mode', 'both', '-c', '2', '-t', '5', '--format', 'json', '--query', "SELECT repeat('x', 100000)"], { env });
+    expect(bench.stderr).toBe('');
+    const modes = JSON.parse(bench.stdout).modes;
+    for (const mode of ['fresh', 'pooled']) expect(modes[mode]).toMatchObject({ ops: 10, errors: 0 });
+    const query = 'SELECT g, repeat(\'y\', 50) AS pad FROM generate_series(1, 20000) g ORDER BY g';
+    const csv = await runCli(['query', '--sslmode', 'require', '--format', 'csv', query], { env });
+    expect(csv.stdout.split('\n').slice(0, 3)).toEqual(['g,pad', `1,${'y'.repeat(50)}`, `2,${'y'.repeat(50)}`]);
+    expect(csv.stdout.length).toBe((await runCli(['query', '--sslmode', 'disable', '--format', 'csv', query], { env })).stdout.length);
+    const ndjson = await runCli(['query', '--sslmode', 'require', '--format', 'ndjson', query], { env });
+    const lines = ndjson.stdout.trimEnd().split('\n');
+    expect(lines.length).toBe(20000);
+    expect(JSON.parse(lines[19999])).toEqual({ g: 20000, pad: 'y'.repeat(50) });
+  });
+
   it('require: encrypted, and no certificate check without a root certificate', async () => {
     // The server's CA is unknown to the client (no sslrootcert, no ~/.postgresql/root.crt).
     expect(await session(['--sslmode', 'require'])).toEqual({ stdout: ENCRYPTED, stderr: '', code: 0, signal: null });
