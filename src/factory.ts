@@ -3,6 +3,7 @@
 // `pooled` (reused from a bounded pool). Modelled on psycopg_pool: one front door,
 // `withConnection(fn)`, that always gives the connection back; `close()`; stats with fixed names.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -88,6 +89,21 @@ function readCertFile(file: string, what: string): Buffer {
 }
 
 /**
+ * sslrootcert=system: Node's own root certificates, with NODE_EXTRA_CA_CERTS as Node would add
+ * them. bin/pgfactory starts Node without that variable — Node parses the whole bundle at start-up
+ * otherwise, 30 ms of every command on a machine that sets it — and hands its value on as
+ * PGFACTORY_NODE_EXTRA_CA_CERTS, read here, the only place that needs it. Undefined: Node's
+ * defaults as they are (pgfactory used as a library).
+ */
+function systemRoots(): string[] | undefined {
+  const extra = process.env.PGFACTORY_NODE_EXTRA_CA_CERTS;
+  if (extra === undefined || extra === '') return undefined;
+  // Loaded here only: node:tls costs start-up time, and plain connections never need it.
+  const { rootCertificates } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+  return [...rootCertificates, readCertFile(extra, 'NODE_EXTRA_CA_CERTS').toString('utf8')];
+}
+
+/**
  * libpq's sslmode semantics mapped onto Node's TLS options. `false` means no TLS; `allow` and
  * `prefer` also need the fallback in `connectWithFallback`.
  */
@@ -108,6 +124,7 @@ export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false
     throw new SettingsError(`sslmode ${sslmode} needs a root certificate: set sslrootcert (or PGSSLROOTCERT), or create ${defaultRoot}`);
   }
   if (rootcert !== 'system') options.ca = readCertFile(rootcert, 'sslrootcert');
+  else options.ca = systemRoots();
   options.rejectUnauthorized = true;
   if (sslmode !== 'verify-full') options.checkServerIdentity = () => undefined;
   return options;

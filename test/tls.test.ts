@@ -33,7 +33,7 @@ describe.skipIf(!hasOpenssl)('sslmode against a server with TLS on', () => {
   });
 
   /** `query` against the TLS server; the password travels in DATABASE_URL (the environment). */
-  const session = (args: string[], env: Record<string, string> = {}) =>
+  const session = (args: string[], env: Record<string, string | undefined> = {}) =>
     runCli(['query', '--format', 'csv', ...args, SESSION], { env: { DATABASE_URL: server.url, ...env } });
   const tlsonlyUrl = () => `postgres://tlsonly:tlsonly-pw@127.0.0.1:${server.port}/postgres`;
   const where = () => `cannot connect to host "127.0.0.1", port ${server.port}`;
@@ -91,6 +91,14 @@ describe.skipIf(!hasOpenssl)('sslmode against a server with TLS on', () => {
     const result = await session(['--sslmode', 'require'], { PGSSLROOTCERT: certs.otherCaCert });
     expect(result.stderr).toBe(`pgfactory: ${where()}: server certificate not trusted: self-signed certificate in certificate chain (checked against sslrootcert "${certs.otherCaCert}", sslmode require)\n`);
     expect(result.code).toBe(2);
+  });
+
+  it('sslrootcert=system trusts what Node trusts, NODE_EXTRA_CA_CERTS included (the launcher passes it on)', async () => {
+    const trusted = await session(['--sslmode', 'verify-ca'], { PGSSLROOTCERT: 'system', NODE_EXTRA_CA_CERTS: certs.caCert });
+    expect(trusted).toEqual({ stdout: ENCRYPTED, stderr: '', code: 0, signal: null });
+    const unknown = await session(['--sslmode', 'verify-ca'], { PGSSLROOTCERT: 'system', NODE_EXTRA_CA_CERTS: undefined });
+    expect(unknown.stderr).toMatch(/^pgfactory: cannot connect to host "127\.0\.0\.1", port \d+: server certificate not trusted: /);
+    expect(unknown.code).toBe(2);
   });
 
   it('verify-ca and verify-full accept the right CA; verify-full checks the IP and the name', async () => {
