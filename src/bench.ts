@@ -3,16 +3,21 @@
 // `pooled` mode (the factory's pool), each with CLIENTS concurrent clients spread over JOBS threads
 // (like pgbench -c/-j), and merges the threads' exact counters and HDR histograms.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ConnectError, EXIT, InterruptedError, PgfactoryError } from './errors.js';
 import type { ConnectionFactory, FactoryStats } from './factory.js';
 import type { ConnectionSettings } from './settings.js';
 import { prepareRunner, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
 import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS } from './bench/stats.js';
 import type { WorkerInput, WorkerMessage } from './bench/worker.js';
+
+// Loaded when bench runs: esbuild hoists a static import of a built-in to the top of the bundle,
+// where it would cost every command's start-up.
+const workerThreads = (): typeof import('node:worker_threads') => createRequire(import.meta.url)('node:worker_threads');
 
 export type BenchMode = 'fresh' | 'pooled';
 
@@ -167,7 +172,7 @@ async function runInWorkers(settings: ConnectionSettings, specs: RunnerSpec[], p
   const entry = workerEntry();
   // structuredClone drops the non-enumerable password: hand it over explicitly.
   const plainSettings: ConnectionSettings = { ...settings, password: settings.password };
-  const workers = specs.map((spec, slot) => new Worker(entry, { workerData: { settings: plainSettings, spec, progress: progressBuffer, slot } satisfies WorkerInput }));
+  const workers = specs.map((spec, slot) => new (workerThreads().Worker)(entry, { workerData: { settings: plainSettings, spec, progress: progressBuffer, slot } satisfies WorkerInput }));
   const messages = workers.map((worker) => messageQueue(worker));
   try {
     const ready = await Promise.all(messages.map((next) => next()));
