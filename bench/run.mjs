@@ -49,7 +49,7 @@ const log = (message) => process.stderr.write(`bench: ${message}\n`);
 
 function preflight() {
   if (!fs.existsSync(TIME_BIN)) throw new Error(`${TIME_BIN} (GNU time) is needed for peak RSS: apt-get install time`);
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.cjs'))) {
     log('dist/ is missing: building …');
     const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: ROOT });
     if (build.status !== 0) throw new Error('the build failed');

