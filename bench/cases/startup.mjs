@@ -7,10 +7,13 @@ import { makeRow, skippedRow } from '../lib/report.mjs';
 const NODE_PG_SCRIPT = fileURLToPath(new URL('../lib/pg-select1.mjs', import.meta.url));
 
 export async function run(ctx) {
-  const timed = (argv) => () => runTimed(argv, ctx.runOptions);
+  const timed = (argv, runOptions = ctx.runOptions) => () => runTimed(argv, runOptions);
+  // pgfactory's launcher starts Node without NODE_EXTRA_CA_CERTS (Node would parse that bundle
+  // first: ~30 ms where it names the system bundle); the reference script gets the same start.
+  const { NODE_EXTRA_CA_CERTS: _unused, ...referenceEnv } = ctx.runOptions.env;
   const sides = [
     { key: 'pgfactory', run: timed([ctx.pgfactory, 'query', 'select 1']) },
-    { key: 'node-pg', run: timed([process.execPath, NODE_PG_SCRIPT]) },
+    { key: 'node-pg', run: timed([process.execPath, NODE_PG_SCRIPT], { ...ctx.runOptions, env: referenceEnv }) },
   ];
   if (ctx.tools.psql !== undefined) sides.push({ key: 'psql', run: timed([ctx.tools.psql, '-X', '-c', 'select 1']) });
   // Start-up is short: twice the runs for a steadier median (still alternating).
