@@ -89,10 +89,16 @@ describe('installed globally from the tarball', () => {
   });
 
   it('the first run of a command writes its compile cache; a damaged cache is replaced, never fatal', async () => {
-    const cacheFile = path.join(prefix, 'lib', 'node_modules', 'pgfactory', '.compile-cache', 'completion.bin');
-    fs.rmSync(cacheFile, { force: true });
+    const cacheDir = path.join(prefix, 'lib', 'node_modules', 'pgfactory', '.compile-cache');
+    const caches = () => (fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((name) => name.startsWith('completion-')) : []);
+    for (const name of caches()) fs.rmSync(path.join(cacheDir, name));
+    // A cache left by an earlier build is replaced, not kept beside the new one.
+    fs.mkdirSync(cacheDir, { recursive: true });
+    fs.writeFileSync(path.join(cacheDir, 'completion-0000000000000000.bin'), 'an earlier build');
     const first = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
     expect(first.code).toBe(0);
+    expect(caches()).toEqual([expect.stringMatching(/^completion-[0-9a-f]{16}\.bin$/)]);
+    const cacheFile = path.join(cacheDir, caches()[0]);
     expect(fs.statSync(cacheFile).size).toBeGreaterThan(10_000);
     fs.writeFileSync(cacheFile, 'not a code cache');
     const damaged = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
