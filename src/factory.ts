@@ -197,6 +197,17 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 
   const setupSql = options.statementTimeoutMs !== undefined ? `SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}` : undefined;
 
+  // Certificate files are read once per factory, not for every connection it opens.
+  const tlsOptionsByUse = new Map<boolean, ReturnType<typeof tlsOptions>>();
+  function tlsOptionsFor(tls: boolean): ReturnType<typeof tlsOptions> {
+    let options = tlsOptionsByUse.get(tls);
+    if (options === undefined) {
+      options = tlsOptions(settings, tls);
+      tlsOptionsByUse.set(tls, options);
+    }
+    return options;
+  }
+
   function clientConfig(): pg.ClientConfig {
     const config: pg.ClientConfig = {
       host: settings.host,
@@ -204,7 +215,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       user: settings.user,
       database: settings.dbname,
       application_name: settings.application_name,
-      ssl: tlsOptions(settings, useTls),
+      ssl: tlsOptionsFor(useTls),
     };
     // A function: the config object never holds the password, and pg never falls back to its own
     // PGPASSWORD/.pgpass lookup (which ignores our precedence and prints warnings of its own).

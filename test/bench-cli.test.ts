@@ -1,14 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, runCli, sql } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { databaseUrl, runCli, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'bench_cli';
 
-beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-});
+useTestSchema(SCHEMA);
 
 /** Runs bench with --format json and parses stdout. */
 async function benchJson(args: string[], env: Record<string, string> = {}) {

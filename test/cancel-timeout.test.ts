@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, runCli, sql } from './helpers.js';
+import { databaseUrl, runCli, sql, useTestSchema } from './helpers.js';
 import { feedCsvRows, pollUntil, spawnCli } from './support/cli.js';
 import { startProxy, startSilentListener, type SilentListener } from './support/net.js';
 
@@ -15,12 +15,7 @@ const uniqueAppName = (what: string) => `pgf-${what}-${randomBytes(4).toString('
 const backends = (appName: string) =>
   sql<{ pid: number; state: string; query: string }>('SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1', [appName]);
 
-beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-});
+useTestSchema(SCHEMA);
 
 describe('SIGINT during query', () => {
   it('sends a cancel request: the statement is gone from pg_stat_activity within 1 s, exit 130', async () => {

@@ -1,19 +1,19 @@
 // The export fast path: plain queries in csv/tsv/json/ndjson go out through `COPY … TO STDOUT`,
 // with type output moved into a parallel-safe `::text` projection and the socket chunks compacted
 // in place. Everything here is checked against what COPY or row_to_json print themselves.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createResultWriter } from '../src/output/writer.js';
-import { databaseUrl, runCli, sql } from './helpers.js';
+import { databaseUrl, runCli, sql, useTestSchema } from './helpers.js';
 import { startProxy } from './support/net.js';
 
 const SCHEMA = 'export_copy';
 const TYPES = `${SCHEMA}.types`;
 const BIG = `${SCHEMA}.big`;
 
+useTestSchema(SCHEMA);
 beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
   await sql(`CREATE TABLE ${TYPES} (
     id int PRIMARY KEY, i2 int2, i8 int8, o oid, f4 float4, f8 float8, m money, d date, t time,
     ts timestamp, tstz timestamptz, iv interval, ttz timetz, n numeric, u uuid, jb jsonb,
@@ -35,9 +35,6 @@ beforeAll(async () => {
     timestamptz '2024-01-01 00:00:00+00' + i * interval '1.007 seconds' AS at, CASE WHEN i % 7 = 0 THEN NULL ELSE i % 2 = 0 END AS ok
     FROM generate_series(1, 120000) i`);
   await sql(`ANALYZE ${BIG}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
 });
 
 /** What the server's own COPY writes for `statement`, after `setup` statements on the same session. */

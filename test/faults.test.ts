@@ -3,7 +3,7 @@
 // never leave half-written data.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, sql } from './helpers.js';
+import { databaseUrl, sql, useTestSchema } from './helpers.js';
 import pg from 'pg';
 import { feedCsvRows, pollUntil, spawnCli, type LiveCli } from './support/cli.js';
 import { startProxy } from './support/net.js';
@@ -45,12 +45,20 @@ function expectOneLineFailure(result: { stderr: string; code: number | null; sig
 const port = () => Number(new URL(databaseUrl()).port);
 const lost = (p: number) => `pgfactory: lost the connection to host "127.0.0.1", port ${p}: server closed the connection unexpectedly`;
 
-beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-});
+/**
+ * The pooled report of a bench that lost connections on the way: some operations failed, others
+ * succeeded, and the pool opened new connections for the lost ones (4 to begin with).
+ */
+function recoveredPool(result: { code: number | null; stdout: string }) {
+  expect(result.code).toBe(0);
+  const pooled = JSON.parse(result.stdout).modes.pooled;
+  expect(pooled.errors).toBeGreaterThan(0);
+  expect(pooled.successes).toBeGreaterThan(0);
+  expect(pooled.connections.opened).toBeGreaterThan(4);
+  return pooled;
+}
+
+useTestSchema(SCHEMA);
 
 describe('query: backend terminated (pg_terminate_backend)', () => {
   it('while a statement runs (table output): exit 2, one line naming the server', async () => {
@@ -157,12 +165,7 @@ describe('a server of our own, stopped and started again', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await server.start();
     const result = await cli.done;
-    expect(result.code).toBe(0);
-    const pooled = JSON.parse(result.stdout).modes.pooled;
-    expect(pooled.errors).toBeGreaterThan(0);
-    expect(pooled.successes).toBeGreaterThan(0);
-    // The pool opened new connections for the ones the shutdown killed.
-    expect(pooled.connections.opened).toBeGreaterThan(4);
+    recoveredPool(result);
     // Work goes on after the restart: the last progress line (1 s before the end) shows successes.
     const progress = result.stderr.trim().split('\n').filter((line) => line.startsWith('progress (pooled)'));
     expect(progress.length).toBeGreaterThan(0);
@@ -228,11 +231,7 @@ describe('bench: backends terminated during a pooled run', () => {
       kills += 1;
     }
     const result = await cli.done;
-    expect(result.code).toBe(0);
-    const pooled = JSON.parse(result.stdout).modes.pooled;
-    expect(pooled.errors).toBeGreaterThan(0);
-    expect(pooled.successes).toBeGreaterThan(0);
-    expect(pooled.connections.opened).toBeGreaterThan(4);
+    const pooled = recoveredPool(result);
     expect(pooled.error_messages.length).toBeGreaterThan(0);
     for (const message of pooled.error_messages as Array<string | { message: string }>) {
       expect(JSON.stringify(message)).not.toMatch(/\\n/);

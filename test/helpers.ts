@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { loadSettings, type ConnectionSettings } from '../src/settings.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -23,6 +23,16 @@ export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text:
   } finally {
     await client.end();
   }
+}
+
+/** Gives the test file its own schema: created fresh before its tests, dropped after them. */
+export function useTestSchema(schema: string): void {
+  beforeAll(async () => {
+    await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
+  });
+  afterAll(async () => {
+    await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
 }
 
 /** A clean scratch directory used as HOME and cwd, so no real ~/.pgpass or ./.env leaks in. */

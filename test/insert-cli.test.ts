@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, scratchDir, sql } from './helpers.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, scratchDir, sql, useTestSchema } from './helpers.js';
 
 const S = 'insert_cli';
 let dir: string;
@@ -14,12 +14,9 @@ const insert = (args: string[], input?: string) => runCli(['insert', ...args], {
 const rows = (table = `${S}.people`) => sql(`SELECT * FROM ${table} ORDER BY 1`);
 const summary = /^inserted \d+ rows? into .+ in \d+\.\d\d s \(\d+ rows\/s\)/;
 
+useTestSchema(S);
 beforeAll(async () => {
   dir = scratchDir();
-  await sql(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
 });
 beforeEach(async () => {
   await sql(`DROP TABLE IF EXISTS ${S}.people; CREATE TABLE ${S}.people (id int PRIMARY KEY, name text, age int, tags text[], meta jsonb)`);

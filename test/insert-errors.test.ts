@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, databaseUrl, runCli, scratchDir, sql } from './helpers.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BIN, databaseUrl, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
 
 const S = 'insert_err';
 const T = `${S}.t`;
@@ -15,12 +15,9 @@ function file(name: string, content: string): string {
 const insert = (args: string[], input?: string) => runCli(['insert', ...args], { cwd: dir, input });
 const count = async () => Number((await sql<{ n: string }>(`SELECT count(*) AS n FROM ${T}`))[0].n);
 
+useTestSchema(S);
 beforeAll(async () => {
   dir = scratchDir();
-  await sql(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
 });
 beforeEach(async () => {
   await sql(`DROP TABLE IF EXISTS ${T}; CREATE TABLE ${T} (id int PRIMARY KEY, name text NOT NULL, age int CHECK (age >= 0))`);

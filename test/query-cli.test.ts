@@ -1,17 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runCli, scratchDir, sql } from './helpers.js';
+import { runCli, scratchDir, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'query_cli';
 
+useTestSchema(SCHEMA);
 beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
   await sql(`CREATE TABLE ${SCHEMA}.t (id int, name text, note text)`);
   await sql(`INSERT INTO ${SCHEMA}.t VALUES (1, 'Ann', NULL), (2, '', 'a,b'), (3, 'quote"d', E'two\\nlines')`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
 });
 
 const MIXED = `SELECT 1 AS a, 2 AS a, NULL::text AS n, ''::text AS e, 1.50::numeric AS num,

@@ -2,8 +2,8 @@
 // exactly through `query --format json`. Values travel as COPY data or parameters and identifiers
 // are always quoted, so nothing in them can change the SQL that runs.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, sql } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'roundtrip';
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -65,12 +65,7 @@ function inputFor(c: Case): { args: string[]; input: string } {
 /** Rows as JSON objects in a stable order, for comparing multisets. */
 const sorted = (rows: Array<Record<string, unknown>>) => rows.map((row) => JSON.stringify(Object.entries(row))).sort();
 
-beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
-});
-afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-});
+useTestSchema(SCHEMA);
 
 describe('insert → query --format json round trip', () => {
   it('is exact for arbitrary table names, column names and text values (NULL and empty kept apart)', async () => {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, runCli, scratchDir, sql, type CliResult } from './helpers.js';
+import { databaseUrl, runCli, scratchDir, sql, type CliResult, useTestSchema } from './helpers.js';
 import { feedCsvRows, pollUntil, spawnCli } from './support/cli.js';
 import { startSilentListener, type SilentListener } from './support/net.js';
 import { freePort } from '../src/embedded.js';
@@ -106,15 +106,14 @@ async function runWith(source: PasswordSource, target: Target, commandArgs: stri
 /** stderr without the expected command-line warning, which is checked separately. */
 const withoutWarning = (stderr: string) => stderr.split('\n').filter((line) => line !== COMMAND_LINE_WARNING).join('\n');
 
+useTestSchema(SCHEMA);
 beforeAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}`);
   await sql(`DROP ROLE IF EXISTS ${ROLE}`).catch(() => undefined);
   await sql(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${PASSWORD}'`);
   await sql(`GRANT ALL ON SCHEMA ${SCHEMA} TO ${ROLE}`);
   await sql(`CREATE TABLE ${SCHEMA}.t (id int, name text); GRANT ALL ON ${SCHEMA}.t TO ${ROLE}`);
 });
 afterAll(async () => {
-  await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
   await sql(`DROP OWNED BY ${ROLE}; DROP ROLE IF EXISTS ${ROLE}`).catch(() => undefined);
 });
 

@@ -108,3 +108,30 @@ export function sliceChunk(chunk: RecordChunk, from: number, to: number): Record
     bytesRead: chunk.bytesRead,
   };
 }
+
+/**
+ * What the input readers share: the plan, set once the columns are known, and the chunk being
+ * filled, whose first line is where a failed load resumes.
+ */
+export abstract class RecordReader<Plan> {
+  private plan: Plan | undefined;
+  private builder: ChunkBuilder | undefined;
+
+  constructor(private readonly keepRaw: boolean) {}
+
+  /** Line of the first record read but not yet handed out. */
+  pendingLine(): number | undefined {
+    return this.builder?.firstLine;
+  }
+
+  setPlan(plan: Plan): void {
+    this.plan = plan;
+  }
+
+  /** The plan and a new chunk builder, as records() starts. */
+  protected beginRecords(): { plan: Plan; builder: ChunkBuilder } {
+    if (this.plan === undefined) throw new Error('setPlan() first');
+    this.builder = new ChunkBuilder(this.keepRaw);
+    return { plan: this.plan, builder: this.builder };
+  }
+}

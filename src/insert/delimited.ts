@@ -3,7 +3,7 @@
 // empty string) while every record's input line and field count are known. TSV is COPY's text
 // format: tab-separated, backslash escapes, \N for NULL.
 import { InputError } from '../errors.js';
-import { ChunkBuilder, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -45,7 +45,7 @@ interface Scanned {
 
 const INCOMPLETE = null;
 
-export class DelimitedReader {
+export class DelimitedReader extends RecordReader<FieldPlan> {
   readonly copyFormat: 'csv' | 'text';
   /** The header as written, for the reject file. */
   headerRaw: string | undefined;
@@ -58,11 +58,10 @@ export class DelimitedReader {
   private bytesRead = 0;
   private fieldStarts = new Int32Array(64);
   private fieldEnds = new Int32Array(64);
-  private builder: ChunkBuilder | undefined;
-  private plan: FieldPlan | undefined;
   private ended = false;
 
   constructor(source: AsyncIterable<Buffer>, private readonly options: DelimitedOptions) {
+    super(options.keepRaw);
     this.copyFormat = options.format === 'csv' ? 'csv' : 'text';
     this.delimiter = options.format === 'csv' ? COMMA : TAB;
     this.iterator = source[Symbol.asyncIterator]();
@@ -90,20 +89,8 @@ export class DelimitedReader {
     }
   }
 
-  /** Line of the first record read but not yet handed out. */
-  pendingLine(): number | undefined {
-    return this.builder?.firstLine;
-  }
-
-  setPlan(plan: FieldPlan): void {
-    this.plan = plan;
-  }
-
   async *records(): AsyncGenerator<RecordChunk> {
-    const plan = this.plan;
-    if (plan === undefined) throw new Error('setPlan() first');
-    const builder = new ChunkBuilder(this.options.keepRaw);
-    this.builder = builder;
+    const { plan, builder } = this.beginRecords();
     const delimiter = Buffer.from([this.delimiter]);
     const newline = Buffer.from([LF]);
     while (!this.ended) {
@@ -198,6 +185,17 @@ export class DelimitedReader {
     return { start, contentEnd, end, fields, newlines, error: undefined, errorLine: 0 };
   }
 
+  /**
+   * The record ends at the line break at `i` (LF or CR LF). INCOMPLETE when a CR is the last byte
+   * read so far; undefined for a CR without LF, which the caller reports.
+   */
+  private lineEnd(start: number, fields: number, newlines: number, i: number): Scanned | typeof INCOMPLETE | undefined {
+    const { buf } = this;
+    if (buf[i] === LF) return this.recordEnd(start, fields, newlines + 1, i, i + 1);
+    if (i + 1 >= buf.length && !this.eof) return INCOMPLETE;
+    return buf[i + 1] === LF ? this.recordEnd(start, fields, newlines + 1, i, i + 2) : undefined;
+  }
+
   /** A malformed record: it runs to the next line end, where reading resumes. */
   private bad(start: number, from: number, newlines: number, error: string): Scanned | typeof INCOMPLETE {
     const { buf, eof } = this;
@@ -244,10 +242,9 @@ export class DelimitedReader {
           i += 1;
           continue;
         }
-        if (c === LF) return this.recordEnd(start, fields, newlines + 1, i, i + 1);
-        if (c === CR) {
-          if (i + 1 >= n && !eof) return INCOMPLETE;
-          if (buf[i + 1] === LF) return this.recordEnd(start, fields, newlines + 1, i, i + 2);
+        if (c === LF || c === CR) {
+          const ended = this.lineEnd(start, fields, newlines, i);
+          if (ended !== undefined) return ended;
         }
         return this.bad(start, i, newlines, `unexpected character ${describeByte(c)} after a closing quote (field ${fields})`);
       }
@@ -268,17 +265,11 @@ export class DelimitedReader {
         i += 1;
         continue;
       }
-      if (c === LF) {
+      if (c === LF || c === CR) {
         this.setField(fields, fieldStart, i);
-        return this.recordEnd(start, fields + 1, newlines + 1, i, i + 1);
-      }
-      if (c === CR) {
-        if (i + 1 >= n && !eof) return INCOMPLETE;
-        if (buf[i + 1] === LF) {
-          this.setField(fields, fieldStart, i);
-          return this.recordEnd(start, fields + 1, newlines + 1, i, i + 2);
-        }
-        return this.bad(start, i, newlines, `carriage return inside an unquoted field (field ${fields + 1}); quote the field`);
+        const ended = this.lineEnd(start, fields + 1, newlines, i);
+        // Not `??`: INCOMPLETE is null.
+        return ended !== undefined ? ended : this.bad(start, i, newlines, `carriage return inside an unquoted field (field ${fields + 1}); quote the field`);
       }
       return this.bad(start, i, newlines, `quote inside an unquoted field (field ${fields + 1}); quote the whole field and double the quote`);
     }
@@ -314,17 +305,11 @@ export class DelimitedReader {
         fieldStart = i;
         continue;
       }
-      if (c === LF) {
+      if (c === LF || c === CR) {
         this.setField(fields, fieldStart, i);
-        return this.recordEnd(start, fields + 1, newlines + 1, i, i + 1);
-      }
-      if (c === CR) {
-        if (i + 1 >= n && !eof) return INCOMPLETE;
-        if (buf[i + 1] === LF) {
-          this.setField(fields, fieldStart, i);
-          return this.recordEnd(start, fields + 1, newlines + 1, i, i + 2);
-        }
-        return this.bad(start, i, newlines, `carriage return inside a field (field ${fields + 1}); write it as \\r`);
+        const ended = this.lineEnd(start, fields + 1, newlines, i);
+        // Not `??`: INCOMPLETE is null.
+        return ended !== undefined ? ended : this.bad(start, i, newlines, `carriage return inside a field (field ${fields + 1}); write it as \\r`);
       }
       i += 1;
     }

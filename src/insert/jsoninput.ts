@@ -3,7 +3,7 @@
 // json_populate_record does.
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
-import { ChunkBuilder, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
 import { copyTextValue, JsonSyntaxError, parseJsonObject, type JsonField, type ValueTarget } from './json.js';
 
 export interface JsonInputOptions {
@@ -29,17 +29,16 @@ interface ElementBatch {
   bytesRead: number;
 }
 
-export class JsonReader {
+export class JsonReader extends RecordReader<KeyPlan> {
   readonly copyFormat = 'text' as const;
   readonly headerRaw = undefined;
   private batches: AsyncGenerator<ElementBatch>;
   // The first record, parsed to learn the keys, is loaded with the rest.
   private first: { element: Element; fields: JsonField[] } | undefined;
   private held: ElementBatch | undefined;
-  private builder: ChunkBuilder | undefined;
-  private plan: KeyPlan | undefined;
 
   constructor(source: AsyncIterable<Buffer>, private readonly options: JsonInputOptions) {
+    super(options.keepRaw);
     this.batches = options.format === 'ndjson' ? ndjsonLines(source) : arrayElements(source, options.file);
   }
 
@@ -65,20 +64,8 @@ export class JsonReader {
     return this.first?.element.line;
   }
 
-  /** Line of the first record read but not yet handed out. */
-  pendingLine(): number | undefined {
-    return this.builder?.firstLine;
-  }
-
-  setPlan(plan: KeyPlan): void {
-    this.plan = plan;
-  }
-
   async *records(): AsyncGenerator<RecordChunk> {
-    const plan = this.plan;
-    if (plan === undefined) throw new Error('setPlan() first');
-    const builder = new ChunkBuilder(this.options.keepRaw);
-    this.builder = builder;
+    const { plan, builder } = this.beginRecords();
     const indexOf = new Map(plan.columns.map((column, i) => [column.key, i]));
     const values: string[] = new Array(plan.columns.length);
 
