@@ -66,7 +66,6 @@ export function defaultEmbeddedDir(env: NodeJS.ProcessEnv = process.env): string
 interface Binaries {
   initdb: string;
   pg_ctl: string;
-  postgres: string;
 }
 
 async function loadBinaries(): Promise<Binaries> {
@@ -82,7 +81,7 @@ async function loadBinaries(): Promise<Binaries> {
   // them here, rather than import()ing it, keeps the CLI a CommonJS script, which is what lets
   // bin/pgfactory start it from V8's code cache.
   const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
-  const binaries = { initdb: path.join(bin, 'initdb'), pg_ctl: path.join(bin, 'pg_ctl'), postgres: path.join(bin, 'postgres') };
+  const binaries = { initdb: path.join(bin, 'initdb'), pg_ctl: path.join(bin, 'pg_ctl') };
   if (!fs.existsSync(binaries.initdb)) throw missing();
   return binaries;
 }

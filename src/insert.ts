@@ -19,7 +19,7 @@ import { JsonReader } from './insert/jsoninput.js';
 import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadResult } from './insert/load.js';
 import { createProgress } from './insert/progress.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
-import { displayIdent, displayTable, matchColumns, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
+import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
 export type { InputFormat } from './insert/rejects.js';
 
@@ -119,7 +119,7 @@ function checkReturning(options: InsertOptions, target: Target): void {
   const names = new Set(target.columns.map((column) => column.name));
   for (const name of options.returning) {
     if (!names.has(name)) {
-      throw new InputError(`--returning: column ${quoteIdent(name)} does not exist in table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`);
+      throw new InputError(`--returning: ${noSuchColumn(target, name)}`);
     }
   }
 }
@@ -298,7 +298,7 @@ function planColumns(reader: Reader, names: string[] | undefined, options: Inser
     unknownKey: (key) => {
       if (options.columns !== undefined) return undefined;
       if (!tableColumns.has(key)) {
-        return `column ${quoteIdent(key)} does not exist in table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`;
+        return noSuchColumn(target, key);
       }
       return `key ${JSON.stringify(key)} is not among the columns taken from the first object (line ${firstLine}); list every column with --columns`;
     },

@@ -391,8 +391,10 @@ interface PgpassHelper {
 }
 
 // pgpass ships no type declarations, and a module file cannot declare an untyped package, so the
-// helper is loaded through require and given the shape above.
-const pgpassHelper = createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper;
+// helper is loaded through require and given the shape above — when a password file is read, not
+// at every start-up (it pulls in readline: ~4 ms).
+let pgpassHelperModule: PgpassHelper | undefined;
+const pgpassHelper = (): PgpassHelper => (pgpassHelperModule ??= createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper);
 
 const GROUP_OR_WORLD_ACCESS = 0o077;
 const FILE_TYPE_MASK = 0o170000;
@@ -421,13 +423,14 @@ function passwordFromFile(
   // libpq matches socket connections against the host name 'localhost' (as well as the directory).
   const hostsToTry = target.host.startsWith('/') ? [target.host, 'localhost'] : [target.host];
   const lines = text.split(/\r?\n/);
+  const helper = pgpassHelper();
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index]!;
     if (line.trimStart().startsWith('#')) continue; // the helper only skips indented comments
-    const entry = pgpassHelper.parseLine(line);
-    if (entry === null || !pgpassHelper.isValidEntry(entry)) continue;
+    const entry = helper.parseLine(line);
+    if (entry === null || !helper.isValidEntry(entry)) continue;
     const matches = hostsToTry.some((host) =>
-      pgpassHelper.match({ host, port: String(target.port), database: target.dbname, user: target.user }, entry),
+      helper.match({ host, port: String(target.port), database: target.dbname, user: target.user }, entry),
     );
     if (matches) return { value: entry.password, source: `pgpass ${passfile}:${index + 1}` };
   }

@@ -21,12 +21,17 @@ export function splitStatements(sql: string): Statement[] {
   // SQL-standard function bodies (BEGIN ATOMIC ... END) contain semicolons of their own.
   let atomicDepth = 0;
 
+  // Line numbers counted on from the previous statement, not from the top each time (a dump of
+  // 40k statements would otherwise take most of a minute to split).
+  let countedTo = 0;
+  let line = 1;
   const push = (end: number) => {
     if (hasCode) {
       const raw = sql.slice(start, end);
       const lead = raw.length - raw.trimStart().length;
       const offset = start + lead;
-      statements.push({ text: raw.trim(), line: lineAt(sql, offset), offset });
+      for (; countedTo < offset; countedTo += 1) if (sql[countedTo] === '\n') line += 1;
+      statements.push({ text: raw.trim(), line, offset });
     }
     hasCode = false;
     start = end + 1;
@@ -106,12 +111,6 @@ function skipQuoted(sql: string, open: number, quote: string, backslashEscapes: 
     i += 1;
   }
   return sql.length;
-}
-
-export function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i += 1) if (text[i] === '\n') line += 1;
-  return line;
 }
 
 /** The statement's words outside quotes and comments, upper-cased (for classifying it). */

@@ -1,9 +1,8 @@
 // `pgfactory bench`: options -> runBench -> the report on stdout (progress and errors on stderr).
-import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, type CommandIo } from './shared.js';
+import { parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
 
 interface BenchFlags extends ConnectionFlags {
   mode: 'fresh' | 'pooled' | 'both';
@@ -93,12 +92,7 @@ function readSql(flags: BenchFlags, io: CommandIo): { sql: string; sqlSource: st
     if (sql.trim() === '') throw new UsageError('--query is empty');
     return { sql, sqlSource: flags.query === undefined ? 'default' : 'query' };
   }
-  let sql: string;
-  try {
-    sql = fs.readFileSync(flags.file === '-' ? io.stdinFd : flags.file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read SQL from ${flags.file === '-' ? 'stdin' : `"${flags.file}"`}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (sql.trim() === '') throw new UsageError(`no SQL in ${flags.file === '-' ? 'stdin' : `"${flags.file}"`}`);
+  const sql = readSqlFile(flags.file, io);
+  if (sql.trim() === '') throw new UsageError(`no SQL in ${sqlSourceName(flags.file)}`);
   return { sql, sqlSource: flags.file };
 }

@@ -1,10 +1,9 @@
 // `pgfactory query`: options -> runQuery -> a result writer on stdout.
-import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
-import { collect, parseNonNegativeInt, type CommandIo } from './shared.js';
+import { collect, parseNonNegativeInt, readSqlFile, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
   file?: string;
@@ -64,9 +63,5 @@ function readSql(argument: string | undefined, file: string | undefined, io: Com
     if (argument === undefined) throw new UsageError("no SQL given: pass it as an argument, with -f FILE, or '-' to read stdin");
     return { sql: argument };
   }
-  try {
-    return { sql: fs.readFileSync(path === '-' ? io.stdinFd : path, 'utf8'), sourceName: path };
-  } catch (error) {
-    throw new UsageError(`cannot read SQL from ${path === '-' ? 'stdin' : `"${path}"`}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
+  return { sql: readSqlFile(path, io), sourceName: path };
 }

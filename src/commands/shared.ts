@@ -1,5 +1,7 @@
 // Small helpers the command files share: option parsers and the I/O handed to every command.
+import fs from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors.js';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream & import('node:stream').Writable;
@@ -42,4 +44,18 @@ export function parseNonNegativeNumber(option: string) {
     if (value.trim() === '' || !Number.isFinite(number) || number < 0) throw new InvalidArgumentError(`${option} takes a number >= 0, got "${value}"`);
     return number;
   };
+}
+
+/** The name of an SQL source in messages: stdin for '-', else the quoted path. */
+export function sqlSourceName(path: string): string {
+  return path === '-' ? 'stdin' : `"${path}"`;
+}
+
+/** Reads SQL from a file, or from stdin for '-'; an unreadable source is a usage error. */
+export function readSqlFile(path: string, io: CommandIo): string {
+  try {
+    return fs.readFileSync(path === '-' ? io.stdinFd : path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read SQL from ${sqlSourceName(path)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }

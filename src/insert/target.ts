@@ -24,7 +24,6 @@ export interface TargetColumn {
 }
 
 export interface Target {
-  oid: number;
   schema: string;
   name: string;
   columns: TargetColumn[];
@@ -116,7 +115,6 @@ export async function resolveTarget(client: pg.Client, tableText: string): Promi
     [oid],
   );
   return {
-    oid: Number(oid),
     schema,
     name,
     columns: columns.rows.map((row) => ({
@@ -130,6 +128,11 @@ export async function resolveTarget(client: pg.Client, tableText: string): Promi
   };
 }
 
+/** An unknown column, with the table's columns listed. */
+export function noSuchColumn(target: Target, name: string): string {
+  return `column ${quoteIdent(name)} does not exist in table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`;
+}
+
 /**
  * Checks column names (from a header, JSON keys, --set or --columns) against the table: exact
  * match, no duplicates, no generated columns. Returns the matching table columns in the given order.
@@ -139,10 +142,7 @@ export function matchColumns(target: Target, names: string[], where: { file?: st
   const seen = new Set<string>();
   return names.map((name) => {
     const column = byName.get(name);
-    if (column === undefined) {
-      const list = target.columns.map((c) => displayIdent(c.name)).join(', ');
-      throw new InputError(`column ${quoteIdent(name)} does not exist in table ${displayTable(target)} (columns: ${list})`, where);
-    }
+    if (column === undefined) throw new InputError(noSuchColumn(target, name), where);
     if (seen.has(name)) throw new InputError(`column ${quoteIdent(name)} is given twice${where.what !== undefined ? ` in ${where.what}` : ''}`, where);
     seen.add(name);
     if (column.generated) throw new InputError(`column ${quoteIdent(name)} of table ${displayTable(target)} is a generated column and cannot be written`, where);

@@ -85,14 +85,15 @@ export function formatExpanded(columns: Column[], rows: Row[], options: TableOpt
   const paint = options.paint ?? ((text: string) => text);
   if (rows.length === 0) return '(0 rows)\n';
   const width = Math.max(...columns.map((column) => displayWidth(column.name)));
+  // The same for every record: measured and painted once.
+  const labels = columns.map((column) => `${paint(column.name)}${' '.repeat(width - displayWidth(column.name))}`);
   let out = '';
   rows.forEach((row, index) => {
     out += `-[ RECORD ${index + 1} ]${'-'.repeat(Math.max(1, width - 8))}\n`;
-    columns.forEach((column, i) => {
+    columns.forEach((_, i) => {
       const value = row[i] === null ? nullString : (row[i] as string);
-      const pad = ' '.repeat(width - displayWidth(column.name));
       const [first, ...rest] = value.split('\n');
-      out += `${paint(column.name)}${pad} | ${first}\n`;
+      out += `${labels[i]} | ${first}\n`;
       for (const line of rest) out += `${' '.repeat(width)} | ${line}\n`;
     });
   });
