@@ -11,7 +11,7 @@ import type { ConnectionFactory } from './factory.js';
 import { RAW_TEXT_TYPES } from './factory.js';
 import type { ResultWriter } from './output/writer.js';
 import type { Row } from './output/values.js';
-import { isDatabaseError } from './query.js';
+import { isDatabaseError } from './db-errors.js';
 import { quoteIdent } from './sql.js';
 import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';

@@ -5,10 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import Cursor from 'pg-cursor';
+import { copyNeedsColumns, copyPlanFor, serverFormattedQueryFor, type CopyPlan } from './copy-plan.js';
+import { formatServerError, isDatabaseError, type ServerNotice } from './db-errors.js';
 import { ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
 import { RAW_TEXT_TYPES } from './factory.js';
-import type { CopyPlan, ResultWriter } from './output/writer.js';
+import type { ResultWriter } from './output/writer.js';
 import type { Column, Row } from './output/values.js';
 import { isPlainQuery, splitStatements, type Statement } from './sql.js';
 
@@ -20,8 +22,8 @@ export interface QueryOptions {
   singleTransaction?: boolean;
   /** Called after each statement with its elapsed time (for --timing). */
   onTiming?: (elapsedMs: number, statement: Statement) => void;
-  /** Called for each NOTICE/WARNING the server sends. */
-  onNotice?: (text: string) => void;
+  /** Called for each NOTICE/WARNING the server sends (db-errors' formatNotice prints it as psql does). */
+  onNotice?: (notice: ServerNotice) => void;
 }
 
 export interface StatementSummary {
@@ -50,7 +52,7 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
   }
 
   return factory.withConnection(async (client) => {
-    const onNotice = (notice: NoticeLike) => options.onNotice?.(formatNotice(notice));
+    const onNotice = (notice: ServerNotice) => options.onNotice?.(notice);
     client.on('notice', onNotice);
     const stopTracking = trackTransactionStatus(client);
     const summaries: StatementSummary[] = [];
@@ -87,18 +89,19 @@ async function runStatement(client: pg.Client, statement: Statement, params: str
   // What was last sent for this statement: error positions count from its start.
   let sent = statement.text;
   try {
-    if (params.length === 0 && plain && writer.copyPlanFor !== undefined) {
+    const serverFormat = plain ? writer.serverFormat : undefined;
+    if (params.length === 0 && serverFormat !== undefined) {
       let columns: Column[] | undefined;
-      if (writer.copyNeedsColumns === true) {
+      if (copyNeedsColumns(serverFormat)) {
         sent = `SELECT * FROM (\n${statement.text}\n) q LIMIT 0`;
         columns = await describeColumns(client, sent);
       }
-      const plan = writer.copyPlanFor(statement.text, columns);
+      const plan = copyPlanFor(statement.text, serverFormat, columns);
       sent = plan.sql;
       const rowCount = await withPlanSettings(client, plan.settings, () => copyOut(client, plan, writer));
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
-    const formattedSql = params.length > 0 && plain ? writer.serverFormattedQueryFor?.(statement.text) : undefined;
+    const formattedSql = serverFormat !== undefined ? serverFormattedQueryFor(statement.text, serverFormat) : undefined;
     if (formattedSql !== undefined) {
       sent = formattedSql;
       const rowCount = await readServerFormatted(client, formattedSql, params, writer);
@@ -217,48 +220,4 @@ function readBatch(cursor: Cursor): Promise<{ rows: Row[]; fields: pg.FieldDef[]
       else resolve({ rows, fields: result?.fields ?? [] });
     });
   });
-}
-
-export function isDatabaseError(error: unknown): error is pg.DatabaseError {
-  return error instanceof Error && typeof (error as { severity?: unknown }).severity === 'string' && typeof (error as { code?: unknown }).code === 'string';
-}
-
-/**
- * A server error the way psql prints it: severity, SQLSTATE and message, the offending line with
- * a caret under the error position, then DETAIL, HINT and CONTEXT.
- */
-export function formatServerError(error: pg.DatabaseError, statement?: Statement, positionOffset = 0, sourceName?: string): string {
-  const severity = error.severity ?? 'ERROR';
-  const prefix = sourceName !== undefined && sourceName !== '-' && statement !== undefined ? `${sourceName}:${statement.line}: ` : '';
-  const lines = [`${prefix}${severity}:  ${error.code}: ${error.message}`];
-  const position = error.position !== undefined ? Number(error.position) - positionOffset : NaN;
-  if (statement !== undefined && Number.isInteger(position) && position >= 1) {
-    // The position counts characters (not bytes) from 1.
-    const chars = [...statement.text];
-    const before = chars.slice(0, position - 1).join('');
-    const lineIndex = before.split('\n').length - 1;
-    const lineText = statement.text.split('\n')[lineIndex];
-    const column = [...before.split('\n')[lineIndex]].length;
-    const label = `LINE ${statement.line + lineIndex}: `;
-    lines.push(label + lineText);
-    lines.push(' '.repeat(label.length + column) + '^');
-  }
-  if (error.detail !== undefined) lines.push(`DETAIL:  ${error.detail}`);
-  if (error.hint !== undefined) lines.push(`HINT:  ${error.hint}`);
-  if (error.where !== undefined) lines.push(`CONTEXT:  ${error.where}`);
-  return lines.join('\n');
-}
-
-function formatNotice(notice: NoticeLike): string {
-  const lines = [`${notice.severity ?? 'NOTICE'}:  ${notice.message}`];
-  if (notice.detail !== undefined) lines.push(`DETAIL:  ${notice.detail}`);
-  if (notice.hint !== undefined) lines.push(`HINT:  ${notice.hint}`);
-  return lines.join('\n');
-}
-
-interface NoticeLike {
-  severity?: string;
-  message?: string;
-  detail?: string;
-  hint?: string;
 }

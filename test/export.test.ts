@@ -4,6 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { copyPlanFor } from '../src/copy-plan.js';
 import { createResultWriter } from '../src/output/writer.js';
 import { databaseUrl, runCli, sql, useTestSchema } from './helpers.js';
 import { startProxy } from './support/net.js';
@@ -94,10 +95,10 @@ describe('csv and tsv through the cast projection print exactly what COPY prints
   });
 });
 
-describe('the plan a csv writer asks for', () => {
+describe('the COPY plan for what a csv writer takes', () => {
   const writer = createResultWriter('csv', process.stdout, process.stderr);
   it('casts the types whose text cast is their output function, renaming columns by position', () => {
-    const plan = writer.copyPlanFor!('SELECT 1', [{ name: 'id', typeOid: 23 }, { name: 'ok', typeOid: 16 }, { name: 'a"b', typeOid: 1184 }]);
+    const plan = copyPlanFor('SELECT 1', writer.serverFormat!, [{ name: 'id', typeOid: 23 }, { name: 'ok', typeOid: 16 }, { name: 'a"b', typeOid: 1184 }]);
     expect(plan.sql).toBe(`COPY (SELECT q.c1::text AS "id", q.c2 AS "ok", q.c3::text AS "a""b" FROM (\nSELECT 1\n) q(c1, c2, c3)) TO STDOUT (FORMAT csv, HEADER, NULL '')`);
     expect(plan.settings).toEqual([
       'SET LOCAL parallel_tuple_cost = 0',
@@ -106,7 +107,7 @@ describe('the plan a csv writer asks for', () => {
   });
   it('leaves a query with nothing to cast (or no columns) as it is, with no planner settings', () => {
     for (const columns of [[{ name: 'name', typeOid: 25 }, { name: 'ok', typeOid: 16 }], []]) {
-      const plan = writer.copyPlanFor!('SELECT 1', columns);
+      const plan = copyPlanFor('SELECT 1', writer.serverFormat!, columns);
       expect(plan.sql).toBe(`COPY (\nSELECT 1\n) TO STDOUT (FORMAT csv, HEADER, NULL '')`);
       expect(plan.settings).toBeUndefined();
     }

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { createConnectionFactory, type ConnectionFactory, type FactoryMode, type FactoryStats } from '../factory.js';
-import { formatServerError, isDatabaseError } from '../query.js';
+import { formatServerError, isDatabaseError } from '../db-errors.js';
 import type { ConnectionSettings } from '../settings.js';
 import { queryMessage, SkippingQuery } from './skipping-query.js';
 import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS, type SerializedLatency } from './stats.js';

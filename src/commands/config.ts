@@ -26,18 +26,8 @@ Examples:
     }
     const { redactedSettings } = await import('../settings.js');
     const rows = redactedSettings(await resolveCommandSettings(flags, io, overrides));
-    if (flags.format === 'json') {
-      io.stdout.write(JSON.stringify(Object.fromEntries(rows.map((row) => [row.setting, { value: row.value, source: row.source }])), null, 2) + '\n');
-      return;
-    }
-    const { formatTable } = await import('../output/table.js');
-    const text = formatTable(
-      ['setting', 'value', 'source'].map((name) => ({ name, typeOid: 25 })),
-      rows.map((row) => [row.setting, row.value, row.source]),
-      { paint: io.paint?.header },
-    );
-    // The row-count footer means nothing here.
-    io.stdout.write(text.replace(/\(\d+ rows?\)\n$/, ''));
+    const { configJson, configTable } = await import('../output/config.js');
+    io.stdout.write(flags.format === 'json' ? configJson(rows) : await configTable(rows, io.paint?.header));
   });
   return command;
 }

@@ -17,8 +17,9 @@ Examples:
     .helpOption('--help', 'show help for embedded start')
     .action(async () => {
       const embedded = await import('../embedded.js');
+      const { embeddedStartText } = await import('../output/embedded.js');
       const server = await embedded.ensureEmbedded(embedded.defaultEmbeddedDir(io.env));
-      io.stdout.write(`${server.startedHere ? 'started' : 'already running'}: ${embedded.embeddedUri(server)}\n`);
+      io.stdout.write(embeddedStartText(server.startedHere, embedded.embeddedUri(server)));
     });
 
   command.command('stop')
@@ -26,8 +27,8 @@ Examples:
     .helpOption('--help', 'show help for embedded stop')
     .action(async () => {
       const embedded = await import('../embedded.js');
-      const stopped = await embedded.stopEmbedded(embedded.defaultEmbeddedDir(io.env));
-      io.stdout.write(stopped ? 'stopped\n' : 'not running\n');
+      const { embeddedStopText } = await import('../output/embedded.js');
+      io.stdout.write(embeddedStopText(await embedded.stopEmbedded(embedded.defaultEmbeddedDir(io.env))));
     });
 
   command.command('status')
@@ -42,8 +43,8 @@ Examples:
         io.stdout.write(`${status.uri}\n`);
         return;
       }
-      const state = status.running ? `running (pid ${status.pid})` : status.initialised ? 'stopped' : 'not initialised';
-      io.stdout.write(`status: ${state}\ndata:   ${status.dir}\n${status.uri !== undefined ? `uri:    ${status.uri}\n` : ''}`);
+      const { embeddedStatusText } = await import('../output/embedded.js');
+      io.stdout.write(embeddedStatusText(status));
     });
   return command;
 }

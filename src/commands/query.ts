@@ -38,6 +38,7 @@ Examples:
     const { sql, sourceName } = readSql(sqlArgument, flags.file, io);
     const { createResultWriter } = await import('../output/writer.js');
     const { runQuery } = await import('../query.js');
+    const { formatNotice } = await import('../db-errors.js');
     const writer = createResultWriter(flags.format, io.stdout, io.stderr, {
       nullString: flags.null,
       expanded: flags.expanded,
@@ -50,7 +51,7 @@ Examples:
         params: flags.param,
         singleTransaction: flags.singleTransaction,
         onTiming: flags.timing === true ? (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
-        onNotice: (text) => io.stderr.write(`${text}\n`),
+        onNotice: (notice) => io.stderr.write(`${formatNotice(notice)}\n`),
       }, writer));
   });
   return command;

@@ -9,7 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { InterruptedError, ServerError } from '../errors.js';
 import { RAW_TEXT_TYPES } from '../factory.js';
 import type { Row } from '../output/values.js';
-import { isDatabaseError } from '../query.js';
+import { isDatabaseError } from '../db-errors.js';
 import { quoteIdent } from '../sql.js';
 import { sliceChunk, type RecordChunk } from './chunks.js';
 import { sqlTable, type Target, type TargetColumn } from './target.js';

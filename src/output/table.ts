@@ -10,6 +10,8 @@ export interface TableOptions {
   nullString?: string;
   /** Colour the header (only on a terminal; the caller decides). */
   paint?: (header: string) => string;
+  /** psql's `(N rows)` footer (default true; psql's `\pset footer off` is false). */
+  footer?: boolean;
 }
 
 export function rowCountFooter(count: number): string {
@@ -24,7 +26,7 @@ export function rowCountFooter(count: number): string {
  */
 const ROWS_BY_CLI_TABLE = 500;
 
-/** A boxed table followed by psql's `(N rows)` footer. */
+/** A boxed table followed by psql's `(N rows)` footer (unless options.footer is false). */
 export function formatTable(columns: Column[], rows: Row[], options: TableOptions = {}): string {
   const nullString = options.nullString ?? '';
   const paint = options.paint ?? ((text: string) => text);
@@ -39,7 +41,7 @@ export function formatTable(columns: Column[], rows: Row[], options: TableOption
     for (const row of slice) table.push(row);
     return table.toString();
   };
-  const footer = `${rowCountFooter(rows.length)}\n`;
+  const footer = options.footer === false ? '' : `${rowCountFooter(rows.length)}\n`;
   if (all.length <= ROWS_BY_CLI_TABLE) return `${render(all)}\n${footer}`;
 
   // Width of a column = its widest line + one space of padding on each side, as cli-table3 does.

@@ -3,8 +3,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { CopyOutEncoding } from '../copy-out.js';
-import { quoteIdent, quoteLiteral } from '../sql.js';
 import type { Column, Row } from './values.js';
 import { csvLine, jsonObject, tsvLine } from './values.js';
 
@@ -25,57 +23,29 @@ export class Output {
   }
 }
 
+/**
+ * Bytes a writer can take straight from the server (see ResultWriter.serverFormat): COPY's csv or
+ * text format with a header line and this NULL string, or one JSON object per line.
+ */
+export type ServerFormat = { kind: 'csv' | 'text'; nullString: string } | { kind: 'json-lines' };
+
 export interface ResultWriter {
   readonly format: OutputFormat;
   /**
-   * For a plain query, how to export it with `COPY … TO STDOUT` so that the raw output is exactly
-   * this format: the server formats the rows (fast, flat memory). Absent when the format cannot.
-   * `columns` is the query's result shape, given when copyNeedsColumns asks for it.
+   * The server-formatted bytes writeCopy takes: with it the query core may have the server format
+   * the rows (fast, flat memory); absent when this format cannot take them.
    */
-  copyPlanFor?(query: string, columns?: Column[]): CopyPlan;
-  /** Whether copyPlanFor wants the result's columns (one describe round trip first). */
-  readonly copyNeedsColumns?: boolean;
-  /**
-   * For a plain query with parameters (COPY takes none): a query returning one text column that
-   * holds each row already formatted by the server, fed to writeCopy line by line.
-   */
-  serverFormattedQueryFor?(query: string): string;
+  readonly serverFormat?: ServerFormat;
   beginRows(columns: Column[]): Promise<void>;
   writeRows(rows: Row[]): Promise<void>;
   endRows(rowCount: number): Promise<void>;
-  /** Raw bytes of a COPY started by copyStatementFor. */
+  /** Raw bytes in serverFormat (from a COPY, or rows the server formatted). */
   beginCopy(): Promise<void>;
   writeCopy(chunk: Buffer): Promise<void>;
   endCopy(rowCount: number): Promise<void>;
   /** A statement that returned no rows: its command tag (`INSERT 0 3`, `CREATE TABLE`). */
   commandTag(tag: string): Promise<void>;
 }
-
-/** A `COPY … TO STDOUT` statement, how its output reads, and planner settings for it. */
-export interface CopyPlan {
-  sql: string;
-  encoding: CopyOutEncoding;
-  /** Applied with SET LOCAL around the COPY when possible. */
-  settings?: string[];
-}
-
-// Per-row work the planner prices as free (output functions, row_to_json), so it never spreads it
-// over parallel workers; priced honestly, big exports use them. One worker at most (never more
-// than the server allows): the leader's COPY output is the serial part, one worker keeps up with
-// it, and more only compete for CPU (1M rows on 2 cores: csv 0.58 s with one, 0.66 s with two).
-// Without ORDER BY, rows then arrive in the order the workers produce them.
-const PARALLEL_PLAN = [
-  'SET LOCAL parallel_tuple_cost = 0',
-  "SELECT set_config('max_parallel_workers_per_gather', least(current_setting('max_parallel_workers_per_gather')::int, 1)::text, true)",
-];
-
-// Types whose cast to text is the type's output function (no cast function of its own), so
-// `value::text` prints exactly what COPY would: their formatting can move into parallel workers.
-// Not boolean, bpchar, inet, cidr, name or "char": their casts to text print differently.
-const TEXT_CAST_IS_OUTPUT = new Set([
-  20, 21, 23, 26, 700, 701, 790, 1082, 1083, 1114, 1184, 1186, 1266, 1700, 2950, 3802, // scalars
-  1005, 1007, 1016, 1021, 1022, 1182, 1115, 1185, 1231, 1009, 1015, 2951, 3807, // their arrays, text[], varchar[]
-]);
 
 export function createResultWriter(format: OutputFormat, stdout: Writable, stderr: Writable, options: WriterOptions = {}): ResultWriter {
   const out = new Output(stdout);
@@ -139,27 +109,11 @@ class LineWriter implements ResultWriter {
 
   constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string) {
     this.line = format === 'csv' ? csvLine : tsvLine;
+    this.serverFormat = { kind: format === 'csv' ? 'csv' : 'text', nullString };
   }
 
-  readonly copyNeedsColumns = true;
+  readonly serverFormat: ServerFormat;
 
-  copyPlanFor(query: string, columns?: Column[]): CopyPlan {
-    const kind = this.format === 'csv' ? 'csv' : 'text';
-    const to = `TO STDOUT (FORMAT ${kind}, HEADER, NULL ${quoteLiteral(this.nullString)})`;
-    if (columns === undefined || !columns.some((column) => TEXT_CAST_IS_OUTPUT.has(column.typeOid))) {
-      return { sql: `COPY (\n${query}\n) ${to}`, encoding: 'text' };
-    }
-    // The output functions are most of COPY's work; cast to text in a projection they can run in
-    // parallel workers (1M rows × 5 mixed columns: 0.58 s → 0.45 s on 2 cores). Columns are
-    // renamed by position so duplicate or odd names need no qualification.
-    const projection = columns.map((column, i) => `q.c${i + 1}${TEXT_CAST_IS_OUTPUT.has(column.typeOid) ? '::text' : ''} AS ${quoteIdent(column.name)}`);
-    const aliases = columns.map((_, i) => `c${i + 1}`);
-    return {
-      sql: `COPY (SELECT ${projection.join(', ')} FROM (\n${query}\n) q(${aliases.join(', ')})) ${to}`,
-      encoding: 'text',
-      settings: PARALLEL_PLAN,
-    };
-  }
   async beginRows(columns: Column[]): Promise<void> {
     await this.out.write(this.line(columns.map((column) => column.name), this.nullString));
   }
@@ -182,8 +136,7 @@ class LineWriter implements ResultWriter {
 
 /**
  * ndjson: one JSON object per line. json: one array per result. For plain queries the server
- * builds each object with row_to_json (exact numbers, nested json, arrays), sent as a one-column
- * binary COPY: the text arrives unescaped and the server skips COPY's per-byte escaping.
+ * builds each object (exact numbers, nested json, arrays) and sends one per line.
  */
 class JsonWriter implements ResultWriter {
   private columns: Column[] = [];
@@ -195,13 +148,8 @@ class JsonWriter implements ResultWriter {
 
   constructor(readonly format: 'json' | 'ndjson', private readonly out: Output, private readonly tags: Output) {}
 
-  copyPlanFor(query: string): CopyPlan {
-    // row_to_json in parallel workers: a 1M-row export takes 0.8 s instead of 1.3 s on 2 cores.
-    return { sql: `COPY (${this.serverFormattedQueryFor(query)}) TO STDOUT (FORMAT binary)`, encoding: 'binary-lines', settings: PARALLEL_PLAN };
-  }
-  serverFormattedQueryFor(query: string): string {
-    return `SELECT row_to_json(q) FROM (\n${query}\n) q`;
-  }
+  readonly serverFormat: ServerFormat = { kind: 'json-lines' };
+
   async beginRows(columns: Column[]): Promise<void> {
     this.columns = columns;
     this.rowsWritten = 0;
