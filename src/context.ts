@@ -38,7 +38,7 @@ export interface CommandContext {
   interrupted(): boolean;
   /** Runs `listener` too on the first Ctrl-C/SIGTERM (besides cancelling the running statement). */
   onInterrupt(listener: () => void): void;
-  /** Closes the factory, stops an embedded server started for this command, removes handlers. */
+  /** Closes the factory, releases the embedded server (stopping it when started for commands and now unused), removes handlers. */
   close(): Promise<void>;
 }
 
@@ -74,12 +74,10 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
   let overrides: ResolvedSettingsOverrides;
   if (flags.embedded === true) {
     const embedded = await import('./embedded.js');
-    const server = await embedded.ensureEmbedded(embedded.defaultEmbeddedDir(io.env));
-    if (server.startedHere) stopEmbedded = async () => void (await embedded.stopEmbedded(server.dir));
-    overrides = {
-      source: 'embedded',
-      values: { host: server.host, port: server.port, user: server.user, password: server.password, dbname: server.dbname, sslmode: 'disable' },
-    };
+    // Stopped by the last command using it, when it was started for commands.
+    const lease = await embedded.leaseEmbedded(embedded.defaultEmbeddedDir(io.env));
+    stopEmbedded = lease.release;
+    overrides = { source: 'embedded', values: embedded.embeddedSettings(lease.server) };
   }
   let resolved: ResolvedSettings;
   try {

@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PgfactoryError, EXIT } from './errors.js';
+import { acquireFileLock, processAlive } from './file-lock.js';
 
 export interface EmbeddedState {
   port: number;
@@ -23,8 +24,14 @@ export interface EmbeddedState {
 export interface EmbeddedServer extends EmbeddedState {
   host: string;
   dir: string;
-  /** true when this call started the server (and the caller should stop it afterwards). */
+  /** true when this call started the server. */
   startedHere: boolean;
+}
+
+/** The embedded server in use by one command; release() when done (see leaseEmbedded). */
+export interface EmbeddedLease {
+  server: EmbeddedServer;
+  release(): Promise<void>;
 }
 
 export interface EmbeddedStatus {
@@ -33,12 +40,19 @@ export interface EmbeddedStatus {
   running: boolean;
   pid: number | undefined;
   port: number | undefined;
+  /** The connection URI with its password (for `status --uri`), when running. */
   uri: string | undefined;
+  /** The same without the password, for showing. */
+  uriShown: string | undefined;
 }
 
 const HOST = '127.0.0.1';
 const SERVER_USER = 'postgres';
+const DATABASE_USER = 'postgres';
+const DATABASE = 'postgres';
 const START_TIMEOUT_S = 60;
+// Commands wait this long for another one that is starting (or stopping) the server.
+const LOCK_TIMEOUT_MS = 2 * START_TIMEOUT_S * 1000;
 
 export class EmbeddedError extends PgfactoryError {
   constructor(message: string) {
@@ -90,14 +104,32 @@ const paths = (dir: string) => ({
   data: path.join(dir, 'data'),
   state: path.join(dir, 'embedded.json'),
   log: path.join(dir, 'data', 'server.log'),
+  // Held while the server is initialised, started or stopped, and while leases change.
+  lock: path.join(dir, 'lock'),
+  // One file per command using the server, named by its pid (see leaseEmbedded).
+  leases: path.join(dir, 'leases'),
+  // Present while the server runs only for commands: the last one to finish stops it.
+  stopWhenUnused: path.join(dir, 'stop-when-unused'),
 });
 
+/** The connection URI; without the password (as psql's \conninfo shows it) unless asked. */
 export function embeddedUri(server: Pick<EmbeddedServer, 'user' | 'password' | 'port' | 'dbname'>, showPassword = true): string {
-  const password = showPassword ? encodeURIComponent(server.password) : '********';
-  return `postgres://${encodeURIComponent(server.user)}:${password}@${HOST}:${server.port}/${encodeURIComponent(server.dbname)}`;
+  const userinfo = encodeURIComponent(server.user) + (showPassword ? `:${encodeURIComponent(server.password)}` : '');
+  return `postgres://${userinfo}@${HOST}:${server.port}/${encodeURIComponent(server.dbname)}`;
 }
 
-function readState(dir: string): EmbeddedState | undefined {
+/**
+ * The connection settings `--embedded` uses, and what `config --embedded` shows: the one source.
+ * Without a state (not initialised yet) the port and password are not known.
+ */
+export function embeddedSettings(state: EmbeddedState | undefined): { host: string; port?: number; user: string; password?: string; dbname: string; sslmode: 'disable' } {
+  // Loopback only, never TLS: the server is started without certificates.
+  const base = { host: HOST, user: state?.user ?? DATABASE_USER, dbname: state?.dbname ?? DATABASE, sslmode: 'disable' as const };
+  return state === undefined ? base : { ...base, port: state.port, password: state.password };
+}
+
+/** The server's port, user, password and database once initialised (whether running or not). */
+export function embeddedState(dir: string = defaultEmbeddedDir()): EmbeddedState | undefined {
   try {
     return JSON.parse(fs.readFileSync(paths(dir).state, 'utf8')) as EmbeddedState;
   } catch {
@@ -174,7 +206,7 @@ function portIsFree(port: number): Promise<boolean> {
 
 /** Creates the cluster (initdb) when the directory holds none yet. */
 async function initialise(dir: string, binaries: Binaries, identity: { uid?: number; gid?: number }): Promise<EmbeddedState> {
-  const existing = readState(dir);
+  const existing = embeddedState(dir);
   const { data } = paths(dir);
   if (existing !== undefined && fs.existsSync(path.join(data, 'PG_VERSION'))) return existing;
 
@@ -187,9 +219,9 @@ async function initialise(dir: string, binaries: Binaries, identity: { uid?: num
 
   const state: EmbeddedState = {
     port: await freePort(),
-    user: 'postgres',
+    user: DATABASE_USER,
     password: randomBytes(18).toString('base64url'),
-    dbname: 'postgres',
+    dbname: DATABASE,
   };
   // Outside the data directory: initdb wants that one empty.
   const passwordFile = path.join(dir, '.initdb-password');
@@ -223,9 +255,28 @@ async function initialise(dir: string, binaries: Binaries, identity: { uid?: num
   return state;
 }
 
-function lastLine(text: string): string {
+/** The last non-empty line of `text`, or of those matching `prefer` when any does. */
+function lastLine(text: string, prefer?: RegExp): string {
   const lines = text.trim().split('\n').filter((line) => line.trim() !== '');
-  return lines.length > 0 ? lines[lines.length - 1].trim() : '(no output)';
+  const preferred = prefer !== undefined ? lines.filter((line) => prefer.test(line)) : [];
+  const chosen = preferred.length > 0 ? preferred : lines;
+  return chosen.length > 0 ? chosen[chosen.length - 1].trim() : '(no output)';
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return fs.readFileSync(file).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 function runningPid(dir: string): number | undefined {
@@ -246,10 +297,25 @@ function runningPid(dir: string): number | undefined {
 }
 
 /**
- * Makes sure the embedded server in `dir` is initialised and running; starts it when needed.
- * `startedHere` tells the caller whether to stop it again.
+ * Runs `work` holding the directory's lock: concurrent commands share one start, and a server is
+ * never stopped while another command is starting it or taking a lease on it.
  */
-export async function ensureEmbedded(dir: string = defaultEmbeddedDir()): Promise<EmbeddedServer> {
+async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  // Every folder above the data directory must be reachable by the server's OS user.
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const lockFile = paths(dir).lock;
+  const lock = await acquireFileLock(lockFile, LOCK_TIMEOUT_MS, (holder) => new EmbeddedError(
+    `the embedded PostgreSQL in ${dir} stayed locked by ${holder !== undefined ? `process ${holder}` : 'another process'} for ${LOCK_TIMEOUT_MS / 1000} s (remove ${lockFile} if no pgfactory is running)`,
+  ));
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Initialises and starts the server when needed; the caller holds the lock. */
+async function startLocked(dir: string): Promise<EmbeddedServer> {
   const binaries = await loadBinaries();
   const identity = serverIdentity();
   const state = await initialise(dir, binaries, identity);
@@ -260,23 +326,20 @@ export async function ensureEmbedded(dir: string = defaultEmbeddedDir()): Promis
     writeState(dir, state);
   }
   const { data, log } = paths(dir);
+  // Only what this start writes to the log explains its failure, not an earlier run's last line.
+  const logOffset = fileSize(log);
   const result = await run(binaries.pg_ctl, [
     '-D', data, '-l', log, '-w', '-t', String(START_TIMEOUT_S), '-o', `-p ${state.port}`, 'start',
   ], identity);
   if (result.code !== 0) {
-    let logTail = '';
-    try {
-      logTail = lastLine(fs.readFileSync(log, 'utf8'));
-    } catch {
-      // no log written
-    }
-    throw new EmbeddedError(`the embedded PostgreSQL in ${data} did not start: ${logTail || lastLine(result.output)}`);
+    const logTail = lastLine(readFrom(log, logOffset), /\b(FATAL|PANIC|ERROR):/);
+    throw new EmbeddedError(`the embedded PostgreSQL in ${data} did not start: ${logTail !== '(no output)' ? logTail : lastLine(result.output)}`);
   }
   return { ...state, host: HOST, dir, startedHere: true };
 }
 
-/** Stops the embedded server in `dir` (fast shutdown: sessions are ended, data is kept). */
-export async function stopEmbedded(dir: string = defaultEmbeddedDir()): Promise<boolean> {
+async function stopLocked(dir: string): Promise<boolean> {
+  fs.rmSync(paths(dir).stopWhenUnused, { force: true });
   if (runningPid(dir) === undefined) return false;
   const binaries = await loadBinaries();
   const result = await run(binaries.pg_ctl, ['-D', paths(dir).data, '-m', 'fast', '-w', 'stop'], serverIdentity());
@@ -284,8 +347,73 @@ export async function stopEmbedded(dir: string = defaultEmbeddedDir()): Promise<
   return true;
 }
 
+/**
+ * Makes sure the embedded server in `dir` is initialised and running, and keeps it running
+ * (`embedded start`): also a server started for commands is no longer stopped after them.
+ */
+export async function ensureEmbedded(dir: string = defaultEmbeddedDir()): Promise<EmbeddedServer> {
+  return withLock(dir, async () => {
+    const server = await startLocked(dir);
+    fs.rmSync(paths(dir).stopWhenUnused, { force: true });
+    return server;
+  });
+}
+
+/**
+ * The server for one command (`--embedded`): started when not running, and then stopped by
+ * release() of the last command using it. A server that was already running (`embedded start`)
+ * is left running. Each lease is a file named by its process's pid; a lease of a process that
+ * died is ignored.
+ */
+export async function leaseEmbedded(dir: string = defaultEmbeddedDir()): Promise<EmbeddedLease> {
+  const { leases, stopWhenUnused } = paths(dir);
+  const leaseFile = path.join(leases, `${process.pid}.${randomBytes(4).toString('hex')}`);
+  const server = await withLock(dir, async () => {
+    const started = await startLocked(dir);
+    if (started.startedHere) fs.writeFileSync(stopWhenUnused, '');
+    fs.mkdirSync(leases, { recursive: true });
+    fs.writeFileSync(leaseFile, '');
+    return started;
+  });
+  let released = false;
+  return {
+    server,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await withLock(dir, async () => {
+        fs.rmSync(leaseFile, { force: true });
+        if (liveLeases(leases) === 0 && fs.existsSync(stopWhenUnused)) await stopLocked(dir);
+      });
+    },
+  };
+}
+
+/** How many leases belong to live processes; those of dead ones are removed. */
+function liveLeases(leases: string): number {
+  let live = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(leases);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const pid = Number(name.split('.')[0]);
+    if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) live += 1;
+    else fs.rmSync(path.join(leases, name), { force: true });
+  }
+  return live;
+}
+
+/** Stops the embedded server in `dir` (fast shutdown: sessions are ended, data is kept). */
+export async function stopEmbedded(dir: string = defaultEmbeddedDir()): Promise<boolean> {
+  if (runningPid(dir) === undefined) return false;
+  return withLock(dir, () => stopLocked(dir));
+}
+
 export function embeddedStatus(dir: string = defaultEmbeddedDir()): EmbeddedStatus {
-  const state = readState(dir);
+  const state = embeddedState(dir);
   const pid = runningPid(dir);
   return {
     dir,
@@ -294,6 +422,7 @@ export function embeddedStatus(dir: string = defaultEmbeddedDir()): EmbeddedStat
     pid,
     port: state?.port,
     uri: state !== undefined && pid !== undefined ? embeddedUri(state) : undefined,
+    uriShown: state !== undefined && pid !== undefined ? embeddedUri(state, false) : undefined,
   };
 }
 

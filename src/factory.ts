@@ -9,7 +9,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
+import { describeServer } from './describe.js';
 import { ConnectError, PgfactoryError, SettingsError } from './errors.js';
+import { maskSecret } from './secrets.js';
 import type { ConnectionSettings } from './settings.js';
 
 export type FactoryMode = 'fresh' | 'pooled';
@@ -130,12 +132,6 @@ export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false
   return options;
 }
 
-export function describeServer(settings: ConnectionSettings): string {
-  return settings.host.startsWith('/')
-    ? `socket "${path.join(settings.host, `.s.PGSQL.${settings.port}`)}"`
-    : `host "${settings.host}", port ${settings.port}`;
-}
-
 /** OpenSSL's verdicts on a certificate chain that does not lead to a trusted root (Node error codes). */
 const TLS_CHAIN_ERRORS: ReadonlySet<string> = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
@@ -158,8 +154,7 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
   else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
   else if (/timeout/i.test(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
   else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
-  if (settings.password !== undefined && settings.password !== '') reason = reason.split(settings.password).join('********');
-  return new ConnectError(`cannot connect to ${describeServer(settings)}: ${reason}`);
+  return new ConnectError(`cannot connect to ${describeServer(settings)}: ${maskSecret(reason, settings.password)}`);
 }
 
 /** Returns `promise`, or settles `callback` with it when one was given (node-style). */
@@ -437,11 +432,10 @@ function watchedLoss(client: pg.Client, error: Error): void {
 
 /** The connection broke while in use: one line naming the server, never the password. */
 export function connectionLostError(settings: ConnectionSettings, error: Error): ConnectError {
-  let reason = error.message
+  const reason = error.message
     .replace(/^Connection terminated unexpectedly/, 'server closed the connection unexpectedly')
     .replace(/^(read|write) (ECONNRESET|EPIPE)/, 'server closed the connection unexpectedly');
-  if (settings.password !== undefined && settings.password !== '') reason = reason.split(settings.password).join('********');
-  return new ConnectError(`lost the connection to ${describeServer(settings)}: ${reason}`, 'connection_lost');
+  return new ConnectError(`lost the connection to ${describeServer(settings)}: ${maskSecret(reason, settings.password)}`, 'connection_lost');
 }
 
 /**

@@ -16,6 +16,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { parse as parseConnectionUri } from 'pg-connection-string';
 import { SettingsError } from './errors.js';
+import { REDACTED_PASSWORD, redactUri } from './secrets.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -198,21 +199,6 @@ export function isConnectionUri(text: string): boolean {
 /** psql's rule for -d: a URI, or anything with '=' in it, is a connection string; else a database name. */
 export function isConnectionString(text: string): boolean {
   return isConnectionUri(text) || text.includes('=');
-}
-
-/** The URI with any password replaced by '****', safe for messages. Over-redacts rather than leaks. */
-export function redactUri(uri: string): string {
-  let redacted = uri;
-  const authorityStart = redacted.indexOf('://');
-  const lastAt = redacted.lastIndexOf('@');
-  if (authorityStart !== -1 && lastAt > authorityStart) {
-    const userinfo = redacted.slice(authorityStart + 3, lastAt);
-    const colon = userinfo.indexOf(':');
-    if (colon !== -1) {
-      redacted = `${redacted.slice(0, authorityStart + 3)}${userinfo.slice(0, colon)}:****${redacted.slice(lastAt)}`;
-    }
-  }
-  return redacted.replace(/([?&]password=)[^&#]*/gi, '$1****');
 }
 
 function errorMessage(error: unknown): string {
@@ -710,8 +696,6 @@ export function loadSettings(
 // ---------------------------------------------------------------------------------------------
 // Presentation.
 
-export const REDACTED_PASSWORD = '********';
-
 /** For `pgfactory config`: every setting in SETTING_NAMES order, with the password masked. */
 export function redactedSettings(resolved: ResolvedSettings): Array<{ setting: SettingName; value: string; source: string }> {
   const { values, sources } = resolved;
@@ -725,13 +709,4 @@ export function redactedSettings(resolved: ResolvedSettings): Array<{ setting: S
     }
     return { setting, value, source: sources[setting] };
   });
-}
-
-/** Where we tried to connect, in libpq's words: 'host "db", port 5432' or 'socket "/tmp/.s.PGSQL.5432"'. */
-export function describeTarget(values: ConnectionSettings): string {
-  if (values.host.startsWith('/')) {
-    const dir = values.host.endsWith('/') ? values.host.slice(0, -1) : values.host;
-    return `socket "${dir}/.s.PGSQL.${values.port}"`;
-  }
-  return `host "${values.host}", port ${values.port}`;
 }

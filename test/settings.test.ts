@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeServer } from '../src/describe.js';
 import { SettingsError } from '../src/errors.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_S,
   SETTING_NAMES,
-  describeTarget,
   loadSettings,
   redactedSettings,
   resolveSettings,
@@ -466,13 +466,13 @@ describe('validation', () => {
 
   it('rejects a malformed URI, redacting the password', () => {
     const error = errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://user:secret@host:notaport/db' } }));
-    expect(error.message).toBe('invalid connection URI "postgres://user:****@host:notaport/db" in DATABASE_URL: Invalid URL');
+    expect(error.message).toBe('invalid connection URI "postgres://user:********@host:notaport/db" in DATABASE_URL: Invalid URL');
     expect(error.message).not.toContain('secret');
   });
 
   it('rejects a DATABASE_URL that is neither a URI nor a conninfo, redacting the password', () => {
     expect(errorOf(() => resolve({ dotenv: { DATABASE_URL: 'mysql://root:secret@h/db' } })).message).toBe(
-      'invalid DATABASE_URL "mysql://root:****@h/db" from .env DATABASE_URL: expected a postgres:// URI or a key=value connection string',
+      'invalid DATABASE_URL "mysql://root:********@h/db" from .env DATABASE_URL: expected a postgres:// URI or a key=value connection string',
     );
   });
 
@@ -518,9 +518,12 @@ describe('password privacy and presentation', () => {
     expect(redactedSettings(resolve())[3]).toEqual({ setting: 'password', value: '', source: 'default' });
   });
 
-  it('describeTarget names a TCP host or a socket file', () => {
-    expect(describeTarget(resolve({ flags: { host: '127.0.0.1' } }).values)).toBe('host "127.0.0.1", port 5432');
-    expect(describeTarget(resolve({ flags: { host: '/var/run/postgresql', port: '5433' } }).values)).toBe(
+  it('describeServer names a TCP host or a socket file', () => {
+    expect(describeServer(resolve({ flags: { host: '127.0.0.1' } }).values)).toBe('host "127.0.0.1", port 5432');
+    expect(describeServer(resolve({ flags: { host: '/var/run/postgresql', port: '5433' } }).values)).toBe(
+      'socket "/var/run/postgresql/.s.PGSQL.5433"',
+    );
+    expect(describeServer(resolve({ flags: { host: '/var/run/postgresql/', port: '5433' } }).values)).toBe(
       'socket "/var/run/postgresql/.s.PGSQL.5433"',
     );
   });

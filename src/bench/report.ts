@@ -1,6 +1,7 @@
 // Bench results as text: the JSON document (a stable interface for CI), the side-by-side table,
 // the overhead summary and the terminal histograms. Pure functions of a BenchResult.
 import type { BenchResult, ModeResult } from '../bench.js';
+import { describeServer } from '../describe.js';
 import { formatGrid } from '../output/table.js';
 import { BUCKET_BOUNDS_MS, type LatencyRecorder } from './stats.js';
 
@@ -103,9 +104,8 @@ const DASH = '-';
 export function benchText(result: BenchResult, paint?: (text: string) => string): string {
   const modes = (['fresh', 'pooled'] as const).filter((mode) => result.modes[mode] !== undefined).map((mode) => result.modes[mode]!);
   const { options, settings } = result;
-  const host = settings.host.startsWith('/') ? `socket dir "${settings.host}"` : `host "${settings.host}", port ${settings.port}`;
   const length = options.opsPerClient !== undefined ? `${options.opsPerClient} ops per client` : `${options.durationS} s`;
-  let out = `server: PostgreSQL ${result.serverVersion}, ${host}, database "${settings.dbname}", user "${settings.user}"\n`;
+  let out = `server: PostgreSQL ${result.serverVersion}, ${describeServer(settings)}, database "${settings.dbname}", user "${settings.user}"\n`;
   out += `query: ${oneLine(options.sql)}\n`;
   out += `clients: ${options.clients}, ${length}, warmup: ${options.warmupS} s\n`;
 

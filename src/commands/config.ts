@@ -20,9 +20,8 @@ Examples:
     let overrides;
     if (flags.embedded === true) {
       // Show what --embedded would use without starting anything.
-      const { embeddedStatus, defaultEmbeddedDir } = await import('../embedded.js');
-      const status = embeddedStatus(defaultEmbeddedDir(io.env));
-      overrides = { source: 'embedded', values: { host: '127.0.0.1', ...(status.port !== undefined ? { port: status.port } : {}), user: 'postgres', dbname: 'postgres' } };
+      const { embeddedSettings, embeddedState, defaultEmbeddedDir } = await import('../embedded.js');
+      overrides = { source: 'embedded', values: embeddedSettings(embeddedState(defaultEmbeddedDir(io.env))) };
     }
     const { redactedSettings } = await import('../settings.js');
     const rows = redactedSettings(await resolveCommandSettings(flags, io, overrides));

@@ -19,7 +19,7 @@ Examples:
       const embedded = await import('../embedded.js');
       const { embeddedStartText } = await import('../output/embedded.js');
       const server = await embedded.ensureEmbedded(embedded.defaultEmbeddedDir(io.env));
-      io.stdout.write(embeddedStartText(server.startedHere, embedded.embeddedUri(server)));
+      io.stdout.write(embeddedStartText(server.startedHere, embedded.embeddedUri(server, false)));
     });
 
   command.command('stop')
@@ -32,8 +32,8 @@ Examples:
     });
 
   command.command('status')
-    .description('say whether the embedded server runs, and print its connection URI')
-    .addOption(new Option('--uri', 'print only the URI (nothing and exit 2 when not running)'))
+    .description('say whether the embedded server runs, and print its connection URI (without the password)')
+    .addOption(new Option('--uri', 'print only the URI, with the password, for psql "$(…)" (nothing and exit 2 when not running)'))
     .helpOption('--help', 'show help for embedded status')
     .action(async (flags: { uri?: boolean }) => {
       const embedded = await import('../embedded.js');
