@@ -71,6 +71,8 @@ describe('--embedded and pgfactory embedded', () => {
   });
 });
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('commands sharing the embedded server', () => {
   const status = async () => (await runCli(['embedded', 'status'], { env, noDatabaseUrl: true })).stdout.split('\n')[0];
   const query = (sql: string) => runCli(['query', '--embedded', '--format', 'csv', sql], { env, noDatabaseUrl: true, timeoutMs: 120_000 });
@@ -125,5 +127,22 @@ describe('commands sharing the embedded server', () => {
     expect(result.code).toBe(0);
     expect(fs.existsSync(path.join(env.PGFACTORY_EMBEDDED_DIR, 'lock'))).toBe(false);
     expect(await status()).toBe('status: stopped');
+  });
+
+  it('a server that cannot start says why (its FATAL line), and leaves nothing locked', async () => {
+    const conf = path.join(env.PGFACTORY_EMBEDDED_DIR, 'data', 'postgresql.conf');
+    const original = fs.readFileSync(conf, 'utf8');
+    fs.appendFileSync(conf, 'no_such_setting = 1\n');
+    try {
+      const result = await query('SELECT 1');
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(new RegExp(`^pgfactory: the embedded PostgreSQL in ${escapeRegExp(path.join(env.PGFACTORY_EMBEDDED_DIR, 'data'))} did not start: .*FATAL:  configuration file "${escapeRegExp(conf)}" contains errors\n$`));
+    } finally {
+      fs.writeFileSync(conf, original);
+    }
+    const again = await query('SELECT 1 AS n');
+    expect(again.stdout).toBe('n\n1\n');
+    expect(again.code).toBe(0);
   });
 });
