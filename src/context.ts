@@ -80,14 +80,15 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
     overrides = { source: 'embedded', values: embedded.embeddedSettings(lease.server) };
   }
   let resolved: ResolvedSettings;
+  let factory: ConnectionFactory;
   try {
     resolved = await resolveCommandSettings(flags, io, overrides);
+    const { createConnectionFactory } = await import('./factory.js');
+    factory = createConnectionFactory(resolved.values, factoryOptions);
   } catch (error) {
     await stopEmbedded?.();
     throw error;
   }
-  const { createConnectionFactory } = await import('./factory.js');
-  const factory = createConnectionFactory(resolved.values, factoryOptions);
 
   let interrupts = 0;
   const interruptListeners: Array<() => void> = [];
