@@ -1,7 +1,10 @@
 // Every example in README.md is run here against an embedded server of its own, so the docs
 // cannot rot: each `$ command` of a console block runs in bash (state carries from block to
 // block, as for a reader following along) and its output must match the lines under it, where
-// `…` stands for any text and a line holding only `…` for any number of lines.
+// `…` stands for any text and a line holding only `…` for any number of lines. The lines shown
+// are what a terminal shows: the command's stdout, then its stderr; both are captured apart and
+// each must match its own part. Every example must exit 0 unless the next line is `$ echo $?`,
+// whose output is the exit status it must have. An output shown as JSON must parse.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +17,8 @@ import { BIN, ROOT } from './helpers.js';
 interface Example {
   command: string;
   expected: string[];
+  /** The exit status it must have: 0 unless a `$ echo $?` example follows. */
+  status: number;
 }
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -22,12 +27,30 @@ const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((match) => (
 function consoleExamples(): Example[] {
   const examples: Example[] = [];
   for (const block of blocks.filter((b) => b.lang === 'console')) {
+    let statusOf: Example | undefined;
     for (const line of block.body.replace(/\n$/, '').split('\n')) {
-      if (line.startsWith('$ ')) examples.push({ command: line.slice(2), expected: [] });
-      else examples[examples.length - 1].expected.push(line);
+      if (line === '$ echo $?') {
+        statusOf = examples[examples.length - 1];
+      } else if (statusOf !== undefined) {
+        if (!/^\d+$/.test(line)) throw new Error(`README: "$ echo $?" after "${statusOf.command}" must be followed by a number, not "${line}"`);
+        statusOf.status = Number(line);
+        statusOf = undefined;
+      } else if (line.startsWith('$ ')) {
+        examples.push({ command: line.slice(2), expected: [], status: 0 });
+      } else {
+        examples[examples.length - 1].expected.push(line);
+      }
     }
   }
   return examples;
+}
+
+/** Whether stdout matches the first expected lines and stderr all the rest (a terminal shows stdout first). */
+function matchesStreams(stdout: string, stderr: string, expected: string[]): boolean {
+  for (let split = 0; split <= expected.length; split += 1) {
+    if (matchesExpected(stdout, expected.slice(0, split)) && matchesExpected(stderr, expected.slice(split))) return true;
+  }
+  return false;
 }
 
 function matchesExpected(output: string, expected: string[]): boolean {
@@ -75,15 +98,27 @@ describe('README examples', () => {
     expect(matchesExpected('a x b\n', ['a … b'])).toBe(true);
     expect(matchesExpected('{\n  "a": 1\n}\n', ['{', '…'])).toBe(true);
     expect(matchesExpected('CREATE TABLE\n', ['CREATE INDEX'])).toBe(false);
+    expect(matchesExpected('', [])).toBe(true);
+    expect(matchesStreams('', 'pgfactory: ERROR\n', ['pgfactory: ERROR'])).toBe(true);
+    expect(matchesStreams('id\n', 'inserted\n', ['id', 'inserted'])).toBe(true);
+    // stderr before stdout is not what a terminal shows, and nothing may be left over.
+    expect(matchesStreams('id\n', 'inserted\n', ['inserted', 'id'])).toBe(false);
+    expect(matchesStreams('id\n', 'WARNING\n', ['id'])).toBe(false);
+    // Failing examples say so with `$ echo $?` (which is not run as an example itself).
+    expect(consoleExamples().some((example) => example.status !== 0)).toBe(true);
+    expect(consoleExamples().some((example) => example.command.startsWith('echo'))).toBe(false);
   });
 
   for (const [index, example] of consoleExamples().entries()) {
     it(`$ ${example.command}`, () => {
-      const result = spawnSync('bash', ['-c', `${example.command} 2>&1`], { cwd: home, env, encoding: 'utf8' });
-      if (!matchesExpected(result.stdout, example.expected)) {
+      const result = spawnSync('bash', ['-c', example.command], { cwd: home, env, encoding: 'utf8' });
+      if (result.status !== example.status || !matchesStreams(result.stdout, result.stderr, example.expected)) {
         // Show the whole difference, not just "false".
-        expect({ index, output: result.stdout.split('\n') }).toEqual({ index, output: [...example.expected, ''] });
+        const lines = (text: string) => text.replace(/\n$/, '').split('\n').filter((line, i, all) => all.length > 1 || line !== '');
+        expect({ index, status: result.status, shown: [...lines(result.stdout), '(stderr:)', ...lines(result.stderr)] })
+          .toEqual({ index, status: example.status, shown: example.expected });
       }
+      if (example.expected[0] === '{') expect(() => JSON.parse(result.stdout), 'the JSON output parses').not.toThrow();
     });
   }
 
