@@ -44,7 +44,8 @@ describe('--embedded and pgfactory embedded', () => {
     const viaUri = await runCli(['query', '--format', 'csv', 'SELECT count(*) AS n FROM kept'], { noDatabaseUrl: true, env: { DATABASE_URL: uri } });
     expect(viaUri.stdout).toBe('n\n1\n');
     // --embedded uses the running server and leaves it running.
-    await runCli(['query', '--embedded', 'SELECT 1'], { env, noDatabaseUrl: true });
+    const viaEmbedded = await runCli(['query', '--embedded', '--format', 'csv', 'SELECT count(*) AS n FROM kept'], { env, noDatabaseUrl: true });
+    expect(viaEmbedded).toMatchObject({ stdout: 'n\n1\n', stderr: '', code: 0 });
     const status = await runCli(['embedded', 'status'], { env, noDatabaseUrl: true });
     expect(status.stdout).toMatch(/^status: running \(pid \d+\)\n/);
 

@@ -168,7 +168,8 @@ describe.each(SOURCES)('password from $name', (source) => {
     const json = await runWith(source, realTarget(), ['bench', '--mode', 'both', '-c', '1', '-t', '3', '--format', 'json']);
     expect(json.code).toBe(0);
     const failing = await runWith(source, realTarget(), ['bench', '--mode', 'pooled', '-c', '1', '-t', '3', '--query', 'SELECT 1/0', '--format', 'json']);
-    expect(failing.code).not.toBe(0);
+    expect(withoutWarning(failing.stderr)).toBe('pooled: 3 x ERROR:  22012: division by zero\npgfactory: pooled mode: no operation succeeded (3 of 3 failed)\n');
+    expect(failing.code).toBe(2);
   });
 
   it('connection refused (query, insert, bench), and TLS required by a server without TLS', async () => {
@@ -215,19 +216,35 @@ describe('failure paths that take time, for every password source', () => {
         const cli = spawnCli([name!, ...args, ...rest], { cwd: home, input: name === 'insert' ? null : '', env: { ...env, PGAPPNAME: appName } });
         const stopFeeding = name === 'insert' ? feedCsvRows(cli) : () => undefined;
         try {
-          const running = await pollUntil(async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [appName])).length > 0, 20_000);
-          expect(running).toBe(true);
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          if (fault === 'sigint') cli.child.kill('SIGINT');
-          else await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
-          if (name === 'bench' && fault === 'terminate') {
-            // bench outlives a terminated backend; end it with Ctrl-C once it has seen the errors.
-            await new Promise((resolve) => setTimeout(resolve, 300));
+          // insert: rows are flowing through COPY; bench: an operation is running.
+          const busy = name === 'insert' ? "AND query ILIKE 'COPY%'" : '';
+          const running = await pollUntil(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' ${busy}`, [appName])).length > 0, 30_000);
+          expect(running, `${name} never got busy on the server`).toBe(true);
+          if (fault === 'sigint') {
             cli.child.kill('SIGINT');
+          } else {
+            const killed = (await sql<{ pid: number }>('SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName])).map((row) => row.pid);
+            expect(killed.length).toBeGreaterThan(0);
+            if (name === 'bench') {
+              // bench outlives a terminated backend: once its pool has replaced one, end it with Ctrl-C.
+              const replaced = await pollUntil(async () => (await sql<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])).some((row) => !killed.includes(row.pid)), 30_000);
+              expect(replaced, 'bench did not replace its terminated connections').toBe(true);
+              cli.child.kill('SIGINT');
+            }
           }
           const result = await cli.done;
           expectNoPassword(`${source.name}: ${name} ${fault}`, result);
-          expect(result.code).not.toBe(0);
+          expect(result.stdout).toBe('');
+          if (name === 'bench') {
+            expect(withoutWarning(result.stderr)).toBe('pgfactory: interrupted: the benchmark was stopped\n');
+            expect(result.code).toBe(130);
+          } else if (fault === 'sigint') {
+            expect(withoutWarning(result.stderr)).toBe('pgfactory: interrupted: the load was cancelled and rolled back; nothing was committed\n');
+            expect(result.code).toBe(130);
+          } else {
+            expect(withoutWarning(result.stderr)).toMatch(/^pgfactory: (stdin, line \d+: terminating connection due to administrator command|lost the connection to host "127\.0\.0\.1", port \d+: server closed the connection unexpectedly)\n$/);
+            expect(result.code).toBe(2);
+          }
         } finally {
           stopFeeding();
         }
@@ -298,9 +315,15 @@ describe('warnings about where the password is kept', () => {
 
     const config = await runCli(['config', '--format', 'json'], { cwd: home, env });
     expect(config.stderr).toBe(`${warning}\n`);
-    expect(JSON.parse(config.stdout)).toEqual(expect.anything());
+    expect(config.code).toBe(0);
+    // The ignored file gives no password: config says so.
+    expect(JSON.parse(config.stdout)).toMatchObject({ user: { value: ROLE, source: 'env PGUSER' }, password: { value: '', source: 'default' } });
 
     fs.chmodSync(file, 0o600);
+    const configUsed = await runCli(['config', '--format', 'json'], { cwd: home, env });
+    expectNoPassword('config with .pgpass 0600', configUsed);
+    expect({ stderr: configUsed.stderr, code: configUsed.code }).toEqual({ stderr: '', code: 0 });
+    expect(JSON.parse(configUsed.stdout).password).toEqual({ value: '********', source: `pgpass ${file}:1` });
     const used = await runCli(['query', '--format', 'csv', 'SELECT current_user AS u'], { cwd: home, env });
     expectNoPassword('.pgpass 0600', used);
     expect(used).toMatchObject({ stdout: `u\n${ROLE}\n`, stderr: '', code: 0 });
