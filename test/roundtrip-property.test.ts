@@ -6,6 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { runCli, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'roundtrip';
+
+/** PGFACTORY_PROPERTY_RUNS (default 25): a whole number >= 1, so the property can never pass untried. */
+function propertyRuns(value: string | undefined): number {
+  if (value === undefined || value === '') return 25;
+  const runs = Number(value);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`PGFACTORY_PROPERTY_RUNS must be a whole number >= 1, got "${value}"`);
+  return runs;
+}
+const RUNS = propertyRuns(process.env.PGFACTORY_PROPERTY_RUNS);
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 // PostgreSQL text holds any Unicode except NUL; identifiers at most 63 bytes (longer ones are cut).
@@ -68,9 +77,17 @@ const sorted = (rows: Array<Record<string, unknown>>) => rows.map((row) => JSON.
 useTestSchema(SCHEMA);
 
 describe('insert → query --format json round trip', () => {
+  it('refuses a run count that would try nothing', () => {
+    expect(propertyRuns(undefined)).toBe(25);
+    expect(propertyRuns('3')).toBe(3);
+    for (const bad of ['0', '-1', '1.5', 'many']) expect(() => propertyRuns(bad)).toThrow(`PGFACTORY_PROPERTY_RUNS must be a whole number >= 1, got "${bad}"`);
+  });
+
   it('is exact for arbitrary table names, column names and text values (NULL and empty kept apart)', async () => {
+    let tried = 0;
     await fc.assert(
       fc.asyncProperty(cases, async (c) => {
+        tried += 1;
         const table = `${quoteIdent(SCHEMA)}.${quoteIdent(c.table)}`;
         await sql(`DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (${c.columns.map((name) => `${quoteIdent(name)} text`).join(', ')})`);
         try {
@@ -87,7 +104,8 @@ describe('insert → query --format json round trip', () => {
           await sql(`DROP TABLE IF EXISTS ${table}`);
         }
       }),
-      { numRuns: Number(process.env.PGFACTORY_PROPERTY_RUNS ?? 25) },
+      { numRuns: RUNS },
     );
+    expect(tried).toBe(RUNS);
   }, 180_000);
 });
