@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // 2 cores: more workers than that only add contention with the server.
     maxWorkers: 2,
+    // The default report, then the skipped count (a skip must be visible, see test/support/tools.ts).
+    reporters: ['default', './test/support/skip-summary.ts'],
   },
 });

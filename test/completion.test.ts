@@ -1,5 +1,6 @@
 // `pgfactory completion bash|zsh|fish`: the scripts are run in the real shells (bash always; zsh
-// and fish when installed) and must offer exactly the commands and options `--help` lists.
+// and fish, see support/tools.ts for when they may be missing) and must offer exactly the commands
+// and options `--help` lists.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,19 +8,10 @@ import { Command, Option } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { completionScript, describeProgram } from '../src/completion.js';
 import { runCli, scratchDir } from './helpers.js';
+import { hasCommand, skipWithout } from './support/tools.js';
 
-const hasShell = (shell: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${shell}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const HAS_ZSH = hasShell('zsh');
-const HAS_FISH = hasShell('fish');
-if (!HAS_ZSH) console.warn('completion.test: zsh is not installed; the zsh script is only checked as text (apt package: zsh)');
-if (!HAS_FISH) console.warn('completion.test: fish is not installed; the fish script is only checked as text (apt package: fish)');
+const SKIP_ZSH = skipWithout('zsh', hasCommand('zsh'), 'zsh', 'the zsh completion tests');
+const SKIP_FISH = skipWithout('fish', hasCommand('fish'), 'fish', 'the fish completion tests');
 
 const dir = scratchDir();
 const scripts: Record<'bash' | 'zsh' | 'fish', string> = { bash: '', zsh: '', fish: '' };
@@ -154,11 +146,11 @@ describe('completion zsh', () => {
     for (const value of [...FORMATS, ...SSLMODES]) expect(scripts.zsh).toContain(`'${value}'`);
   });
 
-  it.skipIf(!HAS_ZSH)('is valid zsh', () => {
+  it.skipIf(SKIP_ZSH)('is valid zsh', () => {
     execFileSync('zsh', ['-n', path.join(dir, 'pgfactory.zsh')]);
   });
 
-  it.skipIf(!HAS_ZSH)('offers the commands, options and choices at the cursor', () => {
+  it.skipIf(SKIP_ZSH)('offers the commands, options and choices at the cursor', () => {
     // zsh filters by the typed prefix itself: the function offers all commands.
     expect(zshComplete('pgfactory', 'qu')).toEqual(helpTree[0].commands);
     expect(zshComplete('pgfactory', 'query', '--for')).toContain('--format');
@@ -183,11 +175,11 @@ describe('completion fish', () => {
     expect(scripts.fish).toContain(`-l sslmode -x -a '${SSLMODES.join(' ')}'`);
   });
 
-  it.skipIf(!HAS_FISH)('is valid fish', () => {
+  it.skipIf(SKIP_FISH)('is valid fish', () => {
     execFileSync('fish', ['--no-execute', path.join(dir, 'pgfactory.fish')]);
   });
 
-  it.skipIf(!HAS_FISH)('completes in fish itself', () => {
+  it.skipIf(SKIP_FISH)('completes in fish itself', () => {
     expect(fishComplete('pgfactory qu')).toEqual(['query']);
     expect(fishComplete('pgfactory query --for')).toEqual(['--format']);
     expect(fishComplete('pgfactory query --format ').sort()).toEqual([...FORMATS].sort());

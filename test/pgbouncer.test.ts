@@ -3,16 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseUrl, runCli, sql } from './helpers.js';
 import { pollUntil } from './support/cli.js';
+import { skipWithout } from './support/tools.js';
 import { findPgbouncer, startPgbouncer, type Bouncer } from './support/pgbouncer.js';
 
 const SCHEMA = 'via_pgbouncer';
 const BENCH_DB = 'via_pgbouncer_bench';
-const hasPgbouncer = findPgbouncer() !== undefined;
-if (!hasPgbouncer) {
-  console.warn('SKIPPED test/pgbouncer.test.ts: pgbouncer is not installed; install it to run these tests (Debian/Ubuntu: apt-get install -y pgbouncer)');
-}
+const SKIP_PGBOUNCER = skipWithout('pgbouncer', findPgbouncer() !== undefined, 'pgbouncer', 'the PgBouncer tests');
 
-describe.skipIf(!hasPgbouncer)('through PgBouncer (pool_mode = transaction)', () => {
+describe.skipIf(SKIP_PGBOUNCER)('through PgBouncer (pool_mode = transaction)', () => {
   let bouncer: Bouncer;
   const viaBouncer = (args: string[], input?: string) => runCli(args, { env: { DATABASE_URL: bouncer.url }, input });
 

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, databaseUrl, scratchDir, sql } from './helpers.js';
+import { hasCommand, skipWithout } from './support/tools.js';
 
-const HAS_TMUX = spawnSync('sh', ['-c', 'command -v tmux'], { stdio: 'ignore' }).status === 0;
-if (!HAS_TMUX) console.warn('terminal.test: tmux is not installed, so the terminal tests are skipped (apt package: tmux)');
+const SKIP_TMUX = skipWithout('tmux', hasCommand('tmux'), 'tmux', 'the terminal tests');
 
 const SCHEMA = 'terminal';
 const SOCKET = `pgf-terminal-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -66,7 +66,7 @@ function printed(text: string, marker: string): string[] {
   return lines.slice(start + 1, end).map((line) => line.trimEnd());
 }
 
-describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
+describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
   beforeAll(async () => {
     await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}; CREATE TABLE ${SCHEMA}.big (n int)`);
     const home = scratchDir();

@@ -4,15 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers.js';
 import { generateCerts, opensslAvailable, type TestCerts } from './support/certs.js';
 import { installServerFile, startTestServer, type TestServer } from './support/server.js';
+import { skipWithout } from './support/tools.js';
 
 const SESSION = 'SELECT ssl, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
 const ENCRYPTED = 'ssl,current_user\nt,postgres\n';
 const PLAIN = 'ssl,current_user\nf,postgres\n';
 
-const hasOpenssl = opensslAvailable();
-if (!hasOpenssl) console.warn('SKIPPED test/tls.test.ts: the openssl command is needed to generate test certificates (apt-get install openssl)');
+const SKIP_TLS = skipWithout('openssl', opensslAvailable(), 'openssl', 'the TLS tests (openssl generates their certificates)');
 
-describe.skipIf(!hasOpenssl)('sslmode against a server with TLS on', () => {
+describe.skipIf(SKIP_TLS)('sslmode against a server with TLS on', () => {
   let server: TestServer;
   let certs: TestCerts;
 
