@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectError } from '../src/errors.js';
 import { createConnectionFactory, type ConnectionFactory, type ConnectTiming } from '../src/factory.js';
 import { sql, testSettings } from './helpers.js';
+import { pollUntil } from './support/cli.js';
 
 const factories: ConnectionFactory[] = [];
 afterEach(async () => {
@@ -107,10 +108,13 @@ describe('pooled mode', () => {
 
   it('cancelActive cancels the running statement', async () => {
     const factory = make('factory_cancel', { mode: 'pooled' });
-    const running = factory.withConnection((client) => client.query('SELECT pg_sleep(30)')).catch((error: Error) => error);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const running = factory.withConnection((client) => client.query('SELECT pg_sleep(600)')).catch((error: Error) => error);
+    // Cancel once the statement runs on the server (a cancel before it arrives would do nothing).
+    const started = await pollUntil(async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = 'factory_cancel' AND state = 'active' AND query = 'SELECT pg_sleep(600)'")).length > 0, 30_000);
+    expect(started).toBe(true);
     await factory.cancelActive();
-    expect(((await running) as Error).message).toBe('canceling statement due to user request');
+    const error = (await running) as Error & { code?: string };
+    expect({ code: error.code, message: error.message }).toEqual({ code: '57014', message: 'canceling statement due to user request' });
   });
 });
 
