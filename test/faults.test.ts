@@ -245,7 +245,7 @@ describe('bench: backends terminated during a pooled run', () => {
       expect(JSON.stringify(message)).not.toMatch(/\\n/);
     }
     // Back to the baseline once the run is over.
-    expect(await pollUntil(async () => (await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]))[0]!.n === 0, 5000)).toBe(true);
+    expect(await pollUntil(async () => (await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [appName]))[0]!.n === 0, 30_000)).toBe(true);
   });
 });
 
@@ -281,6 +281,6 @@ describe('load', () => {
       await sampler;
       await watcher.end();
     }
-    expect(await pollUntil(async () => (await sql('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]))[0]!.n === 0, 5000)).toBe(true);
+    expect(await pollUntil(async () => (await sql('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]))[0]!.n === 0, 30_000)).toBe(true);
   }, 120_000);
 });
