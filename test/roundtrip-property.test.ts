@@ -107,5 +107,5 @@ describe('insert → query --format json round trip', () => {
       { numRuns: RUNS },
     );
     expect(tried).toBe(RUNS);
-  }, 180_000);
+  }, 900_000);
 });

@@ -250,7 +250,7 @@ describe('failure paths that take time, for every password source', () => {
         }
       }
     }
-  });
+  }, 400_000);
 
   it.each(SLOW_SOURCES)('SIGINT during a query, and a terminated backend ($name)', async (source) => {
     for (const fault of ['sigint', 'terminate'] as const) {
