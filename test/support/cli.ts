@@ -33,7 +33,7 @@ export function spawnCli(args: string[], options: { env?: Record<string, string 
   child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); check(); });
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); check(); });
   const done = new Promise<CliResult & { exitedAt: number }>((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     let exitedAt = 0;
     child.on('exit', () => {
