@@ -53,6 +53,15 @@ async function connected(): Promise<pg.Client> {
   return client;
 }
 
+async function withClient(fn: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = await connected();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A TCP server on 127.0.0.1 that answers each connection with `onSocket`; closed after the file. */
 const servers: net.Server[] = [];
 const sockets: net.Socket[] = [];
@@ -122,8 +131,7 @@ describe('pg', () => {
   });
 
   assumption('pg', 'the backend key is in client.processID / client.secretKey, and pg.Connection sends a CancelRequest with it', async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       const key = backendKey(client);
       expect(key).toEqual({ processID: expect.any(Number), secretKey: expect.any(Number) });
       const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
@@ -138,9 +146,7 @@ describe('pg', () => {
       const url = new URL(databaseUrl());
       await sendCancelRequest(client, Number(url.port), url.hostname);
       expect(await sleeping).toMatchObject({ code: '57014' });
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   assumption('pg', "the server's 'N' to an SSLRequest fails with 'The server does not support SSL connections'", async () => {
@@ -180,8 +186,7 @@ describe('pg', () => {
   });
 
   assumption('pg', 'client.getTransactionStatus() reports the last ReadyForQuery status (I, T, E)', async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       expect(client.getTransactionStatus()).toBe('I');
       await client.query('BEGIN');
       expect(client.getTransactionStatus()).toBe('T');
@@ -193,16 +198,13 @@ describe('pg', () => {
       expect(client.getTransactionStatus()).toBe('E');
       await client.query('ROLLBACK');
       expect(client.getTransactionStatus()).toBe('I');
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
 
 describe('pg-protocol', () => {
   assumption('pg-protocol', "pg reads a connection's socket through exactly one 'data' listener, which takes any split of the bytes", async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       const socket = connectionSocket((client as unknown as { connection: pg.Connection }).connection);
       expect(socket).toBeInstanceOf(net.Socket);
       expect(socket.listeners('data')).toHaveLength(1);
@@ -213,14 +215,11 @@ describe('pg-protocol', () => {
       expect(pgHandler).toBeTypeOf('function');
       expect(socket.listeners('data')).toHaveLength(1);
       expect((await client.query("SELECT 'split' AS word")).rows).toEqual([{ word: 'split' }]);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   assumption('pg-protocol', 'bench steps over results unparsed (the fast path is taken), and pg still reads errors and later queries', async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       const paths: ResultPaths = { skipping: 0, pg: 0 };
       const run = (text: string) => new Promise<void>((resolve, reject) => {
         client.query(new SkippingQuery(text, queryMessage(text), resolve, reject, paths));
@@ -231,16 +230,13 @@ describe('pg-protocol', () => {
       expect((await client.query('SELECT 42 AS answer')).rows).toEqual([{ answer: 42 }]);
       await run('SELECT 2');
       expect(paths).toEqual({ skipping: 4, pg: 0 });
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
 
 describe('pg-cursor', () => {
   assumption('pg-cursor', 'Cursor.prototype.handleCommandComplete receives the raw command tag and finishes the result', async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       const TaggedCursor = tagKeepingCursor(Cursor);
       await client.query('CREATE TEMP TABLE internals_tag (a int)');
       const insert = client.query(new TaggedCursor('INSERT INTO internals_tag SELECT generate_series(1, 3)', []));
@@ -252,9 +248,7 @@ describe('pg-cursor', () => {
       expect(await select.read(10)).toEqual([]);
       expect(select.tag).toBe('SELECT 3');
       await select.close();
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
 
@@ -269,8 +263,7 @@ describe('pg-copy-streams', () => {
   });
 
   assumption('pg-copy-streams', 'a subclass parser that hands the socket back reads COPY output exactly, errors included', async () => {
-    const client = await connected();
-    try {
+    await withClient(async (client) => {
       for (const rows of [0, 1, 20_000]) {
         const stream = client.query(copyOutStream(`COPY (SELECT i, 'r' || i FROM generate_series(1, ${rows}) i) TO STDOUT`, 'text'));
         const chunks: Buffer[] = [];
@@ -285,9 +278,7 @@ describe('pg-copy-streams', () => {
       expect(error?.code).toBe('22012');
       // The socket went back to pg: the connection still works.
       expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
 
