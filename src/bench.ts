@@ -12,6 +12,7 @@ import { ConnectError, EXIT, InterruptedError, PgfactoryError } from './errors.j
 import type { ConnectionFactory, FactoryStats } from './factory.js';
 import type { ConnectionSettings } from './settings.js';
 import { prepareRunner, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
+import type { ResultPaths } from './bench/skipping-query.js';
 import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS } from './bench/stats.js';
 import type { WorkerInput, WorkerMessage } from './bench/worker.js';
 
@@ -51,6 +52,8 @@ export interface ModeResult {
   phases: { tcp: PhaseTotal; tls: PhaseTotal; startup: PhaseTotal };
   errorMessages: Map<string, number>;
   factory: Omit<FactoryStats, 'mode'>;
+  /** Operations whose result was stepped over unparsed, and those pg's parser read (see src/bench/skipping-query.ts). */
+  resultPaths: ResultPaths;
 }
 
 export interface BenchResult {
@@ -238,6 +241,10 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     phases: { tcp: sumPhase((shard) => shard.phases.tcp), tls: sumPhase((shard) => shard.phases.tls), startup: sumPhase((shard) => shard.phases.startup) },
     errorMessages,
     factory: factory as unknown as Omit<FactoryStats, 'mode'>,
+    resultPaths: {
+      skipping: shards.reduce((total, shard) => total + shard.resultPaths.skipping, 0),
+      pg: shards.reduce((total, shard) => total + shard.resultPaths.pg, 0),
+    },
   };
 }
 

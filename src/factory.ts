@@ -12,6 +12,7 @@ import pg from 'pg';
 import { describeServer } from './describe.js';
 import { ConnectError, PgfactoryError, SettingsError } from './errors.js';
 import { maskSecret } from './secrets.js';
+import { destroyClientSocket, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, sendCancelRequest } from './pg-internals.js';
 import type { ConnectionSettings } from './settings.js';
 
 export type FactoryMode = 'fresh' | 'pooled';
@@ -72,9 +73,7 @@ export interface ConnectionFactory {
   stats(): FactoryStats;
 }
 
-// pg returns these messages when the server answers an SSLRequest with 'N'.
-const NO_SSL_ON_SERVER = /does not support SSL/i;
-// ... and the server these (SQLSTATE 28000) when pg_hba.conf has only hostssl/hostnossl lines.
+// The server's messages (SQLSTATE 28000) when pg_hba.conf has only hostssl/hostnossl lines.
 const NEEDS_SSL = /(no pg_hba\.conf entry|pg_hba\.conf rejects connection) .*no encryption|SSL off/i;
 
 const NO_PASSWORD = 'the server asks for a password and none was given: set PGPASSWORD, put it in .env or ~/.pgpass, or use -W';
@@ -144,7 +143,7 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
   const err = error as Error & { code?: string; host?: string; cert?: { subjectaltname?: string } };
   let reason = err.message;
   if (err.code === 'ECONNREFUSED') reason = 'connection refused (is the server running and accepting TCP connections?)';
-  else if (NO_SSL_ON_SERVER.test(reason)) reason = `the server does not support TLS, and sslmode ${settings.sslmode} requires it`;
+  else if (isNoSslOnServer(reason)) reason = `the server does not support TLS, and sslmode ${settings.sslmode} requires it`;
   else if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const names = err.cert?.subjectaltname;
     reason = `server certificate does not match host name "${settings.host}" (sslmode verify-full${names !== undefined ? `; the certificate is for ${names}` : ''})`;
@@ -152,7 +151,7 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
     reason = `server certificate not trusted: ${reason} (checked against ${settings.sslrootcert !== undefined ? `sslrootcert "${settings.sslrootcert}"` : 'the root certificate'}, sslmode ${settings.sslmode})`;
   }
   else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
-  else if (/timeout/i.test(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
+  else if (isConnectTimeout(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
   else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
   return new ConnectError(`cannot connect to ${describeServer(settings)}: ${maskSecret(reason, settings.password)}`);
 }
@@ -244,9 +243,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       const started = performance.now();
       let tcpAt: number | undefined;
       let tlsAt: number | undefined;
-      const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection;
-      connection.once('connect', () => (tcpAt = performance.now()));
-      connection.once('sslconnect', () => (tlsAt = performance.now()));
+      onConnectPhases(this, () => (tcpAt = performance.now()), () => (tlsAt = performance.now()));
       connecting.add(this);
       try {
         await super.connect();
@@ -254,7 +251,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         counters.connections_errors += 1;
         // pg leaves the socket open after some startup failures (e.g. a refused password exchange),
         // which would keep the process alive.
-        (connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        destroyClientSocket(this);
         throw error;
       } finally {
         connecting.delete(this);
@@ -295,7 +292,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     } catch (error) {
       const message = (error as Error).message ?? '';
       const retry =
-        (settings.sslmode === 'prefer' && triedTls && NO_SSL_ON_SERVER.test(message)) ||
+        (settings.sslmode === 'prefer' && triedTls && isNoSslOnServer(message)) ||
         (settings.sslmode === 'allow' && !triedTls && NEEDS_SSL.test(message));
       // A setting that cannot be used (an unreadable sslrootcert) is the user's to fix, not the server's.
       if (error instanceof SettingsError) throw error;
@@ -371,7 +368,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     },
     async cancelActive(): Promise<void> {
       // A connection still opening has nothing to cancel: drop it, so its connect fails now.
-      for (const client of connecting) (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      for (const client of connecting) destroyClientSocket(client);
       await Promise.all([...active].map((client) => cancelQuery(settings, client)));
     },
     async close(): Promise<void> {
@@ -432,45 +429,11 @@ function watchedLoss(client: pg.Client, error: Error): void {
 
 /** The connection broke while in use: one line naming the server, never the password. */
 export function connectionLostError(settings: ConnectionSettings, error: Error): ConnectError {
-  const reason = error.message
-    .replace(/^Connection terminated unexpectedly/, 'server closed the connection unexpectedly')
-    .replace(/^(read|write) (ECONNRESET|EPIPE)/, 'server closed the connection unexpectedly');
+  const reason = libpqConnectionLossText(error.message);
   return new ConnectError(`lost the connection to ${describeServer(settings)}: ${maskSecret(reason, settings.password)}`, 'connection_lost');
 }
 
-/**
- * Asks the server to cancel what `client` is running. node-postgres has no public call for this;
- * a bare protocol connection sending CancelRequest with the backend's key does it.
- */
+/** Asks the server to cancel what `client` is running (node-postgres has no public call for this). */
 export function cancelQuery(settings: ConnectionSettings, client: pg.Client): Promise<void> {
-  const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
-  if (processID === null || processID === undefined || secretKey === null || secretKey === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const connection = new (pg as unknown as { Connection: new () => PgConnection }).Connection();
-    const done = () => {
-      connection.end();
-      resolve();
-    };
-    const timer = setTimeout(done, 2000);
-    connection.on('error', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    connection.on('connect', () => {
-      connection.cancel(processID, secretKey);
-      clearTimeout(timer);
-      // The server closes the socket once it has read the request.
-      connection.stream.once('close', () => resolve());
-      setTimeout(done, 500).unref();
-    });
-    connection.connect(settings.host.startsWith('/') ? path.join(settings.host, `.s.PGSQL.${settings.port}`) : settings.port, settings.host);
-  });
-}
-
-interface PgConnection {
-  stream: NodeJS.EventEmitter;
-  on(event: string, listener: (...args: unknown[]) => void): void;
-  connect(port: number | string, host: string): void;
-  cancel(processID: number, secretKey: number): void;
-  end(): void;
+  return sendCancelRequest(client, settings.host.startsWith('/') ? path.join(settings.host, `.s.PGSQL.${settings.port}`) : settings.port, settings.host);
 }

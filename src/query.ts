@@ -11,6 +11,7 @@ import { ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
 import { RAW_TEXT_TYPES } from './factory.js';
 import type { ResultWriter } from './output/writer.js';
+import { tagKeepingCursor } from './pg-internals.js';
 import type { Column, Row } from './output/values.js';
 import { isPlainQuery, splitStatements, type Statement } from './sql.js';
 
@@ -35,13 +36,7 @@ export interface StatementSummary {
 const BATCH_ROWS = 2000;
 
 /** pg-cursor with the raw command tag kept (`CREATE TABLE`, not just `CREATE`). */
-class TaggedCursor extends Cursor {
-  tag: string | undefined;
-  handleCommandComplete(msg: { text: string }): void {
-    this.tag = msg.text;
-    (Cursor.prototype as unknown as { handleCommandComplete(msg: unknown): void }).handleCommandComplete.call(this, msg);
-  }
-}
+const TaggedCursor = tagKeepingCursor(Cursor);
 
 export async function runQuery(factory: ConnectionFactory, options: QueryOptions, writer: ResultWriter): Promise<StatementSummary[]> {
   const statements = splitStatements(options.sql);
@@ -54,7 +49,6 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
   return factory.withConnection(async (client) => {
     const onNotice = (notice: ServerNotice) => options.onNotice?.(notice);
     client.on('notice', onNotice);
-    const stopTracking = trackTransactionStatus(client);
     const summaries: StatementSummary[] = [];
     let inTransaction = false;
     try {
@@ -78,7 +72,6 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
       if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      stopTracking();
       client.removeListener('notice', onNotice);
     }
   });
@@ -128,7 +121,8 @@ async function describeColumns(client: pg.Client, describeSql: string): Promise<
  * under them.
  */
 async function withPlanSettings<T>(client: pg.Client, settings: string[] | undefined, work: () => Promise<T>): Promise<T> {
-  if (settings === undefined || transactionStatus(client) !== 'I') return work();
+  // Before the first ReadyForQuery pg reports null: nothing has run yet, so the session is idle.
+  if (settings === undefined || (client.getTransactionStatus() ?? 'I') !== 'I') return work();
   await client.query('BEGIN');
   try {
     for (const setting of settings) await client.query(setting);
@@ -139,22 +133,6 @@ async function withPlanSettings<T>(client: pg.Client, settings: string[] | undef
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
-}
-
-const lastStatus = new WeakMap<pg.Client, string>();
-
-/** The server's transaction status from its last ReadyForQuery: 'I' idle, 'T' in a transaction, 'E' failed. */
-function transactionStatus(client: pg.Client): string {
-  return lastStatus.get(client) ?? 'I';
-}
-
-function trackTransactionStatus(client: pg.Client): () => void {
-  const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
-  const listener = (msg: { status?: string }) => {
-    if (msg.status !== undefined) lastStatus.set(client, msg.status);
-  };
-  connection.on('readyForQuery', listener);
-  return () => connection.removeListener('readyForQuery', listener);
 }
 
 async function copyOut(client: pg.Client, plan: CopyPlan, writer: ResultWriter): Promise<number> {

@@ -10,13 +10,13 @@
 //   >  the separate flags  >  DATABASE_URL  >  the service file entry  >  PG* variables
 //   >  the password file (password only)  >  defaults.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { parse as parseConnectionUri } from 'pg-connection-string';
 import { SettingsError } from './errors.js';
 import { REDACTED_PASSWORD, redactUri } from './secrets.js';
+import { pgpassHelper } from './pg-internals.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -353,34 +353,7 @@ function findServiceEntry(text: string, service: string, file: string, warnings:
 }
 
 // ---------------------------------------------------------------------------------------------
-// The password file (~/.pgpass), read with the `pgpass` package's pure helpers.
-
-interface PgpassEntry {
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-  password: string;
-}
-
-interface PgpassConnInfo {
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-}
-
-interface PgpassHelper {
-  parseLine(line: string): PgpassEntry | null;
-  isValidEntry(entry: PgpassEntry): boolean;
-  match(connInfo: PgpassConnInfo, entry: PgpassEntry): boolean;
-}
-
-// pgpass ships no type declarations, and a module file cannot declare an untyped package, so the
-// helper is loaded through require and given the shape above — when a password file is read, not
-// at every start-up (it pulls in readline: ~4 ms).
-let pgpassHelperModule: PgpassHelper | undefined;
-const pgpassHelper = (): PgpassHelper => (pgpassHelperModule ??= createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper);
+// The password file (~/.pgpass), read with the `pgpass` package's pure helpers (src/pg-internals.ts).
 
 const GROUP_OR_WORLD_ACCESS = 0o077;
 const FILE_TYPE_MASK = 0o170000;

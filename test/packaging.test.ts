@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyEmbedded } from '../src/embedded.js';
-import { ROOT } from './helpers.js';
+import { databaseUrl, ROOT } from './helpers.js';
 
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 // 755 all the way down: as root the embedded server runs as the `postgres` OS user, which must
@@ -16,6 +16,7 @@ fs.chmodSync(work, 0o755);
 const prefix = path.join(work, 'prefix');
 const elsewhere = path.join(work, 'elsewhere');
 const embeddedDir = path.join(work, 'embedded');
+const consumer = path.join(work, 'consumer');
 let tarball = '';
 let packedFiles: string[] = [];
 
@@ -70,9 +71,10 @@ describe('npm pack', () => {
 
   it('holds the launcher, the bundles, the declarations, README, .env.example and package.json — nothing else', () => {
     for (const file of packedFiles) {
-      expect(file, `unexpected file in the package: ${file}`).toMatch(/^(bin\/pgfactory|bin\/package\.json|dist\/[\w-]+\.c?js|dist\/types\/.+\.d\.ts|README\.md|\.env\.example|package\.json|LICENSE)$/);
+      expect(file, `unexpected file in the package: ${file}`).toMatch(/^(bin\/pgfactory|bin\/package\.json|dist\/[\w-]+\.c?js|dist\/types\/.+\.d\.ts|README\.md|\.env\.example|package\.json|npm-shrinkwrap\.json|LICENSE)$/);
     }
-    for (const needed of ['bin/pgfactory', 'dist/cli.cjs', 'dist/index.js', 'dist/bench-worker.js', 'dist/types/index.d.ts', 'README.md', '.env.example', 'package.json']) {
+    // npm-shrinkwrap.json: a global install gets the dependency versions the tests ran against.
+    for (const needed of ['bin/pgfactory', 'dist/cli.cjs', 'dist/index.js', 'dist/bench-worker.js', 'dist/types/index.d.ts', 'README.md', '.env.example', 'package.json', 'npm-shrinkwrap.json']) {
       expect(packedFiles).toContain(needed);
     }
     expect(packedFiles.filter((file) => /^(src|test|bench|scripts|node_modules)\//.test(file))).toEqual([]);
@@ -85,7 +87,24 @@ describe('installed globally from the tarball', () => {
     expect(fs.existsSync(launcher)).toBe(true);
     fs.accessSync(launcher, fs.constants.X_OK);
     const installed = path.join(prefix, 'lib', 'node_modules', 'pgfactory');
-    expect(fs.readdirSync(installed).filter((name) => name !== 'node_modules' && name !== '.compile-cache').sort()).toEqual(['.env.example', 'README.md', 'bin', 'dist', 'package.json']);
+    expect(fs.readdirSync(installed).filter((name) => name !== 'node_modules' && name !== '.compile-cache').sort()).toEqual(['.env.example', 'README.md', 'bin', 'dist', 'npm-shrinkwrap.json', 'package.json']);
+  });
+
+  it('its dependencies are exactly the versions npm-shrinkwrap.json locks (the ones the tests ran against)', () => {
+    const installed = path.join(prefix, 'lib', 'node_modules', 'pgfactory');
+    const locked = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+    const runtime = Object.entries(locked.packages).filter(([where, entry]) => where !== '' && entry.dev !== true);
+    expect(runtime.length).toBeGreaterThan(10);
+    const mismatched: string[] = [];
+    for (const [where, entry] of runtime) {
+      const file = path.join(installed, where, 'package.json');
+      // Optional packages for other platforms are not installed.
+      if (!fs.existsSync(file)) continue;
+      const version = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+      if (version !== entry.version) mismatched.push(`${where}: ${version}, locked ${entry.version}`);
+    }
+    expect(mismatched).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(installed, 'node_modules', 'pg', 'package.json'), 'utf8')).version).toBe(locked.packages['node_modules/pg'].version);
   });
 
   it('the first run of a command writes its compile cache; a damaged cache is replaced, never fatal', async () => {
@@ -130,5 +149,41 @@ describe('installed globally from the tarball', () => {
     const result = await run('pgfactory', ['completion', 'bash'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('complete -F _pgfactory pgfactory\n');
+  });
+});
+
+describe('the library, installed into a strict TypeScript project', () => {
+  it('a consumer importing createConnectionFactory compiles with strict and skipLibCheck false, and runs', async () => {
+    fs.mkdirSync(path.join(consumer, 'src'), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    fs.writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, outDir: 'dist', rootDir: 'src' },
+      include: ['src'],
+    }));
+    fs.writeFileSync(path.join(consumer, 'src', 'main.ts'), [
+      "import { createConnectionFactory, loadSettings, type ConnectionFactory } from 'pgfactory';",
+      "const { values } = loadSettings({}, { env: { DATABASE_URL: process.env.CONSUMER_URL }, cwd: process.cwd() });",
+      "const factory: ConnectionFactory = createConnectionFactory(values, { mode: 'fresh' });",
+      "const answer: number = await factory.withConnection(async (client) => (await client.query<{ answer: number }>('SELECT 41 + 1 AS answer')).rows[0].answer);",
+      'await factory.close();',
+      'console.log(`answer ${answer}, connections opened ${factory.stats().connections_opened}`);',
+      '',
+    ].join('\n'));
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel', 'error', tarball], { cwd: consumer, env: process.env, timeoutMs: 400_000 });
+    expect(install.code, install.stderr).toBe(0);
+    const compile = await run(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', '.'], { cwd: consumer, env: process.env, timeoutMs: 120_000 });
+    expect(compile.stdout + compile.stderr).toBe('');
+    expect(compile.code).toBe(0);
+    const result = await run(process.execPath, ['dist/main.js'], { cwd: consumer, env: { ...userEnv(), CONSUMER_URL: databaseUrl() }, timeoutMs: 60_000 });
+    expect(result).toEqual({ stdout: 'answer 42, connections opened 1\n', stderr: '', code: 0 });
+  }, 600_000);
+});
+
+describe('the development install', () => {
+  it('every dependency install script is reviewed in allowScripts (npm 11 prints no warning on npm install)', async () => {
+    const pending = await run('npm', ['install-scripts', 'ls'], { cwd: ROOT, env: process.env, timeoutMs: 60_000 });
+    expect(pending.stderr).toBe('');
+    expect(pending.stdout.trim()).toBe('No packages with unreviewed install scripts.');
+    expect(pending.code).toBe(0);
   });
 });

@@ -14,6 +14,16 @@ export function opsPerSec(result: ModeResult): number {
   return result.durationS > 0 ? successes / result.durationS : 0;
 }
 
+/**
+ * How the operations' results were read: `skipping` (stepped over unparsed, the fast path), `pg`
+ * (pg's parser, when pg's socket could not be shared), `mixed`, or null when nothing ran.
+ */
+export function resultPath(result: ModeResult): 'skipping' | 'pg' | 'mixed' | null {
+  const { skipping, pg } = result.resultPaths;
+  if (skipping === 0 && pg === 0) return null;
+  return pg === 0 ? 'skipping' : skipping === 0 ? 'pg' : 'mixed';
+}
+
 const phaseAvg = (phase: { sum: number; count: number }) => (phase.count > 0 ? ms(phase.sum / phase.count) : null);
 
 /** Extra latency per operation in fresh mode, and how many times the pooled throughput is fresh's. */
@@ -38,6 +48,7 @@ function modeJson(result: ModeResult): Record<string, unknown> {
     duration_s: round(result.durationS, 3),
     ops_per_sec: round(opsPerSec(result), 2),
     latency_ms: { avg: ms(latency.avg), stddev: ms(latency.stddev), p50: ms(latency.p50), p90: ms(latency.p90), p99: ms(latency.p99), max: ms(latency.max) },
+    result_path: resultPath(result),
   };
   if (result.mode === 'fresh') {
     const connect = result.connect.summary();
@@ -154,6 +165,10 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
   }
   if (throughputRatio !== null) {
     out += `throughput: pooled runs ${throughputRatio.toFixed(2)}x the operations per second of fresh (${opsPerSec(result.modes.pooled!).toFixed(1)} vs ${opsPerSec(fresh!).toFixed(1)} ops/s)\n`;
+  }
+  for (const mode of modes) {
+    const path = resultPath(mode);
+    if (path === 'pg' || path === 'mixed') out += `note (${mode.mode}): ${mode.resultPaths.pg} of ${mode.resultPaths.pg + mode.resultPaths.skipping} results were read by pg's parser, not stepped over: figures include that client CPU\n`;
   }
   for (const mode of modes) out += `\n${formatHistogram(`latency histogram (${mode.mode}), ms:`, mode.latency)}`;
   return out;

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { createConnectionFactory, type ConnectionFactory, type FactoryMode, type FactoryStats } from '../factory.js';
 import { formatServerError, isDatabaseError } from '../db-errors.js';
 import type { ConnectionSettings } from '../settings.js';
-import { queryMessage, SkippingQuery } from './skipping-query.js';
+import { queryMessage, SkippingQuery, type ResultPaths } from './skipping-query.js';
 import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS, type SerializedLatency } from './stats.js';
 
 export interface RunnerSpec {
@@ -43,6 +43,8 @@ export interface ShardResult {
   /** Distinct error messages with how often each occurred (first ones only). */
   errorMessages: Array<[string, number]>;
   factory: FactoryStats;
+  /** Which way the operations' results were read (warm-up included). */
+  resultPaths: ResultPaths;
 }
 
 export interface PreparedRunner {
@@ -53,9 +55,9 @@ export interface PreparedRunner {
 
 const MAX_DISTINCT_ERRORS = 20;
 
-function runSkipping(client: pg.Client, text: string, message: Buffer): Promise<void> {
+function runSkipping(client: pg.Client, text: string, message: Buffer, paths: ResultPaths): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.query(new SkippingQuery(text, message, resolve, reject));
+    client.query(new SkippingQuery(text, message, resolve, reject, paths));
   });
 }
 
@@ -103,7 +105,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
 
   const sql = spec.sql;
   const message = queryMessage(sql);
-  const operation = () => factory.withConnection((client) => runSkipping(client, sql, message));
+  const resultPaths: ResultPaths = { skipping: 0, pg: 0 };
+  const operation = () => factory.withConnection((client) => runSkipping(client, sql, message, resultPaths));
   const base = slot * PROGRESS_FIELDS;
   let stopped = false;
   let ops = 0;
@@ -170,6 +173,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         phases,
         errorMessages: [...errorMessages],
         factory: factory.stats(),
+        resultPaths,
       };
     },
   };

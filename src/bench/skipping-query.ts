@@ -1,12 +1,13 @@
 // bench's operation as a pg Submittable that steps over its own result on the socket, the way
 // pgbench never looks at its rows. pg still opens, authenticates and owns the connection, and
 // still reads ReadyForQuery and any error (so its state, and error reporting, stay pg's); only the
-// RowDescription/DataRow/CommandComplete messages in between are skipped unparsed. With 4 clients
-// on 2 cores the client's CPU per operation competes with the server's, and pg's parser was the
-// larger part of it (pooled `SELECT 1`, 4 clients: ~10 µs of user CPU per operation before,
-// about half that after).
+// RowDescription/DataRow/CommandComplete messages in between are skipped unparsed. With several
+// clients on 2 cores the client's CPU per operation competes with the server's, and pg's parser
+// was the larger part of it (figures in bench/README.md). Where pg's socket cannot be shared the
+// query goes through pg's own parser; `ResultPaths` counts which way each query went.
 import type { Socket } from 'node:net';
 import type pg from 'pg';
+import { connectionSocket, sendCopyFail, sendQuery, takeSocketData } from '../pg-internals.js';
 
 const QUERY = 0x51; // Q
 // Messages pg must read itself: the end of the query, an error, or a COPY pg has to answer.
@@ -17,6 +18,12 @@ const COPY_BOTH_RESPONSE = 0x57; // W
 const MESSAGE_HEADER = 5;
 
 type DataHandler = (chunk: Buffer) => void;
+
+/** How many queries stepped over their result (`skipping`) and how many pg parsed (`pg`). */
+export interface ResultPaths {
+  skipping: number;
+  pg: number;
+}
 
 /** A simple-protocol Query message, built once per run. */
 export function queryMessage(text: string): Buffer {
@@ -34,7 +41,8 @@ export function queryMessage(text: string): Buffer {
  */
 class SocketRouter {
   active: SkippingQuery | undefined;
-  constructor(private readonly pgHandler: DataHandler) {}
+  // pg's own 'data' listener, set once this router has taken its place.
+  pgHandler: DataHandler = () => undefined;
 
   readonly onData = (chunk: Buffer): void => {
     const query = this.active;
@@ -54,14 +62,11 @@ const routers = new WeakMap<Socket, SocketRouter | null>();
 function routerFor(socket: Socket): SocketRouter | undefined {
   let router = routers.get(socket);
   if (router === undefined) {
-    // pg-protocol reads the socket through exactly one 'data' listener; anything else is not a
-    // socket this knows how to share, and the query then goes through pg's own parser.
-    const listeners = socket.listeners('data') as DataHandler[];
-    router = listeners.length === 1 ? new SocketRouter(listeners[0]) : null;
-    if (router !== null) {
-      socket.removeListener('data', listeners[0]);
-      socket.on('data', router.onData);
-    }
+    // A socket that cannot be shared (see takeSocketData) sends its queries through pg's parser.
+    const candidate = new SocketRouter();
+    const pgHandler = takeSocketData(socket, candidate.onData);
+    if (pgHandler !== undefined) candidate.pgHandler = pgHandler;
+    router = pgHandler !== undefined ? candidate : null;
     routers.set(socket, router);
   }
   return router ?? undefined;
@@ -82,15 +87,18 @@ export class SkippingQuery implements pg.Submittable {
     private readonly message: Buffer,
     private readonly resolve: () => void,
     private readonly reject: (error: Error) => void,
+    private readonly paths?: ResultPaths,
   ) {}
 
   submit(connection: pg.Connection): void {
-    const socket = (connection as unknown as { stream: Socket }).stream;
+    const socket = connectionSocket(connection);
     const router = routerFor(socket);
     if (router === undefined) {
-      (connection as unknown as { query(text: string): void }).query(this.text);
+      if (this.paths !== undefined) this.paths.pg += 1;
+      sendQuery(connection, this.text);
       return;
     }
+    if (this.paths !== undefined) this.paths.skipping += 1;
     router.active = this;
     socket.write(this.message);
   }
@@ -132,7 +140,7 @@ export class SkippingQuery implements pg.Submittable {
   handlePortalSuspended(): void {}
   handleCopyData(): void {}
   handleCopyInResponse(connection: pg.Connection): void {
-    (connection as unknown as { sendCopyFail(message: string): void }).sendCopyFail('bench does not send COPY data');
+    sendCopyFail(connection, 'bench does not send COPY data');
   }
 
   handleError(error: Error): void {

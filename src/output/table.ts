@@ -1,10 +1,8 @@
 // The only module that knows cli-table3: pure functions from rows to the text to print.
 import Table from 'cli-table3';
-import tableUtils from 'cli-table3/src/utils.js';
+import { cliTableWidth as strlen } from '../pg-internals.js';
 import type { Column, Row } from './values.js';
 import { isNumericType } from './values.js';
-
-const { strlen } = tableUtils;
 
 export interface TableOptions {
   nullString?: string;
