@@ -25,12 +25,48 @@ describe('query output formats', () => {
       '│ id │ name │',
       '├────┼──────┤',
       '│  1 │ Ann  │',
+      '│  2 │      │',
+      '└────┴──────┘',
+      '(2 rows)',
+      '',
+    ].join('\n'));
+  });
+
+  it('--row-rules draws a rule between every two rows', async () => {
+    const result = await runCli(['query', '--row-rules', `SELECT id, name FROM ${SCHEMA}.t WHERE id < 3 ORDER BY id`]);
+    expect(result).toMatchObject({ stderr: '', code: 0 });
+    expect(result.stdout).toBe([
+      '┌────┬──────┐',
+      '│ id │ name │',
+      '├────┼──────┤',
+      '│  1 │ Ann  │',
       '├────┼──────┤',
       '│  2 │      │',
       '└────┴──────┘',
       '(2 rows)',
       '',
     ].join('\n'));
+  });
+
+  it('-x takes on/off/auto, and anything else after it is the SQL; auto off a terminal is a table', async () => {
+    const on = await runCli(['query', '-x', 'SELECT 1 AS a, 2 AS b']);
+    expect(on).toMatchObject({ stdout: '-[ RECORD 1 ]-\na | 1\nb | 2\n(1 row)\n', stderr: '', code: 0 });
+    const auto = await runCli(['query', '--expanded', 'auto', 'SELECT 1 AS a']);
+    expect(auto).toMatchObject({ stdout: '┌───┐\n│ a │\n├───┤\n│ 1 │\n└───┘\n(1 row)\n', stderr: '', code: 0 });
+    const off = await runCli(['query', '-x', 'off', 'SELECT 1 AS a']);
+    expect(off.stdout).toBe(auto.stdout);
+    const bad = await runCli(['query', '-x', 'sometimes', 'SELECT 1 AS a']);
+    expect(bad).toMatchObject({ stdout: '', stderr: 'pgfactory: -x/--expanded takes on, off or auto, got "sometimes"\n', code: 1 });
+  });
+
+  it('long values are cut only with --max-width off a terminal, and never in csv', async () => {
+    const query = "SELECT repeat('x', 30) AS a, '表格表格表格' AS b";
+    const whole = await runCli(['query', query]);
+    expect(whole.stdout).toContain(`│ ${'x'.repeat(30)} │ 表格表格表格 │`);
+    const cut = await runCli(['query', '--max-width', '5', query]);
+    expect(cut.stdout).toBe('┌───────┬───────┐\n│ a     │ b     │\n├───────┼───────┤\n│ xxxx… │ 表格… │\n└───────┴───────┘\n(1 row)\n');
+    const csv = await runCli(['query', '--max-width', '5', '--format', 'csv', query]);
+    expect(csv.stdout).toBe(`a,b\n${'x'.repeat(30)},表格表格表格\n`);
   });
 
   it('csv is what COPY writes: NULL empty, empty string quoted, duplicate names kept', async () => {

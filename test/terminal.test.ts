@@ -113,6 +113,89 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     expect(screen(true).split('\n').find((line) => line.includes('│ n │'))).toBe('│ n │');
   });
 
+  it('rows are not ruled apart: one rule under the header only', async () => {
+    await freshScreen();
+    const { text, exit } = await runInPane(`pgfactory query 'select g, g * 2 as twice from generate_series(1, 4) g'`, 'compact');
+    expect(exit).toBe(0);
+    expect(printed(text, 'compact')).toEqual([
+      '┌───┬───────┐',
+      '│ g │ twice │',
+      '├───┼───────┤',
+      '│ 1 │     2 │',
+      '│ 2 │     4 │',
+      '│ 3 │     6 │',
+      '│ 4 │     8 │',
+      '└───┴───────┘',
+      '(4 rows)',
+    ]);
+  });
+
+  it('output taller than the screen goes through the pager; short, piped or --no-pager output does not', async () => {
+    const tall = `pgfactory query 'select g as n from generate_series(1, 100) g'`;
+    await freshScreen();
+    typeLine(`${tall}; echo "paged exit=$?"`);
+    // less -SRFX: the first screenful and its prompt, the command still running.
+    const paging = await waitForScreen((shown) => /^:\s*$/m.test(shown) && shown.includes('│  45 │'), 'less showing the first screen');
+    expect(paging).not.toContain('paged exit=');
+    expect(paging).not.toContain('(100 rows)');
+    tmux('send-keys', '-t', TARGET, 'q');
+    await waitForScreen((shown) => /^paged exit=0$/m.test(shown), 'the pager to quit');
+
+    for (const [marker, command] of [
+      ['short', `pgfactory query 'select g as n from generate_series(1, 5) g'`],
+      ['nopager', `${tall} --no-pager`],
+      ['emptyvar', `PAGER= ${tall}`],
+    ]) {
+      await freshScreen();
+      const { text, exit } = await runInPane(command, marker);
+      expect(exit).toBe(0);
+      expect(text).toMatch(/^\(\d+ rows\)$/m);
+      expect(text).not.toMatch(/^:\s*$/m);
+    }
+    await freshScreen();
+    const piped = await runInPane(`${tall} | wc -l`, 'piped');
+    expect(printed(piped.text, 'piped')).toEqual(['105']);
+    // The pager is the user's choice: PGFACTORY_PAGER first, then PSQL_PAGER, then PAGER.
+    await freshScreen();
+    const chosen = await runInPane(`PAGER=false PSQL_PAGER='wc -l' ${tall}`, 'chosen');
+    expect(printed(chosen.text, 'chosen')).toEqual(['105']);
+    await freshScreen();
+    const own = await runInPane(`PSQL_PAGER=false PGFACTORY_PAGER='grep -c n' ${tall}`, 'own');
+    expect(printed(own.text, 'own')).toEqual(['1']);
+  });
+
+  it('-x auto: expanded when the table is wider than the terminal, a table when it fits', async () => {
+    await freshScreen();
+    const wide = await runInPane(`pgfactory query -x auto 'select 1 as id, repeat($$a$$, 120) as x, repeat($$b$$, 120) as y'`, 'wide');
+    expect(wide.exit).toBe(0);
+    expect(printed(wide.text, 'wide')).toEqual(['-[ RECORD 1 ]-', 'id | 1', `x  | ${'a'.repeat(120)}`, `y  | ${'b'.repeat(120)}`, '(1 row)']);
+    await freshScreen();
+    const narrow = await runInPane(`pgfactory query --expanded auto 'select 1 as id, repeat($$a$$, 12) as x'`, 'fits');
+    expect(printed(narrow.text, 'fits')).toEqual(['┌────┬──────────────┐', '│ id │ x            │', '├────┼──────────────┤', `│  1 │ ${'a'.repeat(12)} │`, '└────┴──────────────┘', '(1 row)']);
+  });
+
+  it('on a narrow terminal long values are cut with …, never in csv; --max-width 0 keeps them whole', async () => {
+    tmux('resize-window', '-t', TARGET, '-x', '40');
+    try {
+      await freshScreen();
+      const value = `repeat($$x$$, 100)`;
+      const cut = await runInPane(`pgfactory query --no-pager 'select ${value} as v'`, 'cut');
+      expect(printed(cut.text, 'cut')).toEqual([`┌${'─'.repeat(38)}┐`, `│ v${' '.repeat(36)}│`, `├${'─'.repeat(38)}┤`, `│ ${'x'.repeat(35)}… │`, `└${'─'.repeat(38)}┘`, '(1 row)']);
+      await freshScreen();
+      const csv = await runInPane(`pgfactory query --format csv 'select ${value} as v' | tr -d '\\n' | wc -c`, 'csv');
+      // "v" + 100 x: nothing cut.
+      expect(printed(csv.text, 'csv')).toEqual(['101']);
+      await freshScreen();
+      const whole = await runInPane(`pgfactory query --no-pager --max-width 0 'select ${value} as v' | grep -c x`, 'whole');
+      expect(printed(whole.text, 'whole')).toEqual(['1']);
+      await freshScreen();
+      const chosen = await runInPane(`pgfactory query --no-pager --max-width 8 'select ${value} as v'`, 'chosen');
+      expect(printed(chosen.text, 'chosen')).toContain(`│ xxxxxxx… │`);
+    } finally {
+      tmux('resize-window', '-t', TARGET, '-x', '200');
+    }
+  });
+
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {
     await freshScreen();
     const { text, exit } = await runInPane(`pgfactory query 'select * from no_such_table'`, 'error');

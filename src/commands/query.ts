@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
+import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo } from '../output/writer.js';
 import { collect, parseNonNegativeInt, readSqlFile, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
@@ -10,7 +10,10 @@ interface QueryFlags extends ConnectionFlags {
   param?: string[];
   format: OutputFormat;
   null?: string;
-  expanded?: boolean;
+  expanded?: boolean | string;
+  pager: boolean;
+  maxWidth?: number;
+  rowRules?: boolean;
   singleTransaction?: boolean;
   timing?: boolean;
   statementTimeout?: number;
@@ -24,7 +27,10 @@ export function queryCommand(io: CommandIo): Command {
     .option('--param <value>', 'a value bound to $1, $2 … (repeatable; sent as a parameter, never spliced)', collect)
     .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
     .option('--null <string>', 'how NULL is shown in table/csv/tsv (default: empty; \\N in tsv)')
-    .option('-x, --expanded', 'one record per block, like psql \\x')
+    .option('-x, --expanded [mode]', "one record per block, like psql \\x; 'auto': only when the table is wider than the terminal")
+    .option('--row-rules', 'table: a rule between every two rows (by default only under the header)')
+    .option('--max-width <columns>', 'table: cut longer values to this width with … (0 = never; default on a terminal: its width)', parseNonNegativeInt('--max-width'))
+    .option('--no-pager', 'never page long output (default on a terminal: PGFACTORY_PAGER, PSQL_PAGER, PAGER or less -SRFX)')
     .option('--single-transaction', 'run all statements in one transaction')
     .option('--timing', 'print the time each statement took on stderr')
     .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET after connecting)', parseNonNegativeInt('--statement-timeout'));
@@ -34,15 +40,19 @@ Examples:
   $ pgfactory query --embedded 'SELECT version()'
   $ pgfactory query -d mydb --format csv 'SELECT * FROM users WHERE id = $1' --param 42
   $ pgfactory query -f migrate.sql --single-transaction`);
-  command.action(async (sqlArgument: string | undefined, flags: QueryFlags) => {
+  command.action(async (argument: string | undefined, flags: QueryFlags) => {
+    const { expanded, sqlArgument } = expandedMode(flags.expanded, argument);
     const { sql, sourceName } = readSql(sqlArgument, flags.file, io);
     const { createResultWriter } = await import('../output/writer.js');
     const { runQuery } = await import('../query.js');
     const { formatNotice } = await import('../db-errors.js');
     const writer = createResultWriter(flags.format, io.stdout, io.stderr, {
       nullString: flags.null,
-      expanded: flags.expanded,
+      expanded,
       paintHeader: io.paint?.header,
+      rowRules: flags.rowRules,
+      maxValueWidth: flags.maxWidth,
+      terminal: await terminalOf(io, flags.pager),
     });
     await withContext(flags, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout }, io, (context) =>
       runQuery(context.factory, {
@@ -55,6 +65,29 @@ Examples:
       }, writer));
   });
   return command;
+}
+
+const EXPANDED_MODES: Record<string, boolean | 'auto'> = { on: true, off: false, auto: 'auto' };
+
+/**
+ * -x takes an optional mode, so commander hands it the next word: `query -x 'SELECT 1'` gives
+ * -x the SQL. Anything but on/off/auto is the SQL argument given after -x.
+ */
+function expandedMode(value: boolean | string | undefined, argument: string | undefined): { expanded: boolean | 'auto'; sqlArgument: string | undefined } {
+  if (typeof value !== 'string') return { expanded: value === true, sqlArgument: argument };
+  const mode = EXPANDED_MODES[value];
+  if (mode !== undefined) return { expanded: mode, sqlArgument: argument };
+  if (argument !== undefined) throw new UsageError(`-x/--expanded takes on, off or auto, got "${value}"`);
+  return { expanded: true, sqlArgument: value };
+}
+
+/** The terminal stdout writes to (its size and pager), or undefined when it is not one. */
+export async function terminalOf(io: CommandIo, pager: boolean): Promise<TerminalInfo | undefined> {
+  const stdout = io.stdout as Partial<NodeJS.WriteStream>;
+  if (stdout.isTTY !== true) return undefined;
+  // Loaded on a terminal only: pipes and files never page.
+  const { pagerCommand } = await import('../shell/pager.js');
+  return { columns: stdout.columns ?? 80, rows: stdout.rows ?? 24, pager: pager ? pagerCommand(io.env) : undefined, env: io.env };
 }
 
 function readSql(argument: string | undefined, file: string | undefined, io: CommandIo): { sql: string; sourceName?: string } {

@@ -11,8 +11,23 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface WriterOptions {
   nullString?: string;
-  expanded?: boolean;
+  /** psql's \x layout; 'auto': only for a table wider than the terminal (as `\x auto`). */
+  expanded?: boolean | 'auto';
   paintHeader?: (text: string) => string;
+  /** table: a rule between every two rows, not only under the header. */
+  rowRules?: boolean;
+  /** table: cut values to this many columns (0: never); by default to the terminal's width on one. */
+  maxValueWidth?: number;
+  /** Set when stdout is a terminal: table output is fitted to it and may go through a pager. */
+  terminal?: TerminalInfo;
+}
+
+export interface TerminalInfo {
+  columns: number;
+  rows: number;
+  /** The pager for output taller or wider than the terminal; undefined: never page. */
+  pager?: string;
+  env: NodeJS.ProcessEnv;
 }
 
 /** Writes to a stream and waits for 'drain' when its buffer is full. */
@@ -82,11 +97,28 @@ class TableWriter implements ResultWriter {
   }
   async endRows(): Promise<void> {
     // cli-table3 is loaded only when a table is printed.
-    const { formatExpanded, formatTable } = await import('./table.js');
-    const render = this.options.expanded === true ? formatExpanded : formatTable;
-    await this.separate();
-    await this.out.write(render(this.columns, this.rows, { nullString: this.options.nullString, paint: this.options.paintHeader }));
+    const { expandedValueWidth, formatExpanded, formatTable, widestLine } = await import('./table.js');
+    const { expanded, terminal } = this.options;
+    const options = { nullString: this.options.nullString, paint: this.options.paintHeader, rowRules: this.options.rowRules };
+    // Long values are cut to fit the screen: a whole table row in table view, the value beside
+    // its label in the expanded one.
+    const fit = (layout: 'table' | 'expanded') =>
+      this.options.maxValueWidth ?? (terminal === undefined ? 0 : layout === 'table' ? Math.max(10, terminal.columns - 4) : expandedValueWidth(this.columns, terminal.columns));
+    let text: string;
+    if (expanded === true) text = formatExpanded(this.columns, this.rows, { ...options, maxValueWidth: fit('expanded') });
+    else {
+      text = formatTable(this.columns, this.rows, { ...options, maxValueWidth: fit('table') });
+      if (expanded === 'auto' && terminal !== undefined && widestLine(text.slice(0, text.indexOf('\n'))) > terminal.columns) {
+        text = formatExpanded(this.columns, this.rows, { ...options, maxValueWidth: fit('expanded') });
+      }
+    }
     this.rows = [];
+    await this.separate();
+    if (terminal?.pager !== undefined && (countLines(text) >= terminal.rows || widestLine(text) > terminal.columns)) {
+      const { runPager } = await import('../shell/pager.js');
+      if (await runPager(terminal.pager, text, terminal.env)) return;
+    }
+    await this.out.write(text);
   }
   async beginCopy(): Promise<void> {
     throw new Error('table output does not take COPY data');
@@ -101,6 +133,12 @@ class TableWriter implements ResultWriter {
     if (this.printedBefore) await this.out.write('\n');
     this.printedBefore = true;
   }
+}
+
+function countLines(text: string): number {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
+  return lines;
 }
 
 /** csv and tsv: exactly what COPY TO STDOUT writes in FORMAT csv / text, with a header line. */
