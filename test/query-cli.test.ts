@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, cliEnv, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'query_cli';
 
@@ -197,6 +198,40 @@ describe('query statements', () => {
     const result = await runCli(['query', '--statement-timeout', '100', 'SELECT pg_sleep(5)']);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('57014: canceling statement due to statement timeout');
+  });
+});
+
+describe('query --watch', () => {
+  it('csv appends each run to one log on one connection (header once, the time on stderr); Ctrl-C exits 0', async () => {
+    const home = scratchDir();
+    const child = spawn(BIN, ['query', '--watch', '0.2', '--format', 'csv', 'SELECT pg_backend_pid() AS pid, 7 AS n'], { cwd: home, env: cliEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let waited = 0; stdout.split('\n').length < 5; waited += 50) {
+      if (waited > 20_000) throw new Error(`--watch did not run 3 times: ${stdout} ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const [header, ...rows] = stdout.trimEnd().split('\n');
+    expect(header).toBe('pid,n');
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    const pids = new Set(rows.map((row) => row.split(',')[0]));
+    expect(pids.size).toBe(1);
+    expect(rows.every((row) => /^\d+,7$/.test(row))).toBe(true);
+    const stamps = stderr.split('\n').filter((line) => line !== '');
+    expect(stamps.length).toBeGreaterThanOrEqual(3);
+    expect(stamps.every((line) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.2s\)$/.test(line))).toBe(true);
+  });
+
+  it('a failing run stops the watch with its exit code', async () => {
+    const result = await runCli(['query', '--watch', '0.1', 'SELECT 1 / (3 - (SELECT count(*) FROM pg_stat_activity WHERE false) - 3)']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('pgfactory: ERROR:  22012: division by zero\n');
+    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.1s\)\n\n$/);
   });
 });
 

@@ -136,7 +136,7 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     typeLine(`${tall}; echo "paged exit=$?"`);
     // less -SRFX: the first screenful and its prompt, the command still running.
     const paging = await waitForScreen((shown) => /^:\s*$/m.test(shown) && shown.includes('│  45 │'), 'less showing the first screen');
-    expect(paging).not.toContain('paged exit=');
+    expect(paging).not.toMatch(/^paged exit=/m);
     expect(paging).not.toContain('(100 rows)');
     tmux('send-keys', '-t', TARGET, 'q');
     await waitForScreen((shown) => /^paged exit=0$/m.test(shown), 'the pager to quit');
@@ -194,6 +194,19 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     } finally {
       tmux('resize-window', '-t', TARGET, '-x', '200');
     }
+  });
+
+  it('--watch runs the query again and again under a time header; Ctrl-C ends it with exit 0', async () => {
+    await freshScreen();
+    typeLine(`pgfactory query --watch 0.3 'select 42 as answer'; echo "watch exit=$?"`);
+    const runs = (text: string) => (text.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.3s\)$/gm) ?? []).length;
+    const text = await waitForScreen((shown) => runs(shown) >= 3 && (shown.match(/^│     42 │$/gm) ?? []).length >= 3, 'three runs');
+    expect(text).not.toMatch(/^watch exit=/m);
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    // The terminal echoes the keypress as ^C, on the line the marker is printed on.
+    const after = await waitForScreen((shown) => /^(\^C)?watch exit=\d+$/m.test(shown), 'the watch to end');
+    expect(after).toMatch(/^(\^C)?watch exit=0$/m);
+    expect(after).not.toContain('pgfactory:');
   });
 
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo } from '../output/writer.js';
-import { collect, parseNonNegativeInt, readSqlFile, type CommandIo } from './shared.js';
+import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
   file?: string;
@@ -17,6 +17,7 @@ interface QueryFlags extends ConnectionFlags {
   singleTransaction?: boolean;
   timing?: boolean;
   statementTimeout?: number;
+  watch?: number;
 }
 
 export function queryCommand(io: CommandIo): Command {
@@ -33,6 +34,7 @@ export function queryCommand(io: CommandIo): Command {
     .option('--no-pager', 'never page long output (default on a terminal: PGFACTORY_PAGER, PSQL_PAGER, PAGER or less -SRFX)')
     .option('--single-transaction', 'run all statements in one transaction')
     .option('--timing', 'print the time each statement took on stderr')
+    .option('--watch <seconds>', 'run the SQL again every so many seconds until Ctrl-C, like psql \\watch', parsePositiveNumber('--watch'))
     .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET after connecting)', parseNonNegativeInt('--statement-timeout'));
   addConnectionOptions(command).helpOption('--help', 'show help for query');
   command.addHelpText('after', `
@@ -46,23 +48,46 @@ Examples:
     const { createResultWriter } = await import('../output/writer.js');
     const { runQuery } = await import('../query.js');
     const { formatNotice } = await import('../db-errors.js');
-    const writer = createResultWriter(flags.format, io.stdout, io.stderr, {
+    // psql does not page \watch either: every run would wait for the pager to be quit.
+    const terminal = await terminalOf(io, flags.pager && flags.watch === undefined);
+    const writer = (header = true) => createResultWriter(flags.format, io.stdout, io.stderr, {
       nullString: flags.null,
       expanded,
       paintHeader: io.paint?.header,
       rowRules: flags.rowRules,
       maxValueWidth: flags.maxWidth,
-      terminal: await terminalOf(io, flags.pager),
+      terminal,
+      header,
     });
-    await withContext(flags, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout }, io, (context) =>
-      runQuery(context.factory, {
-        sql,
-        sourceName,
-        params: flags.param,
-        singleTransaction: flags.singleTransaction,
-        onTiming: flags.timing === true ? (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
-        onNotice: (notice) => io.stderr.write(`${formatNotice(notice)}\n`),
-      }, writer));
+    const options = {
+      sql,
+      sourceName,
+      params: flags.param,
+      singleTransaction: flags.singleTransaction,
+      onTiming: flags.timing === true ? (ms: number) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
+      onNotice: (notice: Parameters<typeof formatNotice>[0]) => io.stderr.write(`${formatNotice(notice)}\n`),
+    };
+    const watching = flags.watch;
+    // --watch reuses one connection for every run.
+    const factoryOptions = { mode: watching === undefined ? 'fresh' : 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout } as const;
+    await withContext(flags, factoryOptions, io, async (context) => {
+      if (watching === undefined) return void (await runQuery(context.factory, options, writer()));
+      const { watch } = await import('../shell/watch.js');
+      const stop = new AbortController();
+      context.onInterrupt(() => stop.abort());
+      // A table is read: the time heads it on stdout. csv/ndjson are appended to for a log: the
+      // header line once, the time on stderr.
+      const table = flags.format === 'table';
+      await watch({
+        intervalSeconds: watching,
+        signal: stop.signal,
+        writeHeader: (text) => void (table ? io.stdout : io.stderr).write(text),
+        runOnce: async (run) => {
+          await runQuery(context.factory, options, writer(run === 1));
+          if (table) io.stdout.write('\n');
+        },
+      });
+    });
   });
   return command;
 }

@@ -20,6 +20,8 @@ export interface WriterOptions {
   maxValueWidth?: number;
   /** Set when stdout is a terminal: table output is fitted to it and may go through a pager. */
   terminal?: TerminalInfo;
+  /** csv/tsv: false leaves out the header line (`--watch` appends later runs to the first). */
+  header?: boolean;
 }
 
 export interface TerminalInfo {
@@ -42,7 +44,7 @@ export class Output {
  * Bytes a writer can take straight from the server (see ResultWriter.serverFormat): COPY's csv or
  * text format with a header line and this NULL string, or one JSON object per line.
  */
-export type ServerFormat = { kind: 'csv' | 'text'; nullString: string } | { kind: 'json-lines' };
+export type ServerFormat = { kind: 'csv' | 'text'; nullString: string; header: boolean } | { kind: 'json-lines' };
 
 export interface ResultWriter {
   readonly format: OutputFormat;
@@ -69,9 +71,9 @@ export function createResultWriter(format: OutputFormat, stdout: Writable, stder
     case 'table':
       return new TableWriter(out, options);
     case 'csv':
-      return new LineWriter('csv', out, tagsTo, options.nullString ?? '');
+      return new LineWriter('csv', out, tagsTo, options.nullString ?? '', options.header !== false);
     case 'tsv':
-      return new LineWriter('tsv', out, tagsTo, options.nullString ?? '\\N');
+      return new LineWriter('tsv', out, tagsTo, options.nullString ?? '\\N', options.header !== false);
     case 'ndjson':
       return new JsonWriter('ndjson', out, tagsTo);
     case 'json':
@@ -145,15 +147,15 @@ function countLines(text: string): number {
 class LineWriter implements ResultWriter {
   private readonly line: (values: Row, nullString: string) => string;
 
-  constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string) {
+  constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string, private readonly header: boolean) {
     this.line = format === 'csv' ? csvLine : tsvLine;
-    this.serverFormat = { kind: format === 'csv' ? 'csv' : 'text', nullString };
+    this.serverFormat = { kind: format === 'csv' ? 'csv' : 'text', nullString, header };
   }
 
   readonly serverFormat: ServerFormat;
 
   async beginRows(columns: Column[]): Promise<void> {
-    await this.out.write(this.line(columns.map((column) => column.name), this.nullString));
+    if (this.header) await this.out.write(this.line(columns.map((column) => column.name), this.nullString));
   }
   async writeRows(rows: Row[]): Promise<void> {
     let text = '';
