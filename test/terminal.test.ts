@@ -17,6 +17,7 @@ const SOCKET = `pgf-terminal-${process.pid}-${randomBytes(3).toString('hex')}`;
 const TARGET = 'main';
 const ESC = '\u001b[';
 let socketPath: string | undefined;
+let home: string;
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-u', '-L', SOCKET, ...args], { encoding: 'utf8' });
@@ -29,7 +30,10 @@ function screen(escapes = false): string {
 
 /** Types `line` into the shell and presses Enter. */
 function typeLine(line: string): void {
-  tmux('send-keys', '-t', TARGET, '-l', line);
+  // tmux reads a ';' that ends an argument as its own command separator: sent escaped instead.
+  const body = line.endsWith(';') ? line.slice(0, -1) : line;
+  if (body !== '') tmux('send-keys', '-t', TARGET, '-l', body);
+  if (body !== line) tmux('send-keys', '-t', TARGET, '\\;');
   tmux('send-keys', '-t', TARGET, 'Enter');
 }
 
@@ -47,6 +51,13 @@ async function waitForScreen(test: (text: string) => boolean, what: string, time
 async function freshScreen(): Promise<void> {
   typeLine('clear');
   await waitForScreen((text) => text.trim() === 'pgf$', 'a cleared screen');
+  tmux('clear-history', '-t', TARGET);
+}
+
+/** Clears the screen inside the shell (Ctrl-L) and waits for its prompt alone. */
+async function freshShellScreen(db: string): Promise<void> {
+  tmux('send-keys', '-t', TARGET, 'C-l');
+  await waitForScreen((text) => text.trim() === `${db}=>`, 'a cleared shell screen');
   tmux('clear-history', '-t', TARGET);
 }
 
@@ -69,7 +80,7 @@ function printed(text: string, marker: string): string[] {
 describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
   beforeAll(async () => {
     await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}; CREATE TABLE ${SCHEMA}.big (n int)`);
-    const home = scratchDir();
+    home = scratchDir();
     // The shell a person would have: node and pgfactory on PATH, an empty HOME, no PG* variables.
     const env: Record<string, string> = {
       PATH: [path.join(ROOT, 'bin'), path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(path.delimiter),
@@ -207,6 +218,97 @@ describe.skipIf(!HAS_TMUX)('in a terminal (tmux)', () => {
     const after = await waitForScreen((shown) => /^(\^C)?watch exit=\d+$/m.test(shown), 'the watch to end');
     expect(after).toMatch(/^(\^C)?watch exit=0$/m);
     expect(after).not.toContain('pgfactory:');
+  });
+
+  it('the interactive shell: multi-line statements, transaction prompts, \\d, completion, history, Ctrl-C and Ctrl-D', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.shell_zebra_table (zebra_id int PRIMARY KEY, zebra_label text NOT NULL DEFAULT 'x')`);
+    const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
+    const appName = `pgf-shell-${randomBytes(3).toString('hex')}`;
+    const lastLines = (text: string, count: number) => text.trimEnd().split('\n').slice(-count).map((line) => line.trimEnd());
+    await freshScreen();
+    typeLine(`PGAPPNAME=${appName} pgfactory query; echo "shell exit=$?"`);
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}=>`), 'the shell prompt');
+
+    // A statement over two lines: a continuation prompt, then the result.
+    typeLine('select 1 as one,');
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}->`), 'the continuation prompt');
+    typeLine("2 as two, '$$;' as dollar;");
+    let text = await waitForScreen((shown) => shown.includes('(1 row)') && shown.trimEnd().endsWith(`${db}=>`), 'the two-line result');
+    expect(lastLines(text, 9)).toEqual([
+      `${db}=> select 1 as one,`,
+      `${db}-> 2 as two, '$$;' as dollar;`,
+      '┌─────┬─────┬────────┐',
+      '│ one │ two │ dollar │',
+      '├─────┼─────┼────────┤',
+      '│   1 │   2 │ $$;    │',
+      '└─────┴─────┴────────┘',
+      '(1 row)',
+      `${db}=>`,
+    ]);
+
+    // The transaction state in the prompt, as psql shows it.
+    typeLine('begin;');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=*>`), 'the in-transaction prompt');
+    typeLine('select 1/0;');
+    text = await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=!>`), 'the failed-transaction prompt');
+    expect(text).toContain('ERROR:  22012: division by zero');
+    typeLine('rollback;');
+    text = await waitForScreen((shown) => /^ROLLBACK$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'the idle prompt again');
+
+    // \d NAME: columns, types, nullability, defaults and indexes.
+    await freshShellScreen(db);
+    typeLine(`\\d ${SCHEMA}.shell_zebra_table`);
+    text = await waitForScreen((shown) => shown.includes('PRIMARY KEY') && shown.trimEnd().endsWith(`${db}=>`), '\\d output');
+    expect(text).toContain(`table "${SCHEMA}.shell_zebra_table"`);
+    expect(text).toMatch(/^│ zebra_id +│ integer │ not null │ +│$/m);
+    expect(text).toMatch(/^│ zebra_label │ text +│ not null │ 'x'::text │$/m);
+    expect(text).toMatch(/^│ shell_zebra_table_pkey PRIMARY KEY, btree \(zebra_id\) │$/m);
+    typeLine('\\nosuch');
+    await waitForScreen((shown) => shown.includes('invalid command \\nosuch: try \\? for help') && shown.trimEnd().endsWith(`${db}=>`), 'the unknown command error');
+
+    // Tab completes a column name and a table name read from the catalog.
+    await freshShellScreen(db);
+    tmux('send-keys', '-t', TARGET, '-l', 'select zebra_lab');
+    tmux('send-keys', '-t', TARGET, 'Tab');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label`), 'the completed column');
+    tmux('send-keys', '-t', TARGET, '-l', ` from ${SCHEMA}.shell_zeb`);
+    tmux('send-keys', '-t', TARGET, 'Tab');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label from ${SCHEMA}.shell_zebra_table`), 'the completed table');
+    typeLine(';');
+    await waitForScreen((shown) => shown.includes('(0 rows)') && shown.trimEnd().endsWith(`${db}=>`), 'the completed query to run');
+
+    // A line that mentions a password stays out of the history file.
+    typeLine("select 'my password is hunter2' as note;");
+    await waitForScreen((shown) => shown.includes('my password is hunter2 │'), 'the password line to run');
+
+    // Ctrl-C cancels the running statement on the server; the session goes on.
+    await freshShellScreen(db);
+    typeLine('select pg_sleep(30);');
+    const running = async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [appName])).length > 0;
+    for (let waited = 0; !(await running()); waited += 50) {
+      if (waited > 20_000) throw new Error(`the statement never started; the screen shows:\n${screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    await waitForScreen((shown) => shown.includes('ERROR:  57014: canceling statement due to user request') && shown.trimEnd().endsWith(`${db}=>`), 'the cancelled statement', 20_000);
+    for (let waited = 0; await running(); waited += 50) {
+      if (waited > 20_000) throw new Error('the cancelled statement still runs on the server');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    typeLine('select 42 as answer;');
+    await waitForScreen((shown) => /^│     42 │$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'a statement after the cancel');
+
+    // Ctrl-D ends the session with exit 0.
+    tmux('send-keys', '-t', TARGET, 'C-d');
+    await waitForScreen((shown) => /^shell exit=\d+$/m.test(shown), 'the shell to end');
+    expect(screen()).toMatch(/^shell exit=0$/m);
+
+    const historyFile = path.join(home, '.pgfactory_history');
+    expect(fs.statSync(historyFile).mode & 0o777).toBe(0o600);
+    const history = fs.readFileSync(historyFile, 'utf8');
+    expect(history).toContain("select 1 as one,\n2 as two, '$$;' as dollar;\n");
+    expect(history).toContain(`\\d ${SCHEMA}.shell_zebra_table\n`);
+    expect(history).not.toContain('hunter2');
   });
 
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {

@@ -1,6 +1,7 @@
 // `pgfactory query`: options -> runQuery -> a result writer on stdout.
+import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
-import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
+import { addConnectionOptions, openContext, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo } from '../output/writer.js';
 import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, type CommandIo } from './shared.js';
@@ -23,7 +24,7 @@ interface QueryFlags extends ConnectionFlags {
 export function queryCommand(io: CommandIo): Command {
   const command = new Command('query')
     .description('run SQL and print the results (a table, or csv/tsv/json/ndjson for scripts)')
-    .argument('[sql]', "SQL to run; several statements run in order; '-' reads stdin")
+    .argument('[sql]', "SQL to run; several statements run in order; '-' reads stdin; none on a terminal: an interactive shell")
     .option('-f, --file <path>', "read the SQL from a file ('-' for stdin)")
     .option('--param <value>', 'a value bound to $1, $2 … (repeatable; sent as a parameter, never spliced)', collect)
     .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
@@ -44,6 +45,10 @@ Examples:
   $ pgfactory query -f migrate.sql --single-transaction`);
   command.action(async (argument: string | undefined, flags: QueryFlags) => {
     const { expanded, sqlArgument } = expandedMode(flags.expanded, argument);
+    if (sqlArgument === undefined && flags.file === undefined && stdinIsTerminal(io)) {
+      if (flags.watch !== undefined) throw new UsageError('--watch needs SQL to run (an argument or -f FILE); in the shell, use \\watch');
+      return openShell(io, flags, expanded);
+    }
     const { sql, sourceName } = readSql(sqlArgument, flags.file, io);
     const { createResultWriter } = await import('../output/writer.js');
     const { runQuery } = await import('../query.js');
@@ -92,6 +97,31 @@ Examples:
   return command;
 }
 
+/** Loaded here only (the launcher runs the bundle as a script, where import() of a built-in fails). */
+function stdinIsTerminal(io: CommandIo): boolean {
+  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(io.stdinFd);
+}
+
+/** The interactive shell on one connection of the factory; loaded only when it opens. */
+async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | 'auto'): Promise<void> {
+  const { runShell } = await import('../shell/shell.js');
+  const context = await openContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, { handleSignals: false });
+  try {
+    await runShell(context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+      format: flags.format,
+      nullString: flags.null,
+      expanded,
+      rowRules: flags.rowRules,
+      maxValueWidth: flags.maxWidth,
+      pager: flags.pager,
+      timing: flags.timing === true,
+      paintHeader: io.paint?.header,
+    });
+  } finally {
+    await context.close();
+  }
+}
+
 const EXPANDED_MODES: Record<string, boolean | 'auto'> = { on: true, off: false, auto: 'auto' };
 
 /**
@@ -106,13 +136,10 @@ function expandedMode(value: boolean | string | undefined, argument: string | un
   return { expanded: true, sqlArgument: value };
 }
 
-/** The terminal stdout writes to (its size and pager), or undefined when it is not one. */
-export async function terminalOf(io: CommandIo, pager: boolean): Promise<TerminalInfo | undefined> {
-  const stdout = io.stdout as Partial<NodeJS.WriteStream>;
-  if (stdout.isTTY !== true) return undefined;
-  // Loaded on a terminal only: pipes and files never page.
-  const { pagerCommand } = await import('../shell/pager.js');
-  return { columns: stdout.columns ?? 80, rows: stdout.rows ?? 24, pager: pager ? pagerCommand(io.env) : undefined, env: io.env };
+/** The terminal stdout writes to, or undefined; the pager module is loaded on a terminal only. */
+async function terminalOf(io: CommandIo, pager: boolean): Promise<TerminalInfo | undefined> {
+  if ((io.stdout as Partial<NodeJS.WriteStream>).isTTY !== true) return undefined;
+  return (await import('../shell/pager.js')).terminalOf(io.stdout, io.env, pager);
 }
 
 function readSql(argument: string | undefined, file: string | undefined, io: CommandIo): { sql: string; sourceName?: string } {

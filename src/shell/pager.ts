@@ -1,6 +1,7 @@
 // The pager for output taller or wider than the terminal, as psql chooses it: PGFACTORY_PAGER,
 // then PSQL_PAGER, then PAGER, else `less -SRFX`; a variable set to blanks turns paging off.
 import { spawn } from 'node:child_process';
+import type { TerminalInfo } from '../output/writer.js';
 
 export const DEFAULT_PAGER = 'less -SRFX';
 const PAGER_VARIABLES = ['PGFACTORY_PAGER', 'PSQL_PAGER', 'PAGER'] as const;
@@ -12,6 +13,13 @@ export function pagerCommand(env: NodeJS.ProcessEnv): string | undefined {
     if (value !== undefined) return value.trim() === '' ? undefined : value;
   }
   return DEFAULT_PAGER;
+}
+
+/** The terminal `stdout` writes to (its size now, and the pager), or undefined when it is not one. */
+export function terminalOf(stdout: NodeJS.WritableStream, env: NodeJS.ProcessEnv, pager: boolean): TerminalInfo | undefined {
+  const tty = stdout as Partial<NodeJS.WriteStream>;
+  if (tty.isTTY !== true) return undefined;
+  return { columns: tty.columns ?? 80, rows: tty.rows ?? 24, pager: pager ? pagerCommand(env) : undefined, env };
 }
 
 /**
