@@ -50,6 +50,17 @@ await build({
   define: { ...common.define, 'import.meta.url': '__pgfImportMetaUrl' },
 });
 
+// The interactive shell (`pgfactory query` on a terminal, no SQL) as a CommonJS file of its own,
+// required by the CLI when the shell opens: the CLI bundle, read and compiled by every command,
+// stays as small as before. The shell gets the query core from the CLI (see src/shell/shell.ts).
+await build({
+  ...common,
+  entryPoints: { shell: 'src/shell/shell.ts' },
+  outdir: out,
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+});
+
 // Type declarations for the library API (`import { createConnectionFactory } from 'pgfactory'`).
 const tsc = 'node_modules/.bin/tsc';
 if (existsSync(tsc)) {

@@ -102,12 +102,19 @@ function stdinIsTerminal(io: CommandIo): boolean {
   return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(io.stdinFd);
 }
 
-/** The interactive shell on one connection of the factory; loaded only when it opens. */
+/**
+ * The interactive shell on one connection of the factory. It is a bundle of its own
+ * (dist/shell.cjs next to the CLI's), required only here: the start-up of `query "SELECT 1"`
+ * never reads it.
+ */
 async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | 'auto'): Promise<void> {
-  const { runShell } = await import('../shell/shell.js');
+  const { runShell } = createRequire(import.meta.url)('./shell.cjs') as typeof import('../shell/shell.js');
+  const { runQuery } = await import('../query.js');
+  const { createResultWriter } = await import('../output/writer.js');
+  const { describeServer } = await import('../describe.js');
   const context = await openContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, { handleSignals: false });
   try {
-    await runShell(context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+    await runShell({ runQuery, createResultWriter, describeServer, outputFormats: OUTPUT_FORMATS }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
       nullString: flags.null,
       expanded,

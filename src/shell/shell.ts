@@ -2,13 +2,15 @@
 // factory (a pool of one, so a transaction spans prompts and a lost connection is replaced),
 // node:readline for line editing, history and completion (built in: nothing to install), the
 // same statement splitter as `-f`, and results printed as `query` prints them.
+// It is bundled apart (dist/shell.cjs, see scripts/build.mjs) and loaded only when it opens, so
+// the start-up of every other command does not carry it. What it shares with the CLI comes in as
+// ShellCore: the CLI's own instances, since the factory recognises its own error classes.
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { CommandContext } from '../context.js';
-import { PgfactoryError } from '../errors.js';
-import { describeServer } from '../describe.js';
-import { createResultWriter, OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
-import { runQuery } from '../query.js';
+import type { describeServer } from '../describe.js';
+import type { createResultWriter, OutputFormat } from '../output/writer.js';
+import type { runQuery } from '../query.js';
 import { splitStatements } from '../sql.js';
 import { parseBackslash, SHELL_COMMANDS, ShellCommandError, type ShellHost } from './commands.js';
 import { changesCatalog, completeWord, readCatalogNames, wordAtEnd, type CatalogNames } from './completion.js';
@@ -34,9 +36,21 @@ export interface ShellOptions {
   paintHeader?: (text: string) => string;
 }
 
+export interface ShellCore {
+  runQuery: typeof runQuery;
+  createResultWriter: typeof createResultWriter;
+  describeServer: typeof describeServer;
+  outputFormats: readonly OutputFormat[];
+}
+
 /** Runs the prompt until \q or Ctrl-D. */
-export async function runShell(context: CommandContext, io: ShellIo, options: ShellOptions): Promise<void> {
-  await new Shell(context, io, options).run();
+export async function runShell(core: ShellCore, context: CommandContext, io: ShellIo, options: ShellOptions): Promise<void> {
+  await new Shell(core, context, io, options).run();
+}
+
+/** One of pgfactory's own errors (by shape: the class is the CLI bundle's, not this one's). */
+function ownError(error: unknown): error is Error & { code: string; exitCode: number } {
+  return error instanceof Error && typeof (error as { exitCode?: unknown }).exitCode === 'number' && typeof (error as { code?: unknown }).code === 'string';
 }
 
 /**
@@ -57,7 +71,7 @@ class Shell implements ShellHost {
   expanded: boolean | 'auto';
   timing: boolean;
   format: OutputFormat;
-  readonly formats = OUTPUT_FORMATS;
+  readonly formats: readonly OutputFormat[];
 
   private rl!: readline.Interface;
   private readonly history: HistoryFile;
@@ -76,7 +90,8 @@ class Shell implements ShellHost {
   private queued: string[] = [];
   private closed = false;
 
-  constructor(private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
+  constructor(private readonly core: ShellCore, private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
+    this.formats = core.outputFormats;
     this.expanded = options.expanded;
     this.timing = options.timing;
     this.format = options.format;
@@ -216,12 +231,12 @@ class Shell implements ShellHost {
     const { factory } = this.context;
     const lost = factory.stats().connections_lost;
     if (this.reconnectDue || lost > this.lostSeen) {
-      this.io.stderr.write(`pgfactory: the connection was lost; opening a new one to ${describeServer(factory.settings)}\n`);
+      this.io.stderr.write(`pgfactory: the connection was lost; opening a new one to ${this.core.describeServer(factory.settings)}\n`);
       this.lostSeen = lost;
       this.reconnectDue = false;
       this.status = 'I';
     }
-    const writer = createResultWriter(this.format, this.io.stdout, this.io.stderr, {
+    const writer = this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
       nullString: this.options.nullString,
       expanded: this.expanded,
       paintHeader: this.options.paintHeader,
@@ -232,7 +247,7 @@ class Shell implements ShellHost {
     this.running = true;
     let ok = true;
     try {
-      await runQuery(factory, {
+      await this.core.runQuery(factory, {
         sql,
         params,
         sourceName,
@@ -290,7 +305,7 @@ class Shell implements ShellHost {
         signal: stop.signal,
         writeHeader: (text) => void this.io.stdout.write(text),
         runOnce: async () => {
-          const writer = createResultWriter(this.format, this.io.stdout, this.io.stderr, {
+          const writer = this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
             nullString: this.options.nullString,
             expanded: this.expanded,
             paintHeader: this.options.paintHeader,
@@ -298,7 +313,7 @@ class Shell implements ShellHost {
           });
           this.running = true;
           try {
-            await runQuery(this.context.factory, { sql: statement, onNotice: (text) => this.io.stderr.write(`${text}\n`) }, writer);
+            await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (text) => this.io.stderr.write(`${text}\n`) }, writer);
           } finally {
             this.running = false;
           }
@@ -320,7 +335,7 @@ class Shell implements ShellHost {
 
   conninfo(): string {
     const { settings } = this.context.factory;
-    return `You are connected to database "${settings.dbname}" as user "${settings.user}" on ${describeServer(settings)}.`;
+    return `You are connected to database "${settings.dbname}" as user "${settings.user}" on ${this.core.describeServer(settings)}.`;
   }
 
   editor(): string {
@@ -331,7 +346,7 @@ class Shell implements ShellHost {
   // The rest: errors, transaction status, completion.
 
   private report(error: unknown): void {
-    if (error instanceof PgfactoryError && error.code === 'connection_lost') {
+    if (ownError(error) && error.code === 'connection_lost') {
       this.io.stderr.write(`pgfactory: ${error.message}\npgfactory: a new connection is opened for the next statement\n`);
       this.lostSeen = this.context.factory.stats().connections_lost;
       this.reconnectDue = true;
@@ -340,7 +355,7 @@ class Shell implements ShellHost {
     }
     if (error instanceof ShellCommandError) this.io.stderr.write(`${error.message}\n`);
     // Server errors read as psql prints them; ours keep their label.
-    else if (error instanceof PgfactoryError) this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\n`);
+    else if (ownError(error)) this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\n`);
     else this.io.stderr.write(`pgfactory: internal error: ${(error as Error)?.message ?? String(error)}\n`);
   }
 
