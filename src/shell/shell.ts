@@ -135,9 +135,8 @@ class Shell implements ShellHost {
     });
     // While a statement runs the terminal is in cooked mode: Ctrl-C is a signal, and cancels it.
     const onSignal = () => {
-      if (!this.running) return;
       this.stopWatch?.abort();
-      void factory.cancelActive();
+      if (this.running) void factory.cancelActive();
     };
     const onTerminate = () => {
       onSignal();
@@ -346,8 +345,10 @@ class Shell implements ShellHost {
   // The rest: errors, transaction status, completion.
 
   private report(error: unknown): void {
-    if (ownError(error) && error.code === 'connection_lost') {
-      this.io.stderr.write(`pgfactory: ${error.message}\npgfactory: a new connection is opened for the next statement\n`);
+    // The socket died, or the server ended the session (SQLSTATE 57P…: terminated, shutting down).
+    const lost = ownError(error) && (error.code === 'connection_lost' || /^57P/.test(String((error as { sqlstate?: unknown }).sqlstate)));
+    if (lost) {
+      this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\npgfactory: a new connection is opened for the next statement\n`);
       this.lostSeen = this.context.factory.stats().connections_lost;
       this.reconnectDue = true;
       this.status = 'I';
