@@ -235,14 +235,7 @@ class Shell implements ShellHost {
       this.reconnectDue = false;
       this.status = 'I';
     }
-    const writer = this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
-      nullString: this.options.nullString,
-      expanded: this.expanded,
-      paintHeader: this.options.paintHeader,
-      rowRules: this.options.rowRules,
-      maxValueWidth: this.options.maxValueWidth,
-      terminal: terminalOf(this.io.stdout, this.io.env, this.options.pager),
-    });
+    const writer = this.writer(this.options.pager);
     this.running = true;
     let ok = true;
     try {
@@ -262,6 +255,18 @@ class Shell implements ShellHost {
     await this.refreshStatus();
     if (changesCatalog(sql)) this.names = undefined;
     return ok;
+  }
+
+  /** A result writer with the session's settings, fitted to the terminal as it is now. */
+  private writer(pager: boolean): ReturnType<ShellCore['createResultWriter']> {
+    return this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
+      nullString: this.options.nullString,
+      expanded: this.expanded,
+      paintHeader: this.options.paintHeader,
+      rowRules: this.options.rowRules,
+      maxValueWidth: this.options.maxValueWidth,
+      terminal: terminalOf(this.io.stdout, this.io.env, pager),
+    });
   }
 
   async lookup(sql: string, params?: string[]): Promise<Array<Array<string | null>>> {
@@ -304,12 +309,8 @@ class Shell implements ShellHost {
         signal: stop.signal,
         writeHeader: (text) => void this.io.stdout.write(text),
         runOnce: async () => {
-          const writer = this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
-            nullString: this.options.nullString,
-            expanded: this.expanded,
-            paintHeader: this.options.paintHeader,
-            terminal: terminalOf(this.io.stdout, this.io.env, false),
-          });
+          // psql does not page \watch either.
+          const writer = this.writer(false);
           this.running = true;
           try {
             await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (text) => this.io.stderr.write(`${text}\n`) }, writer);
