@@ -112,9 +112,10 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
   const { runQuery } = await import('../query.js');
   const { createResultWriter } = await import('../output/writer.js');
   const { describeServer } = await import('../describe.js');
+  const { formatNotice } = await import('../db-errors.js');
   const context = await openContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, { handleSignals: false });
   try {
-    await runShell({ runQuery, createResultWriter, describeServer, outputFormats: OUTPUT_FORMATS }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
       nullString: flags.null,
       expanded,

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { CommandContext } from '../context.js';
+import type { formatNotice } from '../db-errors.js';
 import type { describeServer } from '../describe.js';
 import type { createResultWriter, OutputFormat } from '../output/writer.js';
 import type { runQuery } from '../query.js';
@@ -40,6 +41,7 @@ export interface ShellCore {
   runQuery: typeof runQuery;
   createResultWriter: typeof createResultWriter;
   describeServer: typeof describeServer;
+  formatNotice: typeof formatNotice;
   outputFormats: readonly OutputFormat[];
 }
 
@@ -244,7 +246,7 @@ class Shell implements ShellHost {
         params,
         sourceName,
         onTiming: this.timing ? (ms) => this.io.stdout.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
-        onNotice: (text) => this.io.stderr.write(`${text}\n`),
+        onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`),
       }, writer);
     } catch (error) {
       ok = false;
@@ -313,7 +315,7 @@ class Shell implements ShellHost {
           const writer = this.writer(false);
           this.running = true;
           try {
-            await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (text) => this.io.stderr.write(`${text}\n`) }, writer);
+            await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`) }, writer);
           } finally {
             this.running = false;
           }
