@@ -39,10 +39,13 @@ await build({
 });
 
 // The CLI as one CommonJS script: bin/pgfactory compiles it with V8's code cache (Node 20 has no
-// code cache for ES modules), which takes ~20 ms off every start-up.
+// code cache for ES modules), which takes ~20 ms off every start-up. The interactive shell
+// (`pgfactory query` on a terminal, no SQL) is a CommonJS file of its own, required by the CLI
+// when the shell opens: the CLI bundle, read and compiled by every command, does not carry it.
+// The shell gets the query core from the CLI (see src/shell/shell.ts).
 await build({
   ...common,
-  entryPoints: { cli: 'src/cli.ts' },
+  entryPoints: { cli: 'src/cli.ts', shell: 'src/shell/shell.ts' },
   outdir: out,
   outExtension: { '.js': '.cjs' },
   format: 'cjs',

@@ -69,7 +69,7 @@ export async function resolveCommandSettings(flags: ConnectionFlags, io: Context
 type ResolvedSettingsOverrides = NonNullable<Parameters<typeof import('./settings.js').loadSettings>[1]>['overrides'];
 
 /** Opens settings + factory for a command; the caller must `close()` it (in a finally). */
-export async function openContext(flags: ConnectionFlags, factoryOptions: FactoryOptions, io: ContextIo): Promise<CommandContext> {
+export async function openContext(flags: ConnectionFlags, factoryOptions: FactoryOptions, io: ContextIo, { handleSignals = true } = {}): Promise<CommandContext> {
   let stopEmbedded: (() => Promise<void>) | undefined;
   let overrides: ResolvedSettingsOverrides;
   if (flags.embedded === true) {
@@ -101,8 +101,11 @@ export async function openContext(flags: ConnectionFlags, factoryOptions: Factor
     void factory.cancelActive();
     for (const listener of interruptListeners) listener();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The interactive shell handles Ctrl-C itself (it cancels a statement, never ends the session).
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
 
   return {
     resolved,

@@ -48,7 +48,7 @@ export function copyPlanFor(query: string, format: ServerFormat, columns?: Colum
     // unescaped and the server skips COPY's per-byte escaping.
     return { sql: `COPY (${jsonLinesQuery(query)}) TO STDOUT (FORMAT binary)`, encoding: 'binary-lines', settings: PARALLEL_PLAN };
   }
-  const to = `TO STDOUT (FORMAT ${format.kind}, HEADER, NULL ${quoteLiteral(format.nullString)})`;
+  const to = `TO STDOUT (FORMAT ${format.kind}${format.header ? ', HEADER' : ''}, NULL ${quoteLiteral(format.nullString)})`;
   if (columns === undefined || !columns.some((column) => TEXT_CAST_IS_OUTPUT.has(column.typeOid))) {
     return { sql: `COPY (\n${query}\n) ${to}`, encoding: 'text' };
   }

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { describeServer } from './describe.js';
-import { ConnectError, PgfactoryError, SettingsError } from './errors.js';
+import { ConnectError, PgfactoryError, ServerError, SettingsError } from './errors.js';
 import { maskSecret } from './secrets.js';
 import { destroyClientSocket, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, sendCancelRequest } from './pg-internals.js';
 import type { ConnectionSettings } from './settings.js';
@@ -330,8 +330,10 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     try {
       return await failOnConnectionLoss(settings, client as unknown as pg.Client, fn(client as unknown as pg.Client));
     } catch (error) {
-      // A server-side statement error leaves the connection usable; anything else may not.
-      if (!(error instanceof pg.DatabaseError) || (error.code ?? '').startsWith('57P')) broken = error as Error;
+      // A server-side statement error leaves the connection usable (and its open transaction in
+      // place, which the shell relies on); anything else may not.
+      const sqlstate = error instanceof pg.DatabaseError ? error.code : error instanceof ServerError ? error.sqlstate : undefined;
+      if (sqlstate === undefined || sqlstate.startsWith('57P')) broken = error as Error;
       throw error;
     } finally {
       active.delete(client as unknown as pg.Client);

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+import { spawn } from 'node:child_process';
+import { BIN, cliEnv, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
 
 const SCHEMA = 'query_cli';
 
@@ -25,12 +26,48 @@ describe('query output formats', () => {
       '│ id │ name │',
       '├────┼──────┤',
       '│  1 │ Ann  │',
+      '│  2 │      │',
+      '└────┴──────┘',
+      '(2 rows)',
+      '',
+    ].join('\n'));
+  });
+
+  it('--row-rules draws a rule between every two rows', async () => {
+    const result = await runCli(['query', '--row-rules', `SELECT id, name FROM ${SCHEMA}.t WHERE id < 3 ORDER BY id`]);
+    expect(result).toMatchObject({ stderr: '', code: 0 });
+    expect(result.stdout).toBe([
+      '┌────┬──────┐',
+      '│ id │ name │',
+      '├────┼──────┤',
+      '│  1 │ Ann  │',
       '├────┼──────┤',
       '│  2 │      │',
       '└────┴──────┘',
       '(2 rows)',
       '',
     ].join('\n'));
+  });
+
+  it('-x takes on/off/auto, and anything else after it is the SQL; auto off a terminal is a table', async () => {
+    const on = await runCli(['query', '-x', 'SELECT 1 AS a, 2 AS b']);
+    expect(on).toMatchObject({ stdout: '-[ RECORD 1 ]-\na | 1\nb | 2\n(1 row)\n', stderr: '', code: 0 });
+    const auto = await runCli(['query', '--expanded', 'auto', 'SELECT 1 AS a']);
+    expect(auto).toMatchObject({ stdout: '┌───┐\n│ a │\n├───┤\n│ 1 │\n└───┘\n(1 row)\n', stderr: '', code: 0 });
+    const off = await runCli(['query', '-x', 'off', 'SELECT 1 AS a']);
+    expect(off.stdout).toBe(auto.stdout);
+    const bad = await runCli(['query', '-x', 'sometimes', 'SELECT 1 AS a']);
+    expect(bad).toMatchObject({ stdout: '', stderr: 'pgfactory: -x/--expanded takes on, off or auto, got "sometimes"\n', code: 1 });
+  });
+
+  it('long values are cut only with --max-width off a terminal, and never in csv', async () => {
+    const query = "SELECT repeat('x', 30) AS a, '表格表格表格' AS b";
+    const whole = await runCli(['query', query]);
+    expect(whole.stdout).toContain(`│ ${'x'.repeat(30)} │ 表格表格表格 │`);
+    const cut = await runCli(['query', '--max-width', '5', query]);
+    expect(cut.stdout).toBe('┌───────┬───────┐\n│ a     │ b     │\n├───────┼───────┤\n│ xxxx… │ 表格… │\n└───────┴───────┘\n(1 row)\n');
+    const csv = await runCli(['query', '--max-width', '5', '--format', 'csv', query]);
+    expect(csv.stdout).toBe(`a,b\n${'x'.repeat(30)},表格表格表格\n`);
   });
 
   it('csv is what COPY writes: NULL empty, empty string quoted, duplicate names kept', async () => {
@@ -161,6 +198,40 @@ describe('query statements', () => {
     const result = await runCli(['query', '--statement-timeout', '100', 'SELECT pg_sleep(5)']);
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('57014: canceling statement due to statement timeout');
+  });
+});
+
+describe('query --watch', () => {
+  it('csv appends each run to one log on one connection (header once, the time on stderr); Ctrl-C exits 0', async () => {
+    const home = scratchDir();
+    const child = spawn(BIN, ['query', '--watch', '0.2', '--format', 'csv', 'SELECT pg_backend_pid() AS pid, 7 AS n'], { cwd: home, env: cliEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let waited = 0; stdout.split('\n').length < 5; waited += 50) {
+      if (waited > 20_000) throw new Error(`--watch did not run 3 times: ${stdout} ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const [header, ...rows] = stdout.trimEnd().split('\n');
+    expect(header).toBe('pid,n');
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    const pids = new Set(rows.map((row) => row.split(',')[0]));
+    expect(pids.size).toBe(1);
+    expect(rows.every((row) => /^\d+,7$/.test(row))).toBe(true);
+    const stamps = stderr.split('\n').filter((line) => line !== '');
+    expect(stamps.length).toBeGreaterThanOrEqual(3);
+    expect(stamps.every((line) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.2s\)$/.test(line))).toBe(true);
+  });
+
+  it('a failing run stops the watch with its exit code', async () => {
+    const result = await runCli(['query', '--watch', '0.1', 'SELECT 1 / (3 - (SELECT count(*) FROM pg_stat_activity WHERE false) - 3)']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe('pgfactory: ERROR:  22012: division by zero\n');
+    expect(result.stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.1s\)\n\n$/);
   });
 });
 

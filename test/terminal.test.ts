@@ -17,6 +17,7 @@ const SOCKET = `pgf-terminal-${process.pid}-${randomBytes(3).toString('hex')}`;
 const TARGET = 'main';
 const ESC = '\u001b[';
 let socketPath: string | undefined;
+let home: string;
 
 function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-u', '-L', SOCKET, ...args], { encoding: 'utf8' });
@@ -29,7 +30,10 @@ function screen(escapes = false): string {
 
 /** Types `line` into the shell and presses Enter. */
 function typeLine(line: string): void {
-  tmux('send-keys', '-t', TARGET, '-l', line);
+  // tmux reads a ';' that ends an argument as its own command separator: sent escaped instead.
+  const body = line.endsWith(';') ? line.slice(0, -1) : line;
+  if (body !== '') tmux('send-keys', '-t', TARGET, '-l', body);
+  if (body !== line) tmux('send-keys', '-t', TARGET, '\\;');
   tmux('send-keys', '-t', TARGET, 'Enter');
 }
 
@@ -47,6 +51,13 @@ async function waitForScreen(test: (text: string) => boolean, what: string, time
 async function freshScreen(): Promise<void> {
   typeLine('clear');
   await waitForScreen((text) => text.trim() === 'pgf$', 'a cleared screen');
+  tmux('clear-history', '-t', TARGET);
+}
+
+/** Clears the screen inside the shell (Ctrl-L) and waits for its prompt alone. */
+async function freshShellScreen(db: string): Promise<void> {
+  tmux('send-keys', '-t', TARGET, 'C-l');
+  await waitForScreen((text) => text.trim() === `${db}=>`, 'a cleared shell screen');
   tmux('clear-history', '-t', TARGET);
 }
 
@@ -69,7 +80,7 @@ function printed(text: string, marker: string): string[] {
 describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
   beforeAll(async () => {
     await sql(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE; CREATE SCHEMA ${SCHEMA}; CREATE TABLE ${SCHEMA}.big (n int)`);
-    const home = scratchDir();
+    home = scratchDir();
     // The shell a person would have: node and pgfactory on PATH, an empty HOME, no PG* variables.
     const env: Record<string, string> = {
       PATH: [path.join(ROOT, 'bin'), path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(path.delimiter),
@@ -111,6 +122,193 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     await freshScreen();
     await runInPane(`NO_COLOR=1 pgfactory query 'select 1 as n'`, 'plain');
     expect(screen(true).split('\n').find((line) => line.includes('│ n │'))).toBe('│ n │');
+  });
+
+  it('rows are not ruled apart: one rule under the header only', async () => {
+    await freshScreen();
+    const { text, exit } = await runInPane(`pgfactory query 'select g, g * 2 as twice from generate_series(1, 4) g'`, 'compact');
+    expect(exit).toBe(0);
+    expect(printed(text, 'compact')).toEqual([
+      '┌───┬───────┐',
+      '│ g │ twice │',
+      '├───┼───────┤',
+      '│ 1 │     2 │',
+      '│ 2 │     4 │',
+      '│ 3 │     6 │',
+      '│ 4 │     8 │',
+      '└───┴───────┘',
+      '(4 rows)',
+    ]);
+  });
+
+  it('output taller than the screen goes through the pager; short, piped or --no-pager output does not', async () => {
+    const tall = `pgfactory query 'select g as n from generate_series(1, 100) g'`;
+    await freshScreen();
+    typeLine(`${tall}; echo "paged exit=$?"`);
+    // less -SRFX: the first screenful and its prompt, the command still running.
+    const paging = await waitForScreen((shown) => /^:\s*$/m.test(shown) && shown.includes('│  45 │'), 'less showing the first screen');
+    expect(paging).not.toMatch(/^paged exit=/m);
+    expect(paging).not.toContain('(100 rows)');
+    tmux('send-keys', '-t', TARGET, 'q');
+    await waitForScreen((shown) => /^paged exit=0$/m.test(shown), 'the pager to quit');
+
+    for (const [marker, command] of [
+      ['short', `pgfactory query 'select g as n from generate_series(1, 5) g'`],
+      ['nopager', `${tall} --no-pager`],
+      ['emptyvar', `PAGER= ${tall}`],
+    ]) {
+      await freshScreen();
+      const { text, exit } = await runInPane(command, marker);
+      expect(exit).toBe(0);
+      expect(text).toMatch(/^\(\d+ rows\)$/m);
+      expect(text).not.toMatch(/^:\s*$/m);
+    }
+    await freshScreen();
+    const piped = await runInPane(`${tall} | wc -l`, 'piped');
+    expect(printed(piped.text, 'piped')).toEqual(['105']);
+    // The pager is the user's choice: PGFACTORY_PAGER first, then PSQL_PAGER, then PAGER.
+    await freshScreen();
+    const chosen = await runInPane(`PAGER=false PSQL_PAGER='wc -l' ${tall}`, 'chosen');
+    expect(printed(chosen.text, 'chosen')).toEqual(['105']);
+    await freshScreen();
+    const own = await runInPane(`PSQL_PAGER=false PGFACTORY_PAGER='grep -c n' ${tall}`, 'own');
+    expect(printed(own.text, 'own')).toEqual(['1']);
+  });
+
+  it('-x auto: expanded when the table is wider than the terminal, a table when it fits', async () => {
+    await freshScreen();
+    const wide = await runInPane(`pgfactory query -x auto 'select 1 as id, repeat($$a$$, 120) as x, repeat($$b$$, 120) as y'`, 'wide');
+    expect(wide.exit).toBe(0);
+    expect(printed(wide.text, 'wide')).toEqual(['-[ RECORD 1 ]-', 'id | 1', `x  | ${'a'.repeat(120)}`, `y  | ${'b'.repeat(120)}`, '(1 row)']);
+    await freshScreen();
+    const narrow = await runInPane(`pgfactory query --expanded auto 'select 1 as id, repeat($$a$$, 12) as x'`, 'fits');
+    expect(printed(narrow.text, 'fits')).toEqual(['┌────┬──────────────┐', '│ id │ x            │', '├────┼──────────────┤', `│  1 │ ${'a'.repeat(12)} │`, '└────┴──────────────┘', '(1 row)']);
+  });
+
+  it('on a narrow terminal long values are cut with …, never in csv; --max-width 0 keeps them whole', async () => {
+    tmux('resize-window', '-t', TARGET, '-x', '40');
+    try {
+      await freshScreen();
+      const value = `repeat($$x$$, 100)`;
+      const cut = await runInPane(`pgfactory query --no-pager 'select ${value} as v'`, 'cut');
+      expect(printed(cut.text, 'cut')).toEqual([`┌${'─'.repeat(38)}┐`, `│ v${' '.repeat(36)}│`, `├${'─'.repeat(38)}┤`, `│ ${'x'.repeat(35)}… │`, `└${'─'.repeat(38)}┘`, '(1 row)']);
+      await freshScreen();
+      const csv = await runInPane(`pgfactory query --format csv 'select ${value} as v' | tr -d '\\n' | wc -c`, 'csv');
+      // "v" + 100 x: nothing cut.
+      expect(printed(csv.text, 'csv')).toEqual(['101']);
+      await freshScreen();
+      const whole = await runInPane(`pgfactory query --no-pager --max-width 0 'select ${value} as v' | grep -c x`, 'whole');
+      expect(printed(whole.text, 'whole')).toEqual(['1']);
+      await freshScreen();
+      const chosen = await runInPane(`pgfactory query --no-pager --max-width 8 'select ${value} as v'`, 'chosen');
+      expect(printed(chosen.text, 'chosen')).toContain(`│ xxxxxxx… │`);
+    } finally {
+      tmux('resize-window', '-t', TARGET, '-x', '200');
+    }
+  });
+
+  it('--watch runs the query again and again under a time header; Ctrl-C ends it with exit 0', async () => {
+    await freshScreen();
+    typeLine(`pgfactory query --watch 0.3 'select 42 as answer'; echo "watch exit=$?"`);
+    const runs = (text: string) => (text.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(every 0\.3s\)$/gm) ?? []).length;
+    const text = await waitForScreen((shown) => runs(shown) >= 3 && (shown.match(/^│     42 │$/gm) ?? []).length >= 3, 'three runs');
+    expect(text).not.toMatch(/^watch exit=/m);
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    // The terminal echoes the keypress as ^C, on the line the marker is printed on.
+    const after = await waitForScreen((shown) => /^(\^C)?watch exit=\d+$/m.test(shown), 'the watch to end');
+    expect(after).toMatch(/^(\^C)?watch exit=0$/m);
+    expect(after).not.toContain('pgfactory:');
+  });
+
+  it('the interactive shell: multi-line statements, transaction prompts, \\d, completion, history, Ctrl-C and Ctrl-D', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.shell_zebra_table (zebra_id int PRIMARY KEY, zebra_label text NOT NULL DEFAULT 'x')`);
+    const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
+    const appName = `pgf-shell-${randomBytes(3).toString('hex')}`;
+    const lastLines = (text: string, count: number) => text.trimEnd().split('\n').slice(-count).map((line) => line.trimEnd());
+    await freshScreen();
+    typeLine(`PGAPPNAME=${appName} pgfactory query; echo "shell exit=$?"`);
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}=>`), 'the shell prompt');
+
+    // A statement over two lines: a continuation prompt, then the result.
+    typeLine('select 1 as one,');
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}->`), 'the continuation prompt');
+    typeLine("2 as two, '$$;' as dollar;");
+    let text = await waitForScreen((shown) => shown.includes('(1 row)') && shown.trimEnd().endsWith(`${db}=>`), 'the two-line result');
+    expect(lastLines(text, 9)).toEqual([
+      `${db}=> select 1 as one,`,
+      `${db}-> 2 as two, '$$;' as dollar;`,
+      '┌─────┬─────┬────────┐',
+      '│ one │ two │ dollar │',
+      '├─────┼─────┼────────┤',
+      '│   1 │   2 │ $$;    │',
+      '└─────┴─────┴────────┘',
+      '(1 row)',
+      `${db}=>`,
+    ]);
+
+    // The transaction state in the prompt, as psql shows it.
+    typeLine('begin;');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=*>`), 'the in-transaction prompt');
+    typeLine('select 1/0;');
+    text = await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=!>`), 'the failed-transaction prompt');
+    expect(text).toContain('ERROR:  22012: division by zero');
+    typeLine('rollback;');
+    text = await waitForScreen((shown) => /^ROLLBACK$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'the idle prompt again');
+
+    // \d NAME: columns, types, nullability, defaults and indexes.
+    await freshShellScreen(db);
+    typeLine(`\\d ${SCHEMA}.shell_zebra_table`);
+    text = await waitForScreen((shown) => shown.includes('PRIMARY KEY') && shown.trimEnd().endsWith(`${db}=>`), '\\d output');
+    expect(text).toContain(`table "${SCHEMA}.shell_zebra_table"`);
+    expect(text).toMatch(/^│ zebra_id +│ integer │ not null │ +│$/m);
+    expect(text).toMatch(/^│ zebra_label │ text +│ not null │ 'x'::text │$/m);
+    expect(text).toMatch(/^│ shell_zebra_table_pkey PRIMARY KEY, btree \(zebra_id\) │$/m);
+    typeLine('\\nosuch');
+    await waitForScreen((shown) => shown.includes('invalid command \\nosuch: try \\? for help') && shown.trimEnd().endsWith(`${db}=>`), 'the unknown command error');
+
+    // Tab completes a column name and a table name read from the catalog.
+    await freshShellScreen(db);
+    tmux('send-keys', '-t', TARGET, '-l', 'select zebra_lab');
+    tmux('send-keys', '-t', TARGET, 'Tab');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label`), 'the completed column');
+    tmux('send-keys', '-t', TARGET, '-l', ` from ${SCHEMA}.shell_zeb`);
+    tmux('send-keys', '-t', TARGET, 'Tab');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label from ${SCHEMA}.shell_zebra_table`), 'the completed table');
+    typeLine(';');
+    await waitForScreen((shown) => shown.includes('(0 rows)') && shown.trimEnd().endsWith(`${db}=>`), 'the completed query to run');
+
+    // A line that mentions a password stays out of the history file.
+    typeLine("select 'my password is hunter2' as note;");
+    await waitForScreen((shown) => shown.includes('my password is hunter2 │'), 'the password line to run');
+
+    // Ctrl-C cancels the running statement on the server; the session goes on.
+    await freshShellScreen(db);
+    typeLine('select pg_sleep(30);');
+    const running = async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'", [appName])).length > 0;
+    for (let waited = 0; !(await running()); waited += 50) {
+      if (waited > 20_000) throw new Error(`the statement never started; the screen shows:\n${screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    await waitForScreen((shown) => shown.includes('ERROR:  57014: canceling statement due to user request') && shown.trimEnd().endsWith(`${db}=>`), 'the cancelled statement', 20_000);
+    for (let waited = 0; await running(); waited += 50) {
+      if (waited > 20_000) throw new Error('the cancelled statement still runs on the server');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    typeLine('select 42 as answer;');
+    await waitForScreen((shown) => /^│     42 │$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'a statement after the cancel');
+
+    // Ctrl-D ends the session with exit 0.
+    tmux('send-keys', '-t', TARGET, 'C-d');
+    await waitForScreen((shown) => /^shell exit=\d+$/m.test(shown), 'the shell to end');
+    expect(screen()).toMatch(/^shell exit=0$/m);
+
+    const historyFile = path.join(home, '.pgfactory_history');
+    expect(fs.statSync(historyFile).mode & 0o777).toBe(0o600);
+    const history = fs.readFileSync(historyFile, 'utf8');
+    expect(history).toContain("select 1 as one,\n2 as two, '$$;' as dollar;\n");
+    expect(history).toContain(`\\d ${SCHEMA}.shell_zebra_table\n`);
+    expect(history).not.toContain('hunter2');
   });
 
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {

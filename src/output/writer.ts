@@ -11,8 +11,25 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface WriterOptions {
   nullString?: string;
-  expanded?: boolean;
+  /** psql's \x layout; 'auto': only for a table wider than the terminal (as `\x auto`). */
+  expanded?: boolean | 'auto';
   paintHeader?: (text: string) => string;
+  /** table: a rule between every two rows, not only under the header. */
+  rowRules?: boolean;
+  /** table: cut values to this many columns (0: never); by default to the terminal's width on one. */
+  maxValueWidth?: number;
+  /** Set when stdout is a terminal: table output is fitted to it and may go through a pager. */
+  terminal?: TerminalInfo;
+  /** csv/tsv: false leaves out the header line (`--watch` appends later runs to the first). */
+  header?: boolean;
+}
+
+export interface TerminalInfo {
+  columns: number;
+  rows: number;
+  /** The pager for output taller or wider than the terminal; undefined: never page. */
+  pager?: string;
+  env: NodeJS.ProcessEnv;
 }
 
 /** Writes to a stream and waits for 'drain' when its buffer is full. */
@@ -27,7 +44,7 @@ export class Output {
  * Bytes a writer can take straight from the server (see ResultWriter.serverFormat): COPY's csv or
  * text format with a header line and this NULL string, or one JSON object per line.
  */
-export type ServerFormat = { kind: 'csv' | 'text'; nullString: string } | { kind: 'json-lines' };
+export type ServerFormat = { kind: 'csv' | 'text'; nullString: string; header: boolean } | { kind: 'json-lines' };
 
 export interface ResultWriter {
   readonly format: OutputFormat;
@@ -54,9 +71,9 @@ export function createResultWriter(format: OutputFormat, stdout: Writable, stder
     case 'table':
       return new TableWriter(out, options);
     case 'csv':
-      return new LineWriter('csv', out, tagsTo, options.nullString ?? '');
+      return new LineWriter('csv', out, tagsTo, options.nullString ?? '', options.header !== false);
     case 'tsv':
-      return new LineWriter('tsv', out, tagsTo, options.nullString ?? '\\N');
+      return new LineWriter('tsv', out, tagsTo, options.nullString ?? '\\N', options.header !== false);
     case 'ndjson':
       return new JsonWriter('ndjson', out, tagsTo);
     case 'json':
@@ -82,11 +99,28 @@ class TableWriter implements ResultWriter {
   }
   async endRows(): Promise<void> {
     // cli-table3 is loaded only when a table is printed.
-    const { formatExpanded, formatTable } = await import('./table.js');
-    const render = this.options.expanded === true ? formatExpanded : formatTable;
-    await this.separate();
-    await this.out.write(render(this.columns, this.rows, { nullString: this.options.nullString, paint: this.options.paintHeader }));
+    const { expandedValueWidth, formatExpanded, formatTable, widestLine } = await import('./table.js');
+    const { expanded, terminal } = this.options;
+    const options = { nullString: this.options.nullString, paint: this.options.paintHeader, rowRules: this.options.rowRules };
+    // Long values are cut to fit the screen: a whole table row in table view, the value beside
+    // its label in the expanded one.
+    const fit = (layout: 'table' | 'expanded') =>
+      this.options.maxValueWidth ?? (terminal === undefined ? 0 : layout === 'table' ? Math.max(10, terminal.columns - 4) : expandedValueWidth(this.columns, terminal.columns));
+    let text: string;
+    if (expanded === true) text = formatExpanded(this.columns, this.rows, { ...options, maxValueWidth: fit('expanded') });
+    else {
+      text = formatTable(this.columns, this.rows, { ...options, maxValueWidth: fit('table') });
+      if (expanded === 'auto' && terminal !== undefined && widestLine(text.slice(0, text.indexOf('\n'))) > terminal.columns) {
+        text = formatExpanded(this.columns, this.rows, { ...options, maxValueWidth: fit('expanded') });
+      }
+    }
     this.rows = [];
+    await this.separate();
+    if (terminal?.pager !== undefined && (countLines(text) >= terminal.rows || widestLine(text) > terminal.columns)) {
+      const { runPager } = await import('../shell/pager.js');
+      if (await runPager(terminal.pager, text, terminal.env)) return;
+    }
+    await this.out.write(text);
   }
   async beginCopy(): Promise<void> {
     throw new Error('table output does not take COPY data');
@@ -103,19 +137,25 @@ class TableWriter implements ResultWriter {
   }
 }
 
+function countLines(text: string): number {
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines += 1;
+  return lines;
+}
+
 /** csv and tsv: exactly what COPY TO STDOUT writes in FORMAT csv / text, with a header line. */
 class LineWriter implements ResultWriter {
   private readonly line: (values: Row, nullString: string) => string;
 
-  constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string) {
+  constructor(readonly format: 'csv' | 'tsv', private readonly out: Output, private readonly tags: Output, private readonly nullString: string, private readonly header: boolean) {
     this.line = format === 'csv' ? csvLine : tsvLine;
-    this.serverFormat = { kind: format === 'csv' ? 'csv' : 'text', nullString };
+    this.serverFormat = { kind: format === 'csv' ? 'csv' : 'text', nullString, header };
   }
 
   readonly serverFormat: ServerFormat;
 
   async beginRows(columns: Column[]): Promise<void> {
-    await this.out.write(this.line(columns.map((column) => column.name), this.nullString));
+    if (this.header) await this.out.write(this.line(columns.map((column) => column.name), this.nullString));
   }
   async writeRows(rows: Row[]): Promise<void> {
     let text = '';

@@ -1,0 +1,390 @@
+// The interactive shell: `pgfactory query` with no SQL on a terminal. One connection from the
+// factory (a pool of one, so a transaction spans prompts and a lost connection is replaced),
+// node:readline for line editing, history and completion (built in: nothing to install), the
+// same statement splitter as `-f`, and results printed as `query` prints them.
+// It is bundled apart (dist/shell.cjs, see scripts/build.mjs) and loaded only when it opens, so
+// the start-up of every other command does not carry it. What it shares with the CLI comes in as
+// ShellCore: the CLI's own instances, since the factory recognises its own error classes.
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type { CommandContext } from '../context.js';
+import type { formatNotice } from '../db-errors.js';
+import type { describeServer } from '../describe.js';
+import type { createResultWriter, OutputFormat } from '../output/writer.js';
+import type { runQuery } from '../query.js';
+import { splitStatements } from '../sql.js';
+import { parseBackslash, SHELL_COMMANDS, ShellCommandError, type ShellHost } from './commands.js';
+import { changesCatalog, completeWord, readCatalogNames, wordAtEnd, type CatalogNames } from './completion.js';
+import { HistoryFile, historyPath } from './history.js';
+import { terminalOf } from './pager.js';
+import { watch } from './watch.js';
+
+export interface ShellIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface ShellOptions {
+  format: OutputFormat;
+  nullString?: string;
+  expanded: boolean | 'auto';
+  rowRules?: boolean;
+  maxValueWidth?: number;
+  pager: boolean;
+  timing: boolean;
+  paintHeader?: (text: string) => string;
+}
+
+export interface ShellCore {
+  runQuery: typeof runQuery;
+  createResultWriter: typeof createResultWriter;
+  describeServer: typeof describeServer;
+  formatNotice: typeof formatNotice;
+  outputFormats: readonly OutputFormat[];
+}
+
+/** Runs the prompt until \q or Ctrl-D. */
+export async function runShell(core: ShellCore, context: CommandContext, io: ShellIo, options: ShellOptions): Promise<void> {
+  await new Shell(core, context, io, options).run();
+}
+
+/** One of pgfactory's own errors (by shape: the class is the CLI bundle's, not this one's). */
+function ownError(error: unknown): error is Error & { code: string; exitCode: number } {
+  return error instanceof Error && typeof (error as { exitCode?: unknown }).exitCode === 'number' && typeof (error as { code?: unknown }).code === 'string';
+}
+
+/**
+ * The statements of `text` that are complete (ended by a top-level `;`), and what follows them.
+ * Uses the `-f` splitter, so quotes, dollar quotes and comments hide their semicolons.
+ */
+export function takeCompleteStatements(text: string): { complete: string | undefined; rest: string } {
+  let end = -1;
+  for (const statement of splitStatements(text)) {
+    const after = statement.offset + statement.text.length;
+    const semicolon = /^\s*;/.exec(text.slice(after));
+    if (semicolon !== null) end = after + semicolon[0].length;
+  }
+  return end === -1 ? { complete: undefined, rest: text } : { complete: text.slice(0, end), rest: text.slice(end) };
+}
+
+class Shell implements ShellHost {
+  expanded: boolean | 'auto';
+  timing: boolean;
+  format: OutputFormat;
+  readonly formats: readonly OutputFormat[];
+
+  private rl!: readline.Interface;
+  private readonly history: HistoryFile;
+  /** Lines of a statement still being typed. */
+  private pending: string[] = [];
+  private lastQuery: string | undefined;
+  /** The server's transaction status after the last statement: I idle, T in a transaction, E failed. */
+  private status = 'I';
+  private names: CatalogNames | undefined;
+  private running = false;
+  private stopWatch: AbortController | undefined;
+  /** connections_lost already told about. */
+  private lostSeen = 0;
+  private reconnectDue = false;
+  private waiting: ((line: string | null) => void) | undefined;
+  private queued: string[] = [];
+  private closed = false;
+
+  constructor(private readonly core: ShellCore, private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
+    this.formats = core.outputFormats;
+    this.expanded = options.expanded;
+    this.timing = options.timing;
+    this.format = options.format;
+    this.history = new HistoryFile(historyPath(io.env));
+  }
+
+  async run(): Promise<void> {
+    const { factory } = this.context;
+    // Connect now: a wrong password or an unreachable server ends the command before any prompt.
+    this.status = await factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
+    this.io.stdout.write(`pgfactory: connected to ${this.conninfo().replace(/^You are connected to /, '')}\nType \\? for help, \\q or Ctrl-D to quit.\n`);
+    this.rl = readline.createInterface({
+      input: this.io.stdin,
+      output: this.io.stdout,
+      terminal: true,
+      history: this.history.load(),
+      historySize: 1000,
+      removeHistoryDuplicates: true,
+      completer: (line: string, callback: (error: Error | null, result: [string[], string]) => void) => this.complete(line, callback),
+    });
+    this.rl.on('line', (line) => {
+      const waiting = this.waiting;
+      if (waiting === undefined) return void this.queued.push(line);
+      this.waiting = undefined;
+      this.hold();
+      waiting(line);
+    });
+    this.rl.on('close', () => {
+      this.closed = true;
+      this.waiting?.(null);
+    });
+    // At the prompt (raw mode) Ctrl-C arrives as a key: it clears the line and the query buffer.
+    this.rl.on('SIGINT', () => {
+      this.io.stdout.write('^C\n');
+      const rl = this.rl as unknown as { line: string; cursor: number };
+      rl.line = '';
+      rl.cursor = 0;
+      this.pending = [];
+      this.rl.setPrompt(this.promptText());
+      this.rl.prompt();
+    });
+    // While a statement runs the terminal is in cooked mode: Ctrl-C is a signal, and cancels it.
+    const onSignal = () => {
+      this.stopWatch?.abort();
+      if (this.running) void factory.cancelActive();
+    };
+    const onTerminate = () => {
+      onSignal();
+      this.rl.close();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onTerminate);
+    try {
+      for (;;) {
+        const line = await this.nextLine();
+        if (line === null) {
+          // Ctrl-D: end the prompt's line, as psql does.
+          this.io.stdout.write('\n');
+          break;
+        }
+        if ((await this.acceptLine(line)) === 'quit') break;
+      }
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onTerminate);
+      this.rl.close();
+    }
+  }
+
+  private promptText(): string {
+    const state = this.status === 'T' ? '*' : this.status === 'E' ? '!' : '';
+    return `${this.context.factory.settings.dbname}${this.pending.length > 0 ? '-' : '='}${state}> `;
+  }
+
+  private nextLine(): Promise<string | null> {
+    const queued = this.queued.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closed) return Promise.resolve(null);
+    this.rl.setPrompt(this.promptText());
+    this.setRaw(true);
+    this.rl.resume();
+    this.rl.prompt(true);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** Stops reading keys while a line is handled; Ctrl-C becomes a signal again. */
+  private hold(): void {
+    this.rl.pause();
+    this.setRaw(false);
+  }
+
+  private setRaw(on: boolean): void {
+    if (this.io.stdin.isTTY === true) this.io.stdin.setRawMode(on);
+  }
+
+  private async acceptLine(line: string): Promise<void | 'quit'> {
+    if (this.pending.length === 0 && line.trim() === '') return;
+    if (line.trimStart().startsWith('\\')) {
+      this.history.append([line]);
+      return this.backslash(line);
+    }
+    await this.acceptSql([line]);
+  }
+
+  /** Adds lines to the query buffer and runs the statements they complete. */
+  private async acceptSql(lines: string[]): Promise<void> {
+    const entered = [...this.pending, ...lines];
+    const { complete, rest } = takeCompleteStatements(entered.join('\n'));
+    if (complete === undefined) {
+      this.pending = entered;
+      return;
+    }
+    this.history.append(entered);
+    this.pending = rest.trim() === '' ? [] : [rest.replace(/^\s*\n/, '')];
+    this.lastQuery = complete.trim();
+    await this.execute(complete);
+  }
+
+  private async backslash(line: string): Promise<void | 'quit'> {
+    const { name, args } = parseBackslash(line);
+    const command = SHELL_COMMANDS[name];
+    if (command === undefined) {
+      this.io.stderr.write(`invalid command \\${name}: try \\? for help\n`);
+      return;
+    }
+    try {
+      return await command.run(this, args);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  // ShellHost: what backslash commands use.
+
+  async execute(sql: string, params?: string[], sourceName?: string): Promise<boolean> {
+    const { factory } = this.context;
+    const lost = factory.stats().connections_lost;
+    if (this.reconnectDue || lost > this.lostSeen) {
+      this.io.stderr.write(`pgfactory: the connection was lost; opening a new one to ${this.core.describeServer(factory.settings)}\n`);
+      this.lostSeen = lost;
+      this.reconnectDue = false;
+      this.status = 'I';
+    }
+    const writer = this.writer(this.options.pager);
+    this.running = true;
+    let ok = true;
+    try {
+      await this.core.runQuery(factory, {
+        sql,
+        params,
+        sourceName,
+        onTiming: this.timing ? (ms) => this.io.stdout.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
+        onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`),
+      }, writer);
+    } catch (error) {
+      ok = false;
+      this.report(error);
+    } finally {
+      this.running = false;
+    }
+    await this.refreshStatus();
+    if (changesCatalog(sql)) this.names = undefined;
+    return ok;
+  }
+
+  /** A result writer with the session's settings, fitted to the terminal as it is now. */
+  private writer(pager: boolean): ReturnType<ShellCore['createResultWriter']> {
+    return this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
+      nullString: this.options.nullString,
+      expanded: this.expanded,
+      paintHeader: this.options.paintHeader,
+      rowRules: this.options.rowRules,
+      maxValueWidth: this.options.maxValueWidth,
+      terminal: terminalOf(this.io.stdout, this.io.env, pager),
+    });
+  }
+
+  async lookup(sql: string, params?: string[]): Promise<Array<Array<string | null>>> {
+    const result = await this.context.factory.withConnection((client) => client.query({ text: sql, values: params, rowMode: 'array' }));
+    return result.rows as Array<Array<string | null>>;
+  }
+
+  async executeFile(path: string): Promise<void> {
+    let sql: string;
+    try {
+      sql = fs.readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ShellCommandError(`\\i: cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    if (splitStatements(sql).length === 0) return;
+    await this.execute(sql, undefined, path);
+    this.names = undefined;
+  }
+
+  currentQuery(): string | undefined {
+    const buffer = this.pending.join('\n');
+    return buffer.trim() !== '' ? buffer : this.lastQuery;
+  }
+
+  async editQuery(text: string): Promise<void> {
+    this.pending = [];
+    const lines = text.replace(/\n+$/, '').split('\n');
+    if (lines.length === 1 && lines[0].trim() === '') return;
+    for (const line of lines) (this.rl as unknown as { history: string[] }).history.unshift(line);
+    await this.acceptSql(lines);
+  }
+
+  async watch(sql: string, seconds: number): Promise<void> {
+    const stop = new AbortController();
+    this.stopWatch = stop;
+    const statement = sql.trim().replace(/;\s*$/, '');
+    try {
+      await watch({
+        intervalSeconds: seconds,
+        signal: stop.signal,
+        writeHeader: (text) => void this.io.stdout.write(text),
+        runOnce: async () => {
+          // psql does not page \watch either.
+          const writer = this.writer(false);
+          this.running = true;
+          try {
+            await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`) }, writer);
+          } finally {
+            this.running = false;
+          }
+          this.io.stdout.write('\n');
+        },
+      });
+    } catch (error) {
+      this.report(error);
+    } finally {
+      this.stopWatch = undefined;
+      this.pending = [];
+    }
+    await this.refreshStatus();
+  }
+
+  print(text: string): void {
+    this.io.stdout.write(text);
+  }
+
+  conninfo(): string {
+    const { settings } = this.context.factory;
+    return `You are connected to database "${settings.dbname}" as user "${settings.user}" on ${this.core.describeServer(settings)}.`;
+  }
+
+  editor(): string {
+    const { env } = this.io;
+    return env.PGFACTORY_EDITOR ?? env.PSQL_EDITOR ?? env.EDITOR ?? env.VISUAL ?? 'vi';
+  }
+
+  // The rest: errors, transaction status, completion.
+
+  private report(error: unknown): void {
+    // The socket died, or the server ended the session (SQLSTATE 57P…: terminated, shutting down).
+    const lost = ownError(error) && (error.code === 'connection_lost' || /^57P/.test(String((error as { sqlstate?: unknown }).sqlstate)));
+    if (lost) {
+      this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\npgfactory: a new connection is opened for the next statement\n`);
+      this.lostSeen = this.context.factory.stats().connections_lost;
+      this.reconnectDue = true;
+      this.status = 'I';
+      return;
+    }
+    if (error instanceof ShellCommandError) this.io.stderr.write(`${error.message}\n`);
+    // Server errors read as psql prints them; ours keep their label.
+    else if (ownError(error)) this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\n`);
+    else this.io.stderr.write(`pgfactory: internal error: ${(error as Error)?.message ?? String(error)}\n`);
+  }
+
+  private async refreshStatus(): Promise<void> {
+    if (this.reconnectDue) return;
+    try {
+      // The pool's one idle connection: no round trip, the status came with ReadyForQuery.
+      this.status = await this.context.factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  private complete(line: string, callback: (error: Error | null, result: [string[], string]) => void): void {
+    const word = wordAtEnd(line);
+    const commands = Object.keys(SHELL_COMMANDS).map((name) => `\\${name}`);
+    const answer = () => callback(null, [completeWord(word, this.names, commands), word]);
+    // Inside a failed transaction every query fails: complete keywords only.
+    if (this.names !== undefined || word.startsWith('\\') || this.status === 'E' || this.reconnectDue) return answer();
+    this.context.factory.withConnection(readCatalogNames).then(
+      (names) => {
+        this.names = names;
+        answer();
+      },
+      () => answer(),
+    );
+  }
+}
