@@ -1,0 +1,176 @@
+// pgbench's random numbers and hashes, bit for bit: PostgreSQL's pg_prng (xoroshiro128**
+// seeded through splitmix64), pgbench's uniform/exponential/gaussian/zipfian draws, FNV-1a and
+// Murmur2 hashes and permute(). Written here because no npm package reproduces pgbench's exact
+// algorithms, and `hash()`/`permute()` must give the same numbers as pgbench for the same seed.
+// 64-bit unsigned arithmetic uses BigInt, wrapped with asUintN as C's uint64 wraps.
+
+const U64 = (value: bigint): bigint => BigInt.asUintN(64, value);
+const rotl = (value: bigint, bits: bigint): bigint => U64((value << bits) | (value >> (64n - bits)));
+
+/** pg_prng_state: two 64-bit words. */
+export class PgPrng {
+  private s0 = 0n;
+  private s1 = 0n;
+
+  constructor(seed: bigint) {
+    this.seed(seed);
+  }
+
+  /** pg_prng_seed: splitmix64 twice over the seed. */
+  seed(seed: bigint): void {
+    let state = U64(seed);
+    const splitmix64 = (): bigint => {
+      state = U64(state + 0x9e3779b97f4a7c15n);
+      let value = state;
+      value = U64((value ^ (value >> 30n)) * 0xbf58476d1ce4e5b9n);
+      value = U64((value ^ (value >> 27n)) * 0x94d049bb133111ebn);
+      return value ^ (value >> 31n);
+    };
+    this.s0 = splitmix64();
+    this.s1 = splitmix64();
+    // pg_prng_seed_check: never all zeroes.
+    if (this.s0 === 0n && this.s1 === 0n) {
+      this.s0 = 0x5851f42d4c957f2dn;
+      this.s1 = 0x14057b7ef767814fn;
+    }
+  }
+
+  /** xoroshiro128** (pg_prng_uint64). */
+  uint64(): bigint {
+    const s0 = this.s0;
+    const sx = this.s1 ^ s0;
+    const value = U64(rotl(U64(s0 * 5n), 7n) * 9n);
+    this.s0 = rotl(s0, 24n) ^ sx ^ U64(sx << 16n);
+    this.s1 = rotl(sx, 37n);
+    return value;
+  }
+
+  /** pg_prng_uint64_range: bitmask rejection, uniform in [min, max]. */
+  uint64Range(min: bigint, max: bigint): bigint {
+    if (max <= min) return min;
+    const range = max - min;
+    const shift = BigInt(63 - leftmostOnePos(range));
+    let value: bigint;
+    do value = this.uint64() >> shift;
+    while (value > range);
+    return min + value;
+  }
+
+  /** pg_prng_double: 52 random bits in [0, 1). */
+  double(): number {
+    return Number(this.uint64() >> 12n) / 2 ** 52;
+  }
+
+  /** pg_prng_double_normal: Box-Muller. */
+  doubleNormal(): number {
+    const u1 = 1 - this.double();
+    const u2 = 1 - this.double();
+    return Math.sqrt(-2 * Math.log(u1)) * Math.sin(2 * Math.PI * u2);
+  }
+}
+
+/** pg_leftmost_one_pos64: position of the highest set bit (value > 0). */
+function leftmostOnePos(value: bigint): number {
+  return value.toString(2).length - 1;
+}
+
+/** C's (int64) cast of a double: truncation toward zero. */
+const truncToBig = (value: number): bigint => BigInt(Math.trunc(value));
+
+/** getrand: uniform in [min, max]. */
+export function randomUniform(prng: PgPrng, min: bigint, max: bigint): bigint {
+  return BigInt.asIntN(64, min + prng.uint64Range(0n, U64(max - min)));
+}
+
+export function randomExponential(prng: PgPrng, min: bigint, max: bigint, parameter: number): bigint {
+  const cut = Math.exp(-parameter);
+  const uniform = 1 - prng.double();
+  const rand = -Math.log(cut + (1 - cut) * uniform) / parameter;
+  return min + truncToBig(Number(max - min + 1n) * rand);
+}
+
+export function randomGaussian(prng: PgPrng, min: bigint, max: bigint, parameter: number): bigint {
+  let stdev: number;
+  do stdev = prng.doubleNormal();
+  while (stdev < -parameter || stdev >= parameter);
+  const rand = (stdev + parameter) / (parameter * 2);
+  return min + truncToBig(Number(max - min + 1n) * rand);
+}
+
+/** computeIterativeZipfian (Devroye's rejection method), s > 1. */
+export function randomZipfian(prng: PgPrng, min: bigint, max: bigint, s: number): bigint {
+  const n = Number(max - min + 1n);
+  if (n <= 1) return min;
+  const b = 2 ** (s - 1);
+  let x: number;
+  for (;;) {
+    const u = prng.double();
+    const v = prng.double();
+    x = Math.floor(u ** (-1 / (s - 1)));
+    const t = (1 + 1 / x) ** (s - 1);
+    if ((v * x * (t - 1)) / (b - 1) <= t / b && x <= n) break;
+  }
+  return min - 1n + BigInt(x);
+}
+
+const FNV_PRIME = 0x100000001b3n;
+const FNV_OFFSET_BASIS = 0xcbf29ce484222325n;
+const MM2_MUL = 0xc6a4a7935bd1e995n;
+const MM2_MUL_TIMES_8 = 0x35253c9ade8f4ca8n;
+const MM2_ROT = 47n;
+
+/** getHashFnv1a: FNV-1a over the value's 8 bytes, least significant first. */
+export function hashFnv1a(value: bigint, seed: bigint): bigint {
+  let result = U64(FNV_OFFSET_BASIS ^ U64(seed));
+  let rest = BigInt.asIntN(64, value);
+  for (let i = 0; i < 8; i += 1) {
+    const octet = rest & 0xffn;
+    rest >>= 8n; // arithmetic shift of a signed int64, as in C on every platform PostgreSQL supports
+    result = U64((result ^ octet) * FNV_PRIME);
+  }
+  return BigInt.asIntN(64, result);
+}
+
+/** getHashMurmur2: 64-bit Murmur2 of one int64. */
+export function hashMurmur2(value: bigint, seed: bigint): bigint {
+  let result = U64(seed) ^ MM2_MUL_TIMES_8;
+  let k = U64(value);
+  k = U64(k * MM2_MUL);
+  k ^= k >> MM2_ROT;
+  k = U64(k * MM2_MUL);
+  result ^= k;
+  result = U64(result * MM2_MUL);
+  result ^= result >> MM2_ROT;
+  result = U64(result * MM2_MUL);
+  result ^= result >> MM2_ROT;
+  return BigInt.asIntN(64, result);
+}
+
+/** pgbench's permute(): a pseudorandom bijection of [0, size) chosen by the seed. */
+export function permute(value: bigint, size: bigint, seed: bigint): bigint {
+  if (size < 2n) return 0n;
+  const prng = new PgPrng(seed);
+  const usize = U64(size);
+  let v = U64(value) % usize;
+  const masklen = BigInt(leftmostOnePos(usize));
+  const mask = (1n << masklen) - 1n;
+  for (let round = 0; round < 6; round += 1) {
+    let m = (prng.uint64() & mask) | 1n;
+    let r = prng.uint64() & mask;
+    if (v <= mask) {
+      v = U64(v * m ^ r) & mask;
+      v = ((v << 1n) & mask) | (v >> (masklen - 1n));
+    }
+    m = (prng.uint64() & mask) | 1n;
+    r = prng.uint64() & mask;
+    let t = usize - 1n - v;
+    if (t <= mask) {
+      t = U64(t * m ^ r) & mask;
+      t = ((t << 1n) & mask) | (t >> (masklen - 1n));
+      v = usize - 1n - t;
+    }
+    r = prng.uint64Range(0n, usize - 1n);
+    v = U64(v + r) % usize;
+  }
+  return v;
+}
