@@ -200,10 +200,13 @@ class IntervalMerger {
   add(snapshot: IntervalSnapshot): void {
     let entry = this.pending.get(snapshot.index);
     if (entry === undefined) {
-      const interval: IntervalResult = { index: snapshot.index, elapsedS: (snapshot.index + 1) * this.intervalS, intervalS: this.intervalS, ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() };
+      const interval: IntervalResult = { index: snapshot.index, elapsedS: 0, intervalS: 0, ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() };
       this.pending.set(snapshot.index, (entry = { parts: 0, interval }));
     }
     entry.parts += 1;
+    // Every thread's clock ticks on the same boundaries; a short last interval ends with the latest thread.
+    entry.interval.elapsedS = Math.max(entry.interval.elapsedS, Math.min(snapshot.elapsedS, (snapshot.index + 1) * this.intervalS));
+    entry.interval.intervalS = Math.max(1e-9, entry.interval.elapsedS - snapshot.index * this.intervalS);
     entry.interval.ops += snapshot.ops;
     entry.interval.errors += snapshot.errors;
     entry.interval.skipped += snapshot.skipped;

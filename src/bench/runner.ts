@@ -45,6 +45,8 @@ export interface PhaseTotal {
 /** What one thread measured during one --progress interval. */
 export interface IntervalSnapshot {
   index: number;
+  /** Seconds from the start of the measured phase to this snapshot (the last one may be short). */
+  elapsedS: number;
   ops: number;
   errors: number;
   skipped: number;
@@ -176,15 +178,15 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       recording = spec.warmupS <= 0;
 
       let intervalTimer: NodeJS.Timeout | undefined;
+      let intervalIndex = 0;
       if (spec.intervalS !== undefined && onInterval !== undefined) {
         const intervalMs = spec.intervalS * 1000;
-        let index = 0;
         const tick = () => {
           const done = interval;
           interval = newInterval();
-          onInterval({ index, ops: done.ops, errors: done.errors, skipped: done.skipped, latency: done.latency.serialize() });
-          index += 1;
-          intervalTimer = setTimeout(tick, Math.max(0, measureFrom + (index + 1) * intervalMs - performance.now()));
+          onInterval({ index: intervalIndex, elapsedS: (performance.now() - measureFrom) / 1000, ops: done.ops, errors: done.errors, skipped: done.skipped, latency: done.latency.serialize() });
+          intervalIndex += 1;
+          intervalTimer = setTimeout(tick, Math.max(0, measureFrom + (intervalIndex + 1) * intervalMs - performance.now()));
         };
         intervalTimer = setTimeout(tick, Math.max(0, measureFrom + intervalMs - performance.now()));
       }
@@ -245,7 +247,13 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         await Promise.all(Array.from({ length: spec.clients }, (_, slot) => client(slot)));
       } finally {
         recording = false;
-        if (intervalTimer !== undefined) clearTimeout(intervalTimer);
+        if (intervalTimer !== undefined) {
+          clearTimeout(intervalTimer);
+          // The operations since the last tick: a last, possibly short, interval.
+          if (interval.ops + interval.skipped > 0) {
+            onInterval!({ index: intervalIndex, elapsedS: (lastEnd - measureFrom) / 1000, ops: interval.ops, errors: interval.errors, skipped: interval.skipped, latency: interval.latency.serialize() });
+          }
+        }
         await factory.close();
       }
       const elapsedMs = Math.max(0, lastEnd - measureFrom);

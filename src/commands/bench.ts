@@ -158,13 +158,14 @@ function mergeCommand(io: CommandIo): Command {
   return new Command('merge')
     .description('combine the --format json results of runs on several client machines into one report')
     .argument('<files...>', 'bench --format json results of the same workload')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .helpOption('--help', 'show help for bench merge')
     .addHelpText('after', `
-Operations are summed, ops/s added up (the runs went side by side), percentiles come from the
-merged HDR histograms. Results of different workloads or settings are refused, naming the
+--format table|json chooses the output, as for bench. Operations are summed, ops/s added up
+(the runs went side by side), percentiles come from the merged HDR histograms. Results of different workloads or settings are refused, naming the
 difference (exit 1).`)
-    .action(async (files: string[], flags: { format: 'table' | 'json' }) => {
+    // bench's own --format: commander hands an option given after "merge" to the parent command.
+    .action(async (files: string[], _flags: unknown, merge: Command) => {
+      const flags = merge.parent!.opts<{ format: 'table' | 'json' }>();
       const { mergeResults } = await import('../bench/merge.js');
       const { benchJson, benchText } = await import('../bench/report.js');
       const docs = files.map((file) => ({ file, json: readJsonFile(file) }));
