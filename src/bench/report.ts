@@ -102,8 +102,8 @@ export function workloadJson(result: BenchResult): Record<string, unknown> {
     ops_per_client: options.opsPerClient ?? null,
     warmup_s: options.warmupS,
     pool_size: options.poolSize ?? options.clients,
-    query: single?.name === 'query' || single?.name === 'default' ? single.text : null,
-    file: single !== undefined && !single.builtin && single.name !== 'query' && single.name !== 'default' ? single.name : null,
+    query: single !== undefined && !single.builtin ? single.text : null,
+    file: single !== undefined && !single.builtin && single.name !== 'query' && single.name !== 'default' ? (single.name === 'stdin' ? '-' : single.name) : null,
     scripts: options.scripts.map((script) => ({ name: script.name, weight: script.weight, text: script.text })),
     protocol: options.queryMode,
     defines: Object.fromEntries(options.defines),
@@ -179,7 +179,8 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
   const scripts = options.scripts;
   if (scripts.length === 1 && (scripts[0].name === 'query' || scripts[0].name === 'default')) out += `query: ${oneLine(scripts[0].text)}\n`;
   else out += `scripts: ${scripts.map((script) => `${script.name}${scripts.length > 1 ? ` (weight ${script.weight})` : ''}`).join(', ')}\n`;
-  out += `clients: ${options.clients}, ${length}, warmup: ${options.warmupS} s, protocol: ${options.queryMode}`;
+  out += `clients: ${options.clients}, ${length}, warmup: ${options.warmupS} s`;
+  if (options.queryMode !== 'simple') out += `, protocol: ${options.queryMode}`;
   if (options.rate !== undefined) out += `, rate: ${options.rate} ops/s`;
   if (options.latencyLimitMs !== undefined) out += `, latency limit: ${options.latencyLimitMs} ms`;
   out += '\n';
