@@ -7,10 +7,20 @@
 const U64 = (value: bigint): bigint => BigInt.asUintN(64, value);
 const rotl = (value: bigint, bits: bigint): bigint => U64((value << bits) | (value >> (64n - bits)));
 
-/** pg_prng_state: two 64-bit words. */
+const TWO_32 = 2 ** 32;
+
+/**
+ * pg_prng_state: two 64-bit words, each kept as two unsigned 32-bit halves in plain numbers: the
+ * generator runs once or more per operation, and BigInt arithmetic allocates at every step.
+ */
 export class PgPrng {
-  private s0 = 0n;
-  private s1 = 0n;
+  private s0h = 0;
+  private s0l = 0;
+  private s1h = 0;
+  private s1l = 0;
+  // The last draw, as halves.
+  private vh = 0;
+  private vl = 0;
 
   constructor(seed: bigint) {
     this.seed(seed);
@@ -26,29 +36,59 @@ export class PgPrng {
       value = U64((value ^ (value >> 27n)) * 0x94d049bb133111ebn);
       return value ^ (value >> 31n);
     };
-    this.s0 = splitmix64();
-    this.s1 = splitmix64();
+    let s0 = splitmix64();
+    let s1 = splitmix64();
     // pg_prng_seed_check: never all zeroes.
-    if (this.s0 === 0n && this.s1 === 0n) {
-      this.s0 = 0x5851f42d4c957f2dn;
-      this.s1 = 0x14057b7ef767814fn;
+    if (s0 === 0n && s1 === 0n) {
+      s0 = 0x5851f42d4c957f2dn;
+      s1 = 0x14057b7ef767814fn;
     }
+    this.s0h = Number(s0 >> 32n);
+    this.s0l = Number(s0 & 0xffffffffn);
+    this.s1h = Number(s1 >> 32n);
+    this.s1l = Number(s1 & 0xffffffffn);
   }
 
-  /** xoroshiro128** (pg_prng_uint64). */
+  /** xoroshiro128**: val = rotl(s0 * 5, 7) * 9; s0 = rotl(s0, 24) ^ sx ^ (sx << 16); s1 = rotl(sx, 37). */
+  private step(): void {
+    const { s0h, s0l } = this;
+    const sxh = (this.s1h ^ s0h) >>> 0;
+    const sxl = (this.s1l ^ s0l) >>> 0;
+    // s0 * 5
+    let lo = s0l * 5;
+    let hi = (s0h * 5 + Math.floor(lo / TWO_32)) >>> 0;
+    lo >>>= 0;
+    // rotl 7
+    const rh = ((hi << 7) | (lo >>> 25)) >>> 0;
+    const rl = ((lo << 7) | (hi >>> 25)) >>> 0;
+    // * 9
+    lo = rl * 9;
+    hi = (rh * 9 + Math.floor(lo / TWO_32)) >>> 0;
+    this.vh = hi;
+    this.vl = lo >>> 0;
+    // rotl(s0, 24) ^ sx ^ (sx << 16)
+    const ah = ((s0h << 24) | (s0l >>> 8)) >>> 0;
+    const al = ((s0l << 24) | (s0h >>> 8)) >>> 0;
+    const bh = ((sxh << 16) | (sxl >>> 16)) >>> 0;
+    const bl = (sxl << 16) >>> 0;
+    this.s0h = (ah ^ sxh ^ bh) >>> 0;
+    this.s0l = (al ^ sxl ^ bl) >>> 0;
+    // rotl(sx, 37) = rotl(swap halves, 5)
+    this.s1h = ((sxl << 5) | (sxh >>> 27)) >>> 0;
+    this.s1l = ((sxh << 5) | (sxl >>> 27)) >>> 0;
+  }
+
+  /** pg_prng_uint64. */
   uint64(): bigint {
-    const s0 = this.s0;
-    const sx = this.s1 ^ s0;
-    const value = U64(rotl(U64(s0 * 5n), 7n) * 9n);
-    this.s0 = rotl(s0, 24n) ^ sx ^ U64(sx << 16n);
-    this.s1 = rotl(sx, 37n);
-    return value;
+    this.step();
+    return (BigInt(this.vh) << 32n) | BigInt(this.vl);
   }
 
   /** pg_prng_uint64_range: bitmask rejection, uniform in [min, max]. */
   uint64Range(min: bigint, max: bigint): bigint {
     if (max <= min) return min;
     const range = max - min;
+    if (range < 2n ** 53n) return min + BigInt(this.smallRange(Number(range)));
     const shift = BigInt(63 - leftmostOnePos(range));
     let value: bigint;
     do value = this.uint64() >> shift;
@@ -56,9 +96,23 @@ export class PgPrng {
     return min + value;
   }
 
+  /** uint64Range(0, range) for range < 2^53, in numbers: the same draws, the same result. */
+  smallRange(range: number): number {
+    if (range <= 0) return 0;
+    const highestBit = range >= TWO_32 ? 63 - Math.clz32(Math.floor(range / TWO_32)) : 31 - Math.clz32(range);
+    const shift = 63 - highestBit;
+    let value: number;
+    do {
+      this.step();
+      value = shift >= 32 ? this.vh >>> (shift - 32) : this.vh * 2 ** (32 - shift) + (this.vl >>> shift);
+    } while (value > range);
+    return value;
+  }
+
   /** pg_prng_double: 52 random bits in [0, 1). */
   double(): number {
-    return Number(this.uint64() >> 12n) / 2 ** 52;
+    this.step();
+    return (this.vh * 2 ** 20 + (this.vl >>> 12)) / 2 ** 52;
   }
 
   /** pg_prng_double_normal: Box-Muller. */
