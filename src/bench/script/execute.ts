@@ -45,7 +45,12 @@ export class ScriptClient {
     map.set('default_seed', BigInt.asIntN(64, new PgPrng(seed).uint64()));
     // -D comes last: pgbench lets it override :scale and :default_seed.
     for (const [name, value] of variables.defines) map.set(name, value);
-    this.context = { variables: map, prng: new PgPrng(seed ^ BigInt(clientId + 1) * 0x9e3779b97f4a7c15n) };
+    this.context = {
+      variables: map,
+      prng: new PgPrng(seed ^ BigInt(clientId + 1) * 0x9e3779b97f4a7c15n),
+      // pgbench's debug() writes to stderr, as here (from a worker thread too).
+      debug: (line) => process.stderr.write(`debug(client=${clientId}): ${line}\n`),
+    };
   }
 
   /** Runs every command of `script`; throws the first error (server or script). */
