@@ -138,6 +138,8 @@ describe('pgbench scripts', () => {
     const script = builtinScript('select@3');
     expect(script).toMatchObject({ name: 'builtin: select-only', weight: 3, builtin: true });
     expect(parseScript(builtinScript('tpcb-like')).commands.map((command) => command.type)).toEqual(['set', 'set', 'set', 'set', 'sql', 'sql', 'sql', 'sql', 'sql', 'sql', 'sql']);
+    const simpleUpdate = parseScript(builtinScript('simple-update')).commands;
+    expect(simpleUpdate.map((command) => (command.type === 'sql' ? command.text.split(' ')[0] : command.type))).toEqual(['set', 'set', 'set', 'set', 'BEGIN', 'UPDATE', 'SELECT', 'INSERT', 'END']);
     expect(() => builtinScript('s')).toThrow('ambiguous built-in script name "s"');
     expect(() => builtinScript('nope')).toThrow('no built-in script named "nope"');
   });
