@@ -70,7 +70,7 @@ export function benchCommand(io: CommandIo): Command {
     .option('--log <file>', 'with --progress: write each interval to FILE as a JSON line while the run goes')
     .option('-R, --rate <ops/s>', 'schedule operations as a Poisson process at this total rate (pgbench -R); latency counts from the scheduled start', parsePositiveNumber('-R/--rate'))
     .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
-    .option('--target <name=dsn>', 'run against this server too (repeatable): results side by side, keyed by name', collect)
+    .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
     .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
     .option('--baseline <file>', 'compare with an earlier --format json result (see --max-regression)')
     .option('--max-regression <pct>', 'with --baseline: exit 3 when ops/s fell or p99 latency rose by more than PCT percent', parseNonNegativeNumber('--max-regression'));
