@@ -101,7 +101,7 @@ describe.skipIf(!hasPgbouncer)('through PgBouncer (pool_mode = transaction)', ()
     const script = `SELECT count(*) FROM ${SCHEMA}.people WHERE id = :client_id;`;
     const base = ['bench', '--mode', 'both', '-c', '2', '-t', '10', '--query', script, '-M', 'extended', '--target', `direct=${withoutPassword(databaseUrl())}`, '--target', `bouncer=${withoutPassword(bouncer.url)}`];
     const env = { PGPASSWORD: password };
-    const json = await runCli([...base, '--format', 'json'], { env, noDatabaseUrl: true });
+    const json = await runCli([...base, '--format', 'json'], { env, noDatabaseUrl: true, timeoutMs: 120_000 });
     expect({ stderr: json.stderr, code: json.code }).toEqual({ stderr: '', code: 0 });
     expect(json.stdout).not.toContain(password);
     const doc = JSON.parse(json.stdout);
@@ -111,13 +111,13 @@ describe.skipIf(!hasPgbouncer)('through PgBouncer (pool_mode = transaction)', ()
     for (const target of ['direct', 'bouncer']) {
       for (const mode of ['fresh', 'pooled']) expect(doc.targets[target].modes[mode]).toMatchObject({ ops: 20, errors: 0 });
     }
-    const table = await runCli(base, { env, noDatabaseUrl: true });
+    const table = await runCli(base, { env, noDatabaseUrl: true, timeoutMs: 120_000 });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^target direct: PostgreSQL .*\ntarget bouncer: PostgreSQL .*, port \d+, /);
     expect(table.stdout).toMatch(/^│ +│ +direct fresh │ +direct pooled │ +bouncer fresh │ +bouncer pooled │$/m);
     expect(table.stdout).toMatch(/^│ operations +│ +20 │ +20 │ +20 │ +20 │$/m);
     expect(table.stdout).toMatch(/^bouncer: throughput: pooled runs /m);
-  });
+  }, 240_000);
 
   // --statement-timeout is applied with a session-level SET after connecting. Under transaction
   // pooling that SET stays on the server connection and reaches the next client of PgBouncer.
