@@ -1,19 +1,21 @@
-// `bench`: how much does opening a connection cost on this server, compared with reusing one?
-// Runs the query in `fresh` mode (a new connection per operation, like `pgbench -C`) and/or in
-// `pooled` mode (the factory's pool), each with CLIENTS concurrent clients spread over JOBS threads
-// (like pgbench -c/-j), and merges the threads' exact counters and HDR histograms.
+// `bench`: how much does opening a connection cost on this server, compared with reusing one, under
+// a pgbench workload? Runs the scripts in `fresh` mode (a new connection per operation, like
+// `pgbench -C`) and/or in `pooled` mode (the factory's pool), each with CLIENTS concurrent clients
+// spread over JOBS threads (like pgbench -c/-j), against one or several targets, and merges the
+// threads' exact counters and HDR histograms.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { ConnectError, EXIT, InterruptedError, PgfactoryError } from './errors.js';
+import { ConnectError, EXIT, InterruptedError, PgfactoryError, UsageError } from './errors.js';
 import type { ConnectionFactory, FactoryStats } from './factory.js';
 import type { ConnectionSettings } from './settings.js';
-import { prepareRunner, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
+import { prepareRunner, type IntervalSnapshot, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
+import type { QueryMode, ScriptSource } from './bench/script/script.js';
 import type { ResultPaths } from './bench/skipping-query.js';
-import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS } from './bench/stats.js';
+import { LatencyRecorder } from './bench/stats.js';
 import type { WorkerInput, WorkerMessage } from './bench/worker.js';
 
 // Loaded when bench runs: esbuild hoists a static import of a built-in to the top of the bundle,
@@ -29,13 +31,33 @@ export interface BenchOptions {
   jobs?: number;
   durationS?: number;
   opsPerClient?: number;
-  sql: string;
-  /** Where the SQL came from, for the report: 'default', 'query' or the file name. */
-  sqlSource: string;
+  scripts: ScriptSource[];
+  queryMode: QueryMode;
+  /** -D name=value. */
+  defines: Array<[string, string]>;
+  /** -s: :scale for custom scripts (built-ins read pgbench_branches). */
+  scale?: number;
+  /** --random-seed; default a random one. */
+  randomSeed?: string;
   warmupS: number;
   /** Pooled mode's pool size; default the client count. */
   poolSize?: number;
   progressS?: number;
+  /** --rate: operations per second over all clients. */
+  rate?: number;
+  latencyLimitMs?: number;
+}
+
+/** One --progress interval, all threads merged. */
+export interface IntervalResult {
+  index: number;
+  /** Seconds from the start of the measured phase to the interval's end. */
+  elapsedS: number;
+  intervalS: number;
+  ops: number;
+  errors: number;
+  skipped: number;
+  latency: LatencyRecorder;
 }
 
 export interface ModeResult {
@@ -45,27 +67,53 @@ export interface ModeResult {
   poolSize: number | undefined;
   ops: number;
   errors: number;
+  skipped: number;
+  late: number;
   durationS: number;
+  startedAtMs: number;
+  endedAtMs: number;
   latency: LatencyRecorder;
+  lag: LatencyRecorder;
   connect: LatencyRecorder;
   close: LatencyRecorder;
   phases: { tcp: PhaseTotal; tls: PhaseTotal; startup: PhaseTotal };
+  scripts: Array<{ ops: number; errors: number }>;
+  intervals: IntervalResult[];
   errorMessages: Map<string, number>;
-  factory: Omit<FactoryStats, 'mode'>;
-  /** Operations whose result was stepped over unparsed, and those pg's parser read (see src/bench/skipping-query.ts). */
+  /** Simple-protocol results stepped over unparsed, and those pg's parser read (see src/bench/skipping-query.ts). */
   resultPaths: ResultPaths;
+  factory: Omit<FactoryStats, 'mode'>;
+  /** Set by `bench merge`: runs side by side on several machines add their rates. */
+  opsPerSec?: number;
 }
 
-export interface BenchResult {
-  serverVersion: string;
-  options: BenchOptions;
+/** A server to run against: `--target NAME=DSN`, or the command's own connection (name ''). */
+export interface BenchTarget {
+  name: string;
   settings: ConnectionSettings;
+  probe: ConnectionFactory;
+}
+
+export interface TargetResult {
+  name: string;
+  serverVersion: string;
+  settings: ConnectionSettings;
+  /** :scale as used (from pgbench_branches for built-ins). */
+  scale: number;
   modes: Partial<Record<BenchMode, ModeResult>>;
 }
 
+export interface BenchResult {
+  options: BenchOptions;
+  seed: string;
+  startedAtMs: number;
+  endedAtMs: number;
+  targets: TargetResult[];
+}
+
 export interface BenchHooks {
-  /** A `--progress` line (without newline). */
-  onProgress?: (line: string) => void;
+  /** One merged --progress interval. */
+  onInterval?: (target: string, mode: BenchMode, interval: IntervalResult) => void;
   /** True once Ctrl-C was pressed: stop starting operations. */
   interrupted: () => boolean;
 }
@@ -75,21 +123,46 @@ export function splitEvenly(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, index) => Math.floor(total / parts) + (index < total % parts ? 1 : 0));
 }
 
-export async function runBench(probe: ConnectionFactory, settings: ConnectionSettings, options: BenchOptions, hooks: BenchHooks): Promise<BenchResult> {
-  // One connection first: a server that cannot be reached fails at once (exit 2), not after -T.
-  const serverVersion = await probe.withConnection(async (client) => {
-    const result = await client.query<{ server_version: string }>('SHOW server_version');
-    return result.rows[0].server_version;
-  });
-  const modes: BenchResult['modes'] = {};
-  for (const mode of options.modes) {
-    modes[mode] = await runMode(settings, mode, options, hooks);
-    if (hooks.interrupted()) throw new InterruptedError('interrupted: the benchmark was stopped');
+export async function runBench(targets: BenchTarget[], options: BenchOptions, hooks: BenchHooks): Promise<BenchResult> {
+  const seed = options.randomSeed ?? BigInt.asIntN(64, crypto.randomBytes(8).readBigUInt64BE()).toString();
+  // One connection to each target first: a server that cannot be reached fails at once (exit 2), not after -T.
+  const prepared = [];
+  for (const target of targets) {
+    const serverVersion = await target.probe.withConnection(async (client) => {
+      const result = await client.query<{ server_version: string }>('SHOW server_version');
+      return result.rows[0].server_version;
+    });
+    prepared.push({ target, serverVersion, scale: await findScale(target, options) });
   }
-  return { serverVersion, options, settings, modes };
+  const startedAtMs = Date.now();
+  const results: TargetResult[] = [];
+  // Mode by mode, every target in turn, so targets see the same conditions as close together as possible.
+  const byTarget = prepared.map(({ target, serverVersion, scale }) => ({ name: target.name, serverVersion, settings: target.settings, scale, modes: {} as TargetResult['modes'] }));
+  for (const mode of options.modes) {
+    for (const [index, { target }] of prepared.entries()) {
+      byTarget[index].modes[mode] = await runMode(target, byTarget[index].scale, seed, mode, options, hooks);
+      if (hooks.interrupted()) throw new InterruptedError('interrupted: the benchmark was stopped');
+    }
+  }
+  results.push(...byTarget);
+  return { options, seed, startedAtMs, endedAtMs: Date.now(), targets: results };
 }
 
-async function runMode(settings: ConnectionSettings, mode: BenchMode, options: BenchOptions, hooks: BenchHooks): Promise<ModeResult> {
+/** :scale as pgbench sets it: count(*) of pgbench_branches when a built-in runs, else -s (1). */
+async function findScale(target: BenchTarget, options: BenchOptions): Promise<number> {
+  if (!options.scripts.some((script) => script.builtin) || options.defines.some(([name]) => name === 'scale')) return options.scale ?? 1;
+  const where = target.name === '' ? '' : ` on target "${target.name}"`;
+  try {
+    const count = await target.probe.withConnection(async (client) => Number((await client.query<{ count: string }>('SELECT count(*) FROM pgbench_branches')).rows[0].count));
+    if (count < 1) throw new UsageError(`count(*) from pgbench_branches is ${count}${where}: initialise the tables first (pgbench -i)`);
+    return count;
+  } catch (error) {
+    if (error instanceof PgfactoryError) throw error;
+    throw new UsageError(`the built-in scripts need pgbench's tables${where}: ${(error as Error).message} (create them with pgbench -i)`);
+  }
+}
+
+async function runMode(target: BenchTarget, scale: number, seed: string, mode: BenchMode, options: BenchOptions, hooks: BenchHooks): Promise<ModeResult> {
   const poolSize = options.poolSize ?? options.clients;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   let jobs = Math.min(options.jobs ?? Math.min(options.clients, cores), options.clients);
@@ -99,66 +172,87 @@ async function runMode(settings: ConnectionSettings, mode: BenchMode, options: B
   const poolShares = splitEvenly(poolSize, jobs);
   const specs: RunnerSpec[] = clientShares.map((clients, index) => ({
     mode,
-    sql: options.sql,
+    scripts: options.scripts,
+    queryMode: options.queryMode,
+    variables: { defines: options.defines, scale, seed },
+    firstClientId: clientShares.slice(0, index).reduce((sum, share) => sum + share, 0),
     clients,
     poolSize: mode === 'pooled' ? poolShares[index] : clients,
     durationS: options.durationS,
     opsPerClient: options.opsPerClient,
     warmupS: options.warmupS,
+    // pgbench -R: each thread runs its clients' share of the rate.
+    rate: options.rate !== undefined ? (options.rate * clients) / options.clients : undefined,
+    latencyLimitMs: options.latencyLimitMs,
+    intervalS: options.progressS,
   }));
 
-  const progressBuffer = new SharedArrayBuffer(jobs * PROGRESS_FIELDS * Float64Array.BYTES_PER_ELEMENT);
-  const progress = new Float64Array(progressBuffer);
-  const shards = jobs === 1 ? await runInline(settings, specs[0], progress, options, hooks) : await runInWorkers(settings, specs, progressBuffer, progress, mode, options, hooks);
-  return mergeShards(mode, options, jobs, mode === 'pooled' ? poolSize : undefined, shards);
+  const intervals = new IntervalMerger(jobs, options.progressS ?? 0, (interval) => hooks.onInterval?.(target.name, mode, interval));
+  const shards = jobs === 1 ? await runInline(target.settings, specs[0], intervals, hooks) : await runInWorkers(target.settings, specs, intervals, hooks);
+  intervals.flush();
+  return mergeShards(mode, options, jobs, mode === 'pooled' ? poolSize : undefined, shards, intervals.done);
 }
 
-/** Starts the timers shared by both ways of running: progress lines and the Ctrl-C check. */
-function startTimers(mode: BenchMode, progress: Float64Array, options: BenchOptions, hooks: BenchHooks, stop: () => void): () => void {
-  const startedAt = performance.now();
-  const previous = { ops: 0, errors: 0, sum: 0, squares: 0 };
-  const progressTimer = options.progressS !== undefined && hooks.onProgress !== undefined
-    ? setInterval(() => {
-        const now = { ops: 0, errors: 0, sum: 0, squares: 0 };
-        for (let base = 0; base < progress.length; base += PROGRESS_FIELDS) {
-          now.ops += progress[base + PROGRESS.ops];
-          now.errors += progress[base + PROGRESS.errors];
-          now.sum += progress[base + PROGRESS.latencySum];
-          now.squares += progress[base + PROGRESS.latencySumSquares];
-        }
-        hooks.onProgress!(progressLine(mode, (performance.now() - startedAt) / 1000, options.progressS!, {
-          ops: now.ops - previous.ops,
-          errors: now.errors - previous.errors,
-          sum: now.sum - previous.sum,
-          squares: now.squares - previous.squares,
-        }));
-        Object.assign(previous, now);
-      }, options.progressS * 1000)
-    : undefined;
-  const interruptTimer = setInterval(() => {
+/** Collects the threads' snapshots of each interval and merges an interval once every thread sent it. */
+class IntervalMerger {
+  readonly done: IntervalResult[] = [];
+  private readonly pending = new Map<number, { parts: number; interval: IntervalResult }>();
+
+  constructor(private readonly threads: number, private readonly intervalS: number, private readonly emit: (interval: IntervalResult) => void) {}
+
+  add(snapshot: IntervalSnapshot): void {
+    let entry = this.pending.get(snapshot.index);
+    if (entry === undefined) {
+      const interval: IntervalResult = { index: snapshot.index, elapsedS: 0, intervalS: 0, ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() };
+      this.pending.set(snapshot.index, (entry = { parts: 0, interval }));
+    }
+    entry.parts += 1;
+    // Every thread's clock ticks on the same boundaries; a short last interval ends with the latest thread.
+    entry.interval.elapsedS = Math.max(entry.interval.elapsedS, Math.min(snapshot.elapsedS, (snapshot.index + 1) * this.intervalS));
+    entry.interval.intervalS = Math.max(1e-9, entry.interval.elapsedS - snapshot.index * this.intervalS);
+    entry.interval.ops += snapshot.ops;
+    entry.interval.errors += snapshot.errors;
+    entry.interval.skipped += snapshot.skipped;
+    entry.interval.latency.merge(snapshot.latency);
+    if (entry.parts === this.threads) this.finish(snapshot.index);
+  }
+
+  /** At the end: intervals some thread never reached (it finished its -t early) go out as they are. */
+  flush(): void {
+    for (const index of [...this.pending.keys()].sort((a, b) => a - b)) this.finish(index);
+  }
+
+  private finish(index: number): void {
+    const entry = this.pending.get(index)!;
+    this.pending.delete(index);
+    this.done.push(entry.interval);
+    this.emit(entry.interval);
+  }
+}
+
+/** pgbench -P style: `progress (pooled): 5.0 s, 10251.2 ops/s, lat 0.097 ms stddev 0.013, 0 failed`. */
+export function progressLine(label: string, interval: IntervalResult, withRate: boolean): string {
+  const successes = interval.ops - interval.errors;
+  const { mean, stddev } = interval.latency;
+  let line = `progress (${label}): ${interval.elapsedS.toFixed(1)} s, ${(successes / interval.intervalS).toFixed(1)} ops/s, lat ${(successes > 0 ? mean : 0).toFixed(3)} ms stddev ${stddev.toFixed(3)}, ${interval.errors} failed`;
+  if (withRate) line += `, ${interval.skipped} skipped`;
+  return line;
+}
+
+function watchInterrupt(hooks: BenchHooks, stop: () => void): () => void {
+  const timer = setInterval(() => {
     if (hooks.interrupted()) stop();
   }, 50);
-  return () => {
-    if (progressTimer !== undefined) clearInterval(progressTimer);
-    clearInterval(interruptTimer);
-  };
+  return () => clearInterval(timer);
 }
 
-/** pgbench -P style: `progress: 5.0 s, 10251.2 tps, lat 0.097 ms stddev 0.013, 0 failed`. */
-export function progressLine(mode: BenchMode, elapsedS: number, intervalS: number, delta: { ops: number; errors: number; sum: number; squares: number }): string {
-  const successes = delta.ops - delta.errors;
-  const mean = successes > 0 ? delta.sum / successes : 0;
-  const stddev = successes > 0 ? Math.sqrt(Math.max(0, delta.squares / successes - mean * mean)) : 0;
-  return `progress (${mode}): ${elapsedS.toFixed(1)} s, ${(successes / intervalS).toFixed(1)} ops/s, lat ${mean.toFixed(3)} ms stddev ${stddev.toFixed(3)}, ${delta.errors} failed`;
-}
-
-async function runInline(settings: ConnectionSettings, spec: RunnerSpec, progress: Float64Array, options: BenchOptions, hooks: BenchHooks): Promise<ShardResult[]> {
-  const runner = await prepareRunner(settings, spec, progress, 0);
-  const stopTimers = startTimers(spec.mode, progress, options, hooks, () => runner.stop());
+async function runInline(settings: ConnectionSettings, spec: RunnerSpec, intervals: IntervalMerger, hooks: BenchHooks): Promise<ShardResult[]> {
+  const runner = await prepareRunner(settings, spec);
+  const stopWatching = watchInterrupt(hooks, () => runner.stop());
   try {
-    return [await runner.run()];
+    return [await runner.run((snapshot) => intervals.add(snapshot))];
   } finally {
-    stopTimers();
+    stopWatching();
   }
 }
 
@@ -171,17 +265,17 @@ export function workerEntry(): URL {
   throw new Error('bench-worker.js not found next to the bundle: run `npm run build`');
 }
 
-async function runInWorkers(settings: ConnectionSettings, specs: RunnerSpec[], progressBuffer: SharedArrayBuffer, progress: Float64Array, mode: BenchMode, options: BenchOptions, hooks: BenchHooks): Promise<ShardResult[]> {
+async function runInWorkers(settings: ConnectionSettings, specs: RunnerSpec[], intervals: IntervalMerger, hooks: BenchHooks): Promise<ShardResult[]> {
   const entry = workerEntry();
   // structuredClone drops the non-enumerable password: hand it over explicitly.
   const plainSettings: ConnectionSettings = { ...settings, password: settings.password };
-  const workers = specs.map((spec, slot) => new (workerThreads().Worker)(entry, { workerData: { settings: plainSettings, spec, progress: progressBuffer, slot } satisfies WorkerInput }));
-  const messages = workers.map((worker) => messageQueue(worker));
+  const workers = specs.map((spec) => new (workerThreads().Worker)(entry, { workerData: { settings: plainSettings, spec } satisfies WorkerInput }));
+  const messages = workers.map((worker) => messageQueue(worker, (snapshot) => intervals.add(snapshot)));
   try {
     const ready = await Promise.all(messages.map((next) => next()));
     const failed = ready.find((message) => message.type === 'error');
     if (failed !== undefined && failed.type === 'error') throw new ConnectError(failed.message);
-    const stopTimers = startTimers(mode, progress, options, hooks, () => workers.forEach((worker) => worker.postMessage({ type: 'stop' })));
+    const stopWatching = watchInterrupt(hooks, () => workers.forEach((worker) => worker.postMessage({ type: 'stop' })));
     try {
       for (const worker of workers) worker.postMessage({ type: 'start' });
       const done = await Promise.all(messages.map((next) => next()));
@@ -190,18 +284,22 @@ async function runInWorkers(settings: ConnectionSettings, specs: RunnerSpec[], p
         return message.result;
       });
     } finally {
-      stopTimers();
+      stopWatching();
     }
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 }
 
-/** Turns a worker's messages into a pull queue; an exit or crash becomes an error message. */
-function messageQueue(worker: Worker): () => Promise<WorkerMessage> {
+/** Turns a worker's messages into a pull queue (intervals go to `onInterval`); an exit or crash becomes an error message. */
+function messageQueue(worker: Worker, onInterval: (snapshot: IntervalSnapshot) => void): () => Promise<WorkerMessage> {
   const queued: WorkerMessage[] = [];
   const waiting: Array<(message: WorkerMessage) => void> = [];
   const push = (message: WorkerMessage) => {
+    if (message.type === 'interval') {
+      onInterval(message.snapshot);
+      return;
+    }
     const next = waiting.shift();
     if (next !== undefined) next(message);
     else queued.push(message);
@@ -215,11 +313,9 @@ function messageQueue(worker: Worker): () => Promise<WorkerMessage> {
   };
 }
 
-function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolSize: number | undefined, shards: ShardResult[]): ModeResult {
-  const sumPhase = (pick: (shard: ShardResult) => PhaseTotal): PhaseTotal => ({
-    sum: shards.reduce((total, shard) => total + pick(shard).sum, 0),
-    count: shards.reduce((total, shard) => total + pick(shard).count, 0),
-  });
+function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolSize: number | undefined, shards: ShardResult[], intervals: IntervalResult[]): ModeResult {
+  const sum = (pick: (shard: ShardResult) => number) => shards.reduce((total, shard) => total + pick(shard), 0);
+  const sumPhase = (pick: (shard: ShardResult) => PhaseTotal): PhaseTotal => ({ sum: sum((shard) => pick(shard).sum), count: sum((shard) => pick(shard).count) });
   const errorMessages = new Map<string, number>();
   for (const shard of shards) for (const [message, count] of shard.errorMessages) errorMessages.set(message, (errorMessages.get(message) ?? 0) + count);
   const factory = {} as Record<string, number>;
@@ -231,40 +327,50 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     clients: options.clients,
     jobs,
     poolSize,
-    ops: shards.reduce((total, shard) => total + shard.ops, 0),
-    errors: shards.reduce((total, shard) => total + shard.errors, 0),
+    ops: sum((shard) => shard.ops),
+    errors: sum((shard) => shard.errors),
+    skipped: sum((shard) => shard.skipped),
+    late: sum((shard) => shard.late),
     // The threads run side by side: the run lasted as long as the slowest.
     durationS: Math.max(...shards.map((shard) => shard.elapsedS)),
+    startedAtMs: Math.min(...shards.map((shard) => shard.startedAtMs)),
+    endedAtMs: Math.max(...shards.map((shard) => shard.endedAtMs)),
     latency: LatencyRecorder.fromSerialized(shards.map((shard) => shard.latency)),
+    lag: LatencyRecorder.fromSerialized(shards.map((shard) => shard.lag)),
     connect: LatencyRecorder.fromSerialized(shards.map((shard) => shard.connect)),
     close: LatencyRecorder.fromSerialized(shards.map((shard) => shard.close)),
     phases: { tcp: sumPhase((shard) => shard.phases.tcp), tls: sumPhase((shard) => shard.phases.tls), startup: sumPhase((shard) => shard.phases.startup) },
+    scripts: options.scripts.map((_, index) => ({ ops: sum((shard) => shard.scripts[index].ops), errors: sum((shard) => shard.scripts[index].errors) })),
+    intervals,
     errorMessages,
     factory: factory as unknown as Omit<FactoryStats, 'mode'>,
-    resultPaths: {
-      skipping: shards.reduce((total, shard) => total + shard.resultPaths.skipping, 0),
-      pg: shards.reduce((total, shard) => total + shard.resultPaths.pg, 0),
-    },
+    resultPaths: { skipping: sum((shard) => shard.resultPaths.skipping), pg: sum((shard) => shard.resultPaths.pg) },
   };
 }
 
 /** The run's verdict for the exit status; the report has already been printed. */
 export class BenchOutcomeError extends PgfactoryError {
-  constructor(message: string, exitCode: typeof EXIT.connect | typeof EXIT.server) {
-    super(message, exitCode === EXIT.connect ? 'bench-no-success' : 'bench-error-rate', exitCode);
+  constructor(message: string, exitCode: typeof EXIT.connect | typeof EXIT.server, code?: string) {
+    super(message, code ?? (exitCode === EXIT.connect ? 'bench-no-success' : 'bench-error-rate'), exitCode);
   }
 }
 
+const targetLabel = (target: TargetResult, mode: ModeResult) => (target.name === '' ? `${mode.mode} mode` : `target ${target.name}, ${mode.mode} mode`);
+
 /** Exit 2 when a mode had no successful operation; exit 3 when its error rate exceeds `maxErrorRate`. */
 export function checkOutcome(result: BenchResult, maxErrorRate: number | undefined): void {
-  for (const mode of Object.values(result.modes)) {
-    if (mode.ops === mode.errors) throw new BenchOutcomeError(`${mode.mode} mode: no operation succeeded (${mode.errors} of ${mode.ops} failed)`, EXIT.connect);
+  for (const target of result.targets) {
+    for (const mode of Object.values(target.modes)) {
+      if (mode.ops === mode.errors) throw new BenchOutcomeError(`${targetLabel(target, mode)}: no operation succeeded (${mode.errors} of ${mode.ops} failed)`, EXIT.connect);
+    }
   }
   if (maxErrorRate === undefined) return;
-  for (const mode of Object.values(result.modes)) {
-    const rate = mode.errors / mode.ops;
-    if (rate > maxErrorRate) {
-      throw new BenchOutcomeError(`${mode.mode} mode: error rate ${rate.toFixed(4)} (${mode.errors} of ${mode.ops}) exceeds --max-error-rate ${maxErrorRate}`, EXIT.server);
+  for (const target of result.targets) {
+    for (const mode of Object.values(target.modes)) {
+      const rate = mode.errors / mode.ops;
+      if (rate > maxErrorRate) {
+        throw new BenchOutcomeError(`${targetLabel(target, mode)}: error rate ${rate.toFixed(4)} (${mode.errors} of ${mode.ops}) exceeds --max-error-rate ${maxErrorRate}`, EXIT.server);
+      }
     }
   }
 }

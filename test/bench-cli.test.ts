@@ -33,7 +33,7 @@ describe('bench --format json', () => {
     expect(code).toBe(0);
     const [{ server_version }] = await sql<{ server_version: string }>('SHOW server_version');
     expect(json.server_version).toBe(server_version);
-    expect(Object.keys(json).sort()).toEqual(['modes', 'overhead_ms_per_op', 'pooled_vs_fresh_throughput', 'server_version', 'settings']);
+    expect(Object.keys(json).sort()).toEqual(['ended_at', 'modes', 'overhead_ms_per_op', 'pooled_vs_fresh_throughput', 'server_version', 'settings', 'started_at']);
     expect(json.settings).toMatchObject({ mode: 'both', clients: 2, ops_per_client: 15, duration_s: null, pool_size: 2, query: 'SELECT 1', warmup_s: 0 });
     expect(json.settings).not.toHaveProperty('password');
     const password = new URL(databaseUrl()).password;
@@ -187,7 +187,7 @@ describe('bench errors', () => {
     [['--max-error-rate', '1.5'], 'pgfactory: error: option \'--max-error-rate <rate>\' argument \'1.5\' is invalid. --max-error-rate takes a fraction from 0 to 1, got "1.5"'],
     [['--warmup', '-1'], 'pgfactory: error: option \'--warmup <seconds>\' argument \'-1\' is invalid. --warmup takes a number >= 0, got "-1"'],
     [['--format', 'csv'], "pgfactory: error: option '--format <format>' argument 'csv' is invalid. Allowed choices are table, json."],
-    [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the SQL either with --query or with -f/--file, not both'],
+    [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the workload either with --query or with -f/-b, not both'],
     [['-f', 'missing.sql'], 'pgfactory: cannot read SQL from "missing.sql": ENOENT'],
   ])('bad option %j is a one-line error (exit 1)', async (args, message) => {
     const result = await runCli(['bench', ...args]);

@@ -91,8 +91,10 @@ describe('helpers', () => {
   });
 
   it('progress lines look like pgbench -P', () => {
-    expect(progressLine('pooled', 5.0004, 5, { ops: 1002, errors: 2, sum: 100, squares: 10.1 })).toBe(
-      'progress (pooled): 5.0 s, 200.0 ops/s, lat 0.100 ms stddev 0.010, 2 failed',
-    );
+    const latency = new LatencyRecorder();
+    for (const ms of [0.09, 0.11]) latency.record(ms);
+    const interval = { index: 0, elapsedS: 5.0004, intervalS: 5, ops: 1002, errors: 2, skipped: 3, latency };
+    expect(progressLine('pooled', interval, false)).toBe('progress (pooled): 5.0 s, 200.0 ops/s, lat 0.100 ms stddev 0.010, 2 failed');
+    expect(progressLine('b pooled', interval, true)).toBe('progress (b pooled): 5.0 s, 200.0 ops/s, lat 0.100 ms stddev 0.010, 2 failed, 3 skipped');
   });
 });

@@ -107,6 +107,34 @@ describe.skipIf(SKIP_PGBOUNCER)('through PgBouncer (pool_mode = transaction)', (
     expect(kept).toBeLessThanOrEqual(bouncer.poolSize);
   }, 180_000);
 
+  it('bench --target: the same workload direct and through PgBouncer, side by side, keyed by name, no password', async () => {
+    const withoutPassword = (url: string) => {
+      const parsed = new URL(url);
+      parsed.password = '';
+      return parsed.toString();
+    };
+    const password = decodeURIComponent(new URL(databaseUrl()).password);
+    const script = `SELECT count(*) FROM ${SCHEMA}.people WHERE id = :client_id;`;
+    const base = ['bench', '--mode', 'both', '-c', '2', '-t', '10', '--query', script, '-M', 'extended', '--target', `direct=${withoutPassword(databaseUrl())}`, '--target', `bouncer=${withoutPassword(bouncer.url)}`];
+    const env = { PGPASSWORD: password };
+    const json = await runCli([...base, '--format', 'json'], { env, noDatabaseUrl: true, timeoutMs: 120_000 });
+    expect({ stderr: json.stderr, code: json.code }).toEqual({ stderr: '', code: 0 });
+    expect(json.stdout).not.toContain(password);
+    const doc = JSON.parse(json.stdout);
+    expect(Object.keys(doc).sort()).toEqual(['ended_at', 'settings', 'started_at', 'targets']);
+    expect(Object.keys(doc.targets)).toEqual(['direct', 'bouncer']);
+    expect(doc.targets.bouncer.connection.port).toBe(bouncer.port);
+    for (const target of ['direct', 'bouncer']) {
+      for (const mode of ['fresh', 'pooled']) expect(doc.targets[target].modes[mode]).toMatchObject({ ops: 20, errors: 0 });
+    }
+    const table = await runCli(base, { env, noDatabaseUrl: true, timeoutMs: 120_000 });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^target direct: PostgreSQL .*\ntarget bouncer: PostgreSQL .*, port \d+, /);
+    expect(table.stdout).toMatch(/^│ +│ +direct fresh │ +direct pooled │ +bouncer fresh │ +bouncer pooled │$/m);
+    expect(table.stdout).toMatch(/^│ operations +│ +20 │ +20 │ +20 │ +20 │$/m);
+    expect(table.stdout).toMatch(/^bouncer: throughput: pooled runs /m);
+  }, 240_000);
+
   // --statement-timeout is applied with a session-level SET after connecting. Under transaction
   // pooling that SET stays on the server connection and reaches the next client of PgBouncer.
   it.skip('query --statement-timeout leaves no session state behind for the next client (known: SET leaks through transaction pooling)', async () => {

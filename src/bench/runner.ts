@@ -1,17 +1,25 @@
 // One thread's share of a bench run: its own connection factory and CLIENTS concurrent client
-// loops, each running the query through `withConnection` until the time or the op count is
-// reached. Used directly by the main thread (one job) and by every worker thread (several jobs).
+// loops, each running one script per operation through `withConnection` until the time or the op
+// count is reached. Used directly by the main thread (one job) and by every worker thread (several
+// jobs). With a rate, operations follow this thread's Poisson schedule (pgbench -R) and latency
+// counts from the scheduled start, so a stall shows in the percentiles instead of hiding.
 import { performance } from 'node:perf_hooks';
-import type pg from 'pg';
 import { createConnectionFactory, type ConnectionFactory, type FactoryMode, type FactoryStats } from '../factory.js';
 import { formatServerError, isDatabaseError } from '../db-errors.js';
 import type { ConnectionSettings } from '../settings.js';
-import { queryMessage, SkippingQuery, type ResultPaths } from './skipping-query.js';
-import { LatencyRecorder, PROGRESS, PROGRESS_FIELDS, type SerializedLatency } from './stats.js';
+import { ScriptChooser, ScriptClient, type ScriptVariables } from './script/execute.js';
+import { PgPrng } from './script/random.js';
+import { parseScript, type QueryMode, type ScriptSource } from './script/script.js';
+import type { ResultPaths } from './skipping-query.js';
+import { LatencyRecorder, type SerializedLatency } from './stats.js';
 
 export interface RunnerSpec {
   mode: FactoryMode;
-  sql: string;
+  scripts: ScriptSource[];
+  queryMode: QueryMode;
+  variables: ScriptVariables;
+  /** :client_id of this thread's first client. */
+  firstClientId: number;
   /** Client loops in this thread. */
   clients: number;
   /** This thread's share of the pool (pooled mode). */
@@ -22,6 +30,11 @@ export interface RunnerSpec {
   opsPerClient?: number;
   /** Run unrecorded for this long first. */
   warmupS: number;
+  /** This thread's share of --rate, operations per second. */
+  rate?: number;
+  latencyLimitMs?: number;
+  /** Report an interval snapshot this often (--progress). */
+  intervalS?: number;
 }
 
 /** Sum and count of one connect phase, for its average. */
@@ -30,50 +43,86 @@ export interface PhaseTotal {
   count: number;
 }
 
+/** What one thread measured during one --progress interval. */
+export interface IntervalSnapshot {
+  index: number;
+  /** Seconds from the start of the measured phase to this snapshot (the last one may be short). */
+  elapsedS: number;
+  ops: number;
+  errors: number;
+  skipped: number;
+  latency: SerializedLatency;
+}
+
 /** What one thread measured, as plain data. */
 export interface ShardResult {
   ops: number;
   errors: number;
+  /** Operations not started because they were already later than --latency-limit. */
+  skipped: number;
+  /** Successful operations that took longer than --latency-limit. */
+  late: number;
+  /** Wall-clock (epoch ms) start of the measured phase and end of its last operation. */
+  startedAtMs: number;
+  endedAtMs: number;
   /** From the start of the measured phase to the end of the last operation. */
   elapsedS: number;
   latency: SerializedLatency;
+  /** With a rate: how late each operation started after its scheduled time. */
+  lag: SerializedLatency;
   connect: SerializedLatency;
   close: SerializedLatency;
   phases: { tcp: PhaseTotal; tls: PhaseTotal; startup: PhaseTotal };
+  /** Per script, in order: operations and failed ones. */
+  scripts: Array<{ ops: number; errors: number }>;
   /** Distinct error messages with how often each occurred (first ones only). */
   errorMessages: Array<[string, number]>;
   factory: FactoryStats;
-  /** Which way the operations' results were read (warm-up included). */
+  /** Simple-protocol results stepped over unparsed, and those pg's parser read (see skipping-query.ts). */
   resultPaths: ResultPaths;
 }
 
 export interface PreparedRunner {
-  run(): Promise<ShardResult>;
+  run(onInterval?: (snapshot: IntervalSnapshot) => void): Promise<ShardResult>;
   /** Stops starting operations and cancels the running ones (Ctrl-C). */
   stop(): void;
 }
 
 const MAX_DISTINCT_ERRORS = 20;
 
-function runSkipping(client: pg.Client, text: string, message: Buffer, paths: ResultPaths): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.query(new SkippingQuery(text, message, resolve, reject, paths));
-  });
-}
-
 export function describeError(error: unknown): string {
   if (isDatabaseError(error)) return formatServerError(error).split('\n')[0];
   return error instanceof Error ? error.message : String(error);
 }
 
+const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
+
+/** pgbench's throttle: one Poisson schedule per thread, shared by its clients. */
+class Schedule {
+  private next: number;
+  private readonly prng: PgPrng;
+  constructor(private readonly meanGapUs: number, start: number, seed: bigint) {
+    this.next = start;
+    this.prng = new PgPrng(seed);
+  }
+
+  /** The next operation's scheduled start (performance.now() ms). */
+  take(): number {
+    // getPoissonRand: exponential gaps, in whole microseconds.
+    const uniform = 1 - this.prng.double();
+    this.next += Math.trunc(-Math.log(uniform) * this.meanGapUs + 0.5) / 1000;
+    return this.next;
+  }
+}
+
 /**
  * Creates the factory and, in pooled mode, opens this thread's connections before the clock
- * starts (as pgbench opens its connections before measuring). `progress` is a running-totals slot
- * (PROGRESS_FIELDS numbers at `slot`) that the main thread reads for `--progress` lines.
+ * starts (as pgbench opens its connections before measuring).
  */
-export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSpec, progress: Float64Array, slot: number): Promise<PreparedRunner> {
+export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSpec): Promise<PreparedRunner> {
   let recording = false;
   const latency = new LatencyRecorder();
+  const lag = new LatencyRecorder();
   const connect = new LatencyRecorder();
   const close = new LatencyRecorder();
   const phases = { tcp: { sum: 0, count: 0 }, tls: { sum: 0, count: 0 }, startup: { sum: 0, count: 0 } };
@@ -103,15 +152,19 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
     await Promise.allSettled(Array.from({ length: opening }, () => factory.withConnection(async () => undefined)));
   }
 
-  const sql = spec.sql;
-  const message = queryMessage(sql);
+  const scripts = spec.scripts.map(parseScript);
+  const seed = BigInt(spec.variables.seed);
+  const chooser = new ScriptChooser(scripts, new PgPrng(seed ^ BigInt(spec.firstClientId + 7)));
+  const scriptCounts = scripts.map(() => ({ ops: 0, errors: 0 }));
   const resultPaths: ResultPaths = { skipping: 0, pg: 0 };
-  const operation = () => factory.withConnection((client) => runSkipping(client, sql, message, resultPaths));
-  const base = slot * PROGRESS_FIELDS;
   let stopped = false;
   let ops = 0;
   let errors = 0;
+  let skipped = 0;
+  let late = 0;
   const errorMessages = new Map<string, number>();
+  let interval = { ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() };
+  const newInterval = () => ({ ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() });
 
   return {
     stop() {
@@ -119,34 +172,70 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       stopped = true;
       void factory.cancelActive();
     },
-    async run(): Promise<ShardResult> {
+    async run(onInterval): Promise<ShardResult> {
       const startedAt = performance.now();
       const measureFrom = startedAt + spec.warmupS * 1000;
+      const wallStart = Date.now() + spec.warmupS * 1000;
       const endAt = spec.durationS !== undefined ? measureFrom + spec.durationS * 1000 : Infinity;
+      const schedule = spec.rate !== undefined ? new Schedule(1e6 / spec.rate, measureFrom, seed ^ BigInt(spec.firstClientId + 11)) : undefined;
       let lastEnd = measureFrom;
       recording = spec.warmupS <= 0;
 
-      const client = async () => {
+      let intervalTimer: NodeJS.Timeout | undefined;
+      let intervalIndex = 0;
+      if (spec.intervalS !== undefined && onInterval !== undefined) {
+        const intervalMs = spec.intervalS * 1000;
+        const tick = () => {
+          const done = interval;
+          interval = newInterval();
+          onInterval({ index: intervalIndex, elapsedS: (performance.now() - measureFrom) / 1000, ops: done.ops, errors: done.errors, skipped: done.skipped, latency: done.latency.serialize() });
+          intervalIndex += 1;
+          intervalTimer = setTimeout(tick, Math.max(0, measureFrom + (intervalIndex + 1) * intervalMs - performance.now()));
+        };
+        intervalTimer = setTimeout(tick, Math.max(0, measureFrom + intervalMs - performance.now()));
+      }
+
+      const client = async (slot: number) => {
+        const state = new ScriptClient(spec.firstClientId + slot, spec.variables, spec.queryMode, resultPaths);
+        const operation = (scriptIndex: number) => factory.withConnection((connection) => state.run(connection, scripts[scriptIndex], scriptIndex));
         while (!stopped && performance.now() < measureFrom) {
-          await operation().catch(() => undefined);
+          await operation(chooser.choose()).catch(() => undefined);
         }
         recording = true;
         let done = 0;
         while (!stopped) {
-          if (spec.opsPerClient !== undefined ? done >= spec.opsPerClient : performance.now() >= endAt) break;
+          if (spec.opsPerClient !== undefined && done >= spec.opsPerClient) break;
+          let scheduled: number | undefined;
+          if (schedule !== undefined) {
+            scheduled = schedule.take();
+            if (scheduled >= endAt) break;
+            // pgbench -R -L: an operation already later than the limit is skipped, not run.
+            if (spec.latencyLimitMs !== undefined && performance.now() > scheduled + spec.latencyLimitMs) {
+              done += 1;
+              skipped += 1;
+              interval.skipped += 1;
+              continue;
+            }
+            if (scheduled > performance.now()) await sleepUntil(scheduled);
+            if (stopped) break;
+          } else if (performance.now() >= endAt) break;
           done += 1;
+          const scriptIndex = chooser.choose();
           const began = performance.now();
+          const from = scheduled ?? began;
           try {
-            await operation();
+            await operation(scriptIndex);
             const ended = performance.now();
-            const ms = ended - began;
+            const ms = ended - from;
             latency.record(ms);
-            progress[base + PROGRESS.latencySum] += ms;
-            progress[base + PROGRESS.latencySumSquares] += ms * ms;
+            interval.latency.record(ms);
+            if (scheduled !== undefined) lag.record(began - scheduled);
+            if (spec.latencyLimitMs !== undefined && ms > spec.latencyLimitMs) late += 1;
             lastEnd = ended;
           } catch (error) {
             errors += 1;
-            progress[base + PROGRESS.errors] += 1;
+            interval.errors += 1;
+            scriptCounts[scriptIndex].errors += 1;
             lastEnd = performance.now();
             const message = describeError(error);
             const seen = errorMessages.get(message);
@@ -154,23 +243,38 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
             else if (errorMessages.size < MAX_DISTINCT_ERRORS) errorMessages.set(message, 1);
           }
           ops += 1;
-          progress[base + PROGRESS.ops] += 1;
+          interval.ops += 1;
+          scriptCounts[scriptIndex].ops += 1;
         }
       };
       try {
-        await Promise.all(Array.from({ length: spec.clients }, client));
+        await Promise.all(Array.from({ length: spec.clients }, (_, slot) => client(slot)));
       } finally {
         recording = false;
+        if (intervalTimer !== undefined) {
+          clearTimeout(intervalTimer);
+          // The operations since the last tick: a last, possibly short, interval.
+          if (interval.ops + interval.skipped > 0) {
+            onInterval!({ index: intervalIndex, elapsedS: (lastEnd - measureFrom) / 1000, ops: interval.ops, errors: interval.errors, skipped: interval.skipped, latency: interval.latency.serialize() });
+          }
+        }
         await factory.close();
       }
+      const elapsedMs = Math.max(0, lastEnd - measureFrom);
       return {
         ops,
         errors,
-        elapsedS: Math.max(0, lastEnd - measureFrom) / 1000,
+        skipped,
+        late,
+        startedAtMs: wallStart,
+        endedAtMs: wallStart + elapsedMs,
+        elapsedS: elapsedMs / 1000,
         latency: latency.serialize(),
+        lag: lag.serialize(),
         connect: connect.serialize(),
         close: close.serialize(),
         phases,
+        scripts: scriptCounts,
         errorMessages: [...errorMessages],
         factory: factory.stats(),
         resultPaths,

@@ -25,13 +25,15 @@ export interface ResultPaths {
   pg: number;
 }
 
-/** A simple-protocol Query message, built once per run. */
+/** A simple-protocol Query message: built once for fixed SQL, per operation when variables are written into it. */
 export function queryMessage(text: string): Buffer {
   const length = Buffer.byteLength(text);
-  const message = Buffer.alloc(MESSAGE_HEADER + length + 1);
+  // Every byte is written below; small unsafe buffers come from Node's pool, without zero-filling.
+  const message = Buffer.allocUnsafe(MESSAGE_HEADER + length + 1);
   message[0] = QUERY;
   message.writeUInt32BE(4 + length + 1, 1);
   message.write(text, MESSAGE_HEADER);
+  message[MESSAGE_HEADER + length] = 0;
   return message;
 }
 

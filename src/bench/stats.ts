@@ -140,10 +140,3 @@ export function bucketIndex(ms: number): number {
   }
   return low;
 }
-
-/**
- * Running totals for the `--progress` lines: what a thread adds to its shared slot. A slot is a
- * whole 64-byte cache line, so threads writing their own slots do not slow each other down.
- */
-export const PROGRESS_FIELDS = 8;
-export const PROGRESS = { ops: 0, errors: 1, latencySum: 2, latencySumSquares: 3 } as const;

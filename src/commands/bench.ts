@@ -1,8 +1,12 @@
-// `pgfactory bench`: options -> runBench -> the report on stdout (progress and errors on stderr).
+// `pgfactory bench`: options -> runBench -> the report on stdout (progress and errors on stderr);
+// `pgfactory bench merge FILE…`: JSON results of several client machines -> one report.
+import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
+import { addConnectionOptions, resolveCommandSettings, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
+import { collect, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
+import type { BenchOptions, BenchTarget } from '../bench.js';
+import type { ScriptSource } from '../bench/script/script.js';
 
 interface BenchFlags extends ConnectionFlags {
   mode: 'fresh' | 'pooled' | 'both';
@@ -11,12 +15,23 @@ interface BenchFlags extends ConnectionFlags {
   time?: number;
   transactions?: number;
   query?: string;
-  file?: string;
+  file?: string[];
+  builtin?: string[];
+  define?: string[];
+  protocol: 'simple' | 'extended' | 'prepared';
+  scale?: number;
+  randomSeed?: string;
   warmup: number;
   poolSize?: number;
   format: 'table' | 'json';
   progress?: number;
+  log?: string;
+  rate?: number;
+  latencyLimit?: number;
+  target?: string[];
   maxErrorRate?: number;
+  baseline?: string;
+  maxRegression?: number;
 }
 
 const DEFAULT_SECONDS = 10;
@@ -28,71 +43,199 @@ function parseRate(value: string): number {
   return number;
 }
 
+function parseSeed(value: string): string {
+  if (!/^-?\d+$/.test(value) || BigInt(value) < -(2n ** 63n) || BigInt(value) >= 2n ** 64n) throw new InvalidArgumentError(`--random-seed takes a 64-bit integer, got "${value}"`);
+  return BigInt.asIntN(64, BigInt(value)).toString();
+}
+
 export function benchCommand(io: CommandIo): Command {
   const command = new Command('bench')
-    .description('measure what opening a connection costs compared with reusing one (like pgbench -C vs pgbench)')
+    .description('measure what opening a connection costs compared with reusing one, under a pgbench workload (like pgbench -C vs pgbench)')
     .addOption(new Option('--mode <mode>', 'fresh: a new connection per operation (pgbench -C); pooled: reuse pooled connections; both: one after the other').choices(['fresh', 'pooled', 'both']).default('both'))
     .option('-c, --clients <n>', 'concurrent clients', parsePositiveInt('-c/--clients'), 1)
     .option('-j, --jobs <n>', 'threads to spread the clients over (default: clients, at most the CPU count; 1 = no worker threads)', parsePositiveInt('-j/--jobs'))
     .option('-T, --time <seconds>', `measure for this many seconds (default ${DEFAULT_SECONDS})`, parsePositiveNumber('-T/--time'))
     .option('-t, --transactions <n>', 'run exactly this many operations per client instead of -T', parsePositiveInt('-t/--transactions'))
-    .option('--query <sql>', `the SQL each operation runs (default '${DEFAULT_SQL}')`)
-    .option('-f, --file <path>', "read the SQL from a file ('-' for stdin)")
+    .option('--query <sql>', `the script each operation runs, given inline (default '${DEFAULT_SQL}')`)
+    .option('-f, --file <path[@weight]>', "a pgbench script file ('-' for stdin); repeatable, each operation picks one by weight", collect)
+    .option('-b, --builtin <name[@weight]>', "pgbench's built-in script: tpcb-like, simple-update or select-only (a unique prefix will do); repeatable", collect)
+    .option('-D, --define <name=value>', 'set a script variable; repeatable', collect)
+    .addOption(new Option('-M, --protocol <mode>', 'how SQL is sent: simple, extended (with $n parameters) or prepared').choices(['simple', 'extended', 'prepared']).default('simple'))
+    .option('-s, --scale <n>', ':scale for custom scripts (built-ins count pgbench_branches, as pgbench)', parsePositiveInt('-s/--scale'))
+    .option('--random-seed <n>', "seed of the scripts' random functions and :default_seed (default: random)", parseSeed)
     .option('--warmup <seconds>', 'run unmeasured for this long first, in each mode', parseNonNegativeNumber('--warmup'), 0)
     .option('--pool-size <n>', 'pooled mode: connections in the pool (default: the client count)', parsePositiveInt('--pool-size'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .option('--progress <seconds>', 'print a progress line on stderr every N seconds (like pgbench -P)', parsePositiveNumber('--progress'))
-    .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate);
+    .option('-P, --progress <seconds>', 'report every N seconds: a line on stderr (like pgbench -P) and the intervals in the JSON', parsePositiveNumber('--progress'))
+    .option('--log <file>', 'with --progress: write each interval to FILE as a JSON line while the run goes')
+    .option('-R, --rate <ops/s>', 'schedule operations as a Poisson process at this total rate (pgbench -R); latency counts from the scheduled start', parsePositiveNumber('-R/--rate'))
+    .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
+    .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
+    .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
+    .option('--baseline <file>', 'compare with an earlier --format json result (see --max-regression)')
+    .option('--max-regression <pct>', 'with --baseline: exit 3 when ops/s fell or p99 latency rose by more than PCT percent', parseNonNegativeNumber('--max-regression'));
   addConnectionOptions(command).helpOption('--help', 'show help for bench');
   command.addHelpText('after', `
-Operations that fail (connection or query errors) are counted, not fatal. Exit status: 0 ok,
-1 bad usage, 2 server unreachable or no operation succeeded in a mode, 3 --max-error-rate exceeded.
-ops/s counts successful operations; latencies are those of successful operations; in fresh mode an
-operation's latency includes opening and closing its connection.
+Operations that fail (connection, query or script errors) are counted, not fatal. Exit status: 0 ok,
+1 bad usage or a bad script, 2 server unreachable or no operation succeeded in a mode, 3
+--max-error-rate exceeded or --baseline regression. ops/s counts successful operations; latencies
+are those of successful operations; in fresh mode an operation's latency includes opening and
+closing its connection. An operation is one run of a script (all its statements).
 
 Examples:
   $ pgfactory bench --embedded
   $ pgfactory bench --mode pooled -c 4 -T 30 --progress 5
-  $ pgfactory bench --mode fresh -t 1000 --query 'SELECT now()' --format json`);
+  $ pgfactory bench -b tpcb-like --mode pooled -c 4 -M prepared
+  $ pgfactory bench -f write.sql@1 -f read.sql@9 -D accounts=100000 --rate 500 -L 50
+  $ pgfactory bench --target direct=postgres://db:5432/app --target bouncer=postgres://db:6432/app
+  $ pgfactory bench merge host1.json host2.json`);
+  command.addCommand(mergeCommand(io));
   command.action(async (flags: BenchFlags) => {
     if (flags.time !== undefined && flags.transactions !== undefined) throw new UsageError('give either -T/--time or -t/--transactions, not both');
-    const { sql, sqlSource } = readSql(flags, io);
-    const { runBench, checkOutcome } = await import('../bench.js');
-    const { benchJson, benchText } = await import('../bench/report.js');
-    const options = {
-      modes: flags.mode === 'both' ? (['fresh', 'pooled'] as const).slice() : [flags.mode],
+    if (flags.log !== undefined && flags.progress === undefined) throw new UsageError('--log writes the --progress intervals: give --progress too');
+    if ((flags.baseline === undefined) !== (flags.maxRegression === undefined)) throw new UsageError('--baseline and --max-regression go together');
+    const scripts = await readScripts(flags, io);
+    const { parseScript } = await import('../bench/script/script.js');
+    // Every script is checked before anything connects or runs.
+    for (const script of scripts) parseScript(script);
+    const baseline = flags.baseline !== undefined ? readJsonFile(flags.baseline) : undefined;
+    // A baseline that is not a result fails now, not after the run.
+    if (baseline !== undefined) (await import('../bench/merge.js')).readRunDoc(baseline, flags.baseline!);
+    const { runBench, checkOutcome, progressLine } = await import('../bench.js');
+    const { benchJson, benchText, intervalJson } = await import('../bench/report.js');
+    const options: BenchOptions = {
+      modes: flags.mode === 'both' ? ['fresh', 'pooled'] : [flags.mode],
       clients: flags.clients,
       jobs: flags.jobs,
       durationS: flags.transactions === undefined ? (flags.time ?? DEFAULT_SECONDS) : undefined,
       opsPerClient: flags.transactions,
-      sql,
-      sqlSource,
+      scripts,
+      queryMode: flags.protocol,
+      defines: (flags.define ?? []).map(parseDefine),
+      scale: flags.scale,
+      randomSeed: flags.randomSeed,
       warmupS: flags.warmup,
       poolSize: flags.poolSize,
       progressS: flags.progress,
+      rate: flags.rate,
+      latencyLimitMs: flags.latencyLimit,
     };
-    const result = await withContext(flags, { mode: 'fresh' }, io, (context) =>
-      runBench(context.factory, context.resolved.values, options, {
-        onProgress: (line) => io.stderr.write(`${line}\n`),
-        interrupted: context.interrupted,
-      }));
-    io.stdout.write(flags.format === 'json' ? `${JSON.stringify(benchJson(result), null, 2)}\n` : benchText(result, io.paint?.header));
-    for (const mode of Object.values(result.modes)) {
-      for (const [message, count] of mode.errorMessages) io.stderr.write(`${mode.mode}: ${count} x ${message}\n`);
+    const log = flags.log !== undefined ? openLog(flags.log) : undefined;
+    const result = await withContext(flags, { mode: 'fresh' }, io, async (context) => {
+      const targets = flags.target === undefined
+        ? [{ name: '', settings: context.resolved.values, probe: context.factory }]
+        : await resolveTargets(flags, io);
+      try {
+        return await runBench(targets, options, {
+          onInterval: (target, mode, interval) => {
+            io.stderr.write(`${progressLine(target === '' ? mode : `${target} ${mode}`, interval, options.rate !== undefined)}\n`);
+            if (log !== undefined) fs.writeSync(log, `${JSON.stringify({ ...(target === '' ? {} : { target }), mode, ...intervalJson(interval) })}\n`);
+          },
+          interrupted: context.interrupted,
+        });
+      } finally {
+        if (flags.target !== undefined) await Promise.all(targets.map((target) => target.probe.close()));
+        if (log !== undefined) fs.closeSync(log);
+      }
+    });
+    const json = benchJson(result);
+    io.stdout.write(flags.format === 'json' ? `${JSON.stringify(json, null, 2)}\n` : benchText(result, io.paint?.header));
+    for (const target of result.targets) {
+      for (const mode of Object.values(target.modes)) {
+        for (const [message, count] of mode.errorMessages) io.stderr.write(`${target.name === '' ? '' : `${target.name} `}${mode.mode}: ${count} x ${message}\n`);
+      }
     }
     checkOutcome(result, flags.maxErrorRate);
+    if (baseline !== undefined) {
+      const { checkRegression } = await import('../bench/merge.js');
+      checkRegression(baseline, json, flags.maxRegression!, flags.baseline!);
+    }
   });
   return command;
 }
 
-function readSql(flags: BenchFlags, io: CommandIo): { sql: string; sqlSource: string } {
-  if (flags.query !== undefined && flags.file !== undefined) throw new UsageError('give the SQL either with --query or with -f/--file, not both');
-  if (flags.file === undefined) {
-    const sql = flags.query ?? DEFAULT_SQL;
-    if (sql.trim() === '') throw new UsageError('--query is empty');
-    return { sql, sqlSource: flags.query === undefined ? 'default' : 'query' };
+function mergeCommand(io: CommandIo): Command {
+  return new Command('merge')
+    .description('combine the --format json results of runs on several client machines into one report')
+    .argument('<files...>', 'bench --format json results of the same workload')
+    .helpOption('--help', 'show help for bench merge')
+    .addHelpText('after', `
+--format table|json chooses the output, as for bench. Operations are summed, ops/s added up
+(the runs went side by side), percentiles come from the merged HDR histograms. Results of different workloads or settings are refused, naming the
+difference (exit 1).`)
+    // bench's own --format: commander hands an option given after "merge" to the parent command.
+    .action(async (files: string[], _flags: unknown, merge: Command) => {
+      const flags = merge.parent!.opts<{ format: 'table' | 'json' }>();
+      const { mergeResults } = await import('../bench/merge.js');
+      const { benchJson, benchText } = await import('../bench/report.js');
+      const docs = files.map((file) => ({ file, json: readJsonFile(file) }));
+      const merged = mergeResults(docs);
+      io.stdout.write(flags.format === 'json' ? `${JSON.stringify(benchJson(merged), null, 2)}\n` : benchText(merged, io.paint?.header));
+    });
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const sql = readSqlFile(flags.file, io);
-  if (sql.trim() === '') throw new UsageError(`no SQL in ${sqlSourceName(flags.file)}`);
-  return { sql, sqlSource: flags.file };
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`"${file}" is not a bench --format json result: ${(error as Error).message}`);
+  }
+}
+
+function openLog(file: string): number {
+  try {
+    return fs.openSync(file, 'w');
+  } catch (error) {
+    throw new UsageError(`--log: cannot write "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function parseDefine(text: string): [string, string] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`-D/--define takes name=value, got "${text}"`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+async function resolveTargets(flags: BenchFlags, io: CommandIo): Promise<BenchTarget[]> {
+  const { createConnectionFactory } = await import('../factory.js');
+  const seen = new Set<string>();
+  const targets: BenchTarget[] = [];
+  for (const spec of flags.target!) {
+    const eq = spec.indexOf('=');
+    const name = eq === -1 ? '' : spec.slice(0, eq);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new UsageError(`--target takes NAME=DSN with a name of letters, digits, "_", "." or "-", got "${spec.split('=')[0]}"`);
+    if (seen.has(name)) throw new UsageError(`--target: the name "${name}" is given twice`);
+    seen.add(name);
+    const resolved = await resolveCommandSettings({ dbname: spec.slice(eq + 1), envFile: flags.envFile, sslmode: flags.sslmode, connectTimeout: flags.connectTimeout }, io);
+    targets.push({ name, settings: resolved.values, probe: createConnectionFactory(resolved.values, { mode: 'fresh' }) });
+  }
+  return targets;
+}
+
+async function readScripts(flags: BenchFlags, io: CommandIo): Promise<ScriptSource[]> {
+  const { builtinScript, splitWeight } = await import('../bench/script/script.js');
+  const files = flags.file ?? [];
+  const builtins = flags.builtin ?? [];
+  if (flags.query !== undefined && (files.length > 0 || builtins.length > 0)) throw new UsageError('give the workload either with --query or with -f/-b, not both');
+  const scripts: ScriptSource[] = [];
+  if (files.length === 0 && builtins.length === 0) {
+    const text = flags.query ?? DEFAULT_SQL;
+    if (text.trim() === '') throw new UsageError('--query is empty');
+    return [{ name: flags.query === undefined ? 'default' : 'query', text, weight: 1, builtin: false }];
+  }
+  for (const spec of files) {
+    const { name, weight } = splitWeight(spec, '-f/--file');
+    const text = readSqlFile(name, io);
+    if (text.trim() === '') throw new UsageError(`no SQL in ${sqlSourceName(name)}`);
+    scripts.push({ name: name === '-' ? 'stdin' : name, text, weight, builtin: false });
+  }
+  for (const spec of builtins) scripts.push(builtinScript(spec));
+  if (scripts.every((script) => script.weight === 0)) throw new UsageError('every script has weight 0: give one a weight above 0');
+  return scripts;
 }

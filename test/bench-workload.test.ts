@@ -1,0 +1,256 @@
+// bench as a workload tool, against the real test server: pgbench scripts and built-ins, every
+// meta-command, the protocols, weights, run-time errors, --rate (a stall is not hidden),
+// --progress/--log, bench merge and --baseline.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+
+const SCHEMA = 'bench_workload';
+useTestSchema(SCHEMA);
+
+const dir = scratchDir();
+function script(name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+async function bench(args: string[], env: Record<string, string> = {}) {
+  const result = await runCli(['bench', '--format', 'json', ...args], { env, cwd: dir, timeoutMs: 60_000 });
+  return { ...result, json: result.stdout === '' ? undefined : JSON.parse(result.stdout) };
+}
+
+describe('pgbench built-in scripts', () => {
+  beforeAll(async () => {
+    // pgbench -i's tables at scale 2 (accounts cut short: an UPDATE of a missing aid changes nothing).
+    await sql(`DROP TABLE IF EXISTS pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history;
+      CREATE TABLE pgbench_branches (bid int PRIMARY KEY, bbalance int, filler char(88));
+      CREATE TABLE pgbench_tellers (tid int PRIMARY KEY, bid int, tbalance int, filler char(84));
+      CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84));
+      CREATE TABLE pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22));
+      INSERT INTO pgbench_branches SELECT g, 0 FROM generate_series(1, 2) g;
+      INSERT INTO pgbench_tellers SELECT g, (g - 1) / 10 + 1, 0 FROM generate_series(1, 20) g;
+      INSERT INTO pgbench_accounts SELECT g, (g - 1) / 100000 + 1, 0 FROM generate_series(1, 2000) g;`);
+  });
+  afterAll(async () => {
+    await sql('DROP TABLE IF EXISTS pgbench_branches, pgbench_tellers, pgbench_accounts, pgbench_history');
+  });
+
+  it.each(['simple', 'extended', 'prepared'])('tpcb-like (-M %s) adds exactly one history row per operation, balances add up', async (protocol) => {
+    await sql('TRUNCATE pgbench_history');
+    const { json, code, stderr } = await bench(['-b', 'tpcb-like', '-M', protocol, '-c', '3', '-j', '2', '-t', '20']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(json.settings).toMatchObject({ scale: 2, protocol, scripts: [{ name: 'builtin: tpcb-like', weight: 1 }] });
+    expect(json.modes.fresh).toMatchObject({ ops: 60, errors: 0 });
+    expect(json.modes.pooled).toMatchObject({ ops: 60, errors: 0 });
+    const [history] = await sql<{ n: string; delta: string; bad: string }>('SELECT count(*) AS n, sum(delta) AS delta, count(*) FILTER (WHERE aid NOT BETWEEN 1 AND 200000 OR bid NOT BETWEEN 1 AND 2 OR tid NOT BETWEEN 1 AND 20 OR delta NOT BETWEEN -5000 AND 5000) AS bad FROM pgbench_history');
+    expect(history).toMatchObject({ n: '120', bad: '0' });
+    const [branches] = await sql<{ total: string }>('SELECT sum(bbalance) AS total FROM pgbench_branches');
+    const [tellers] = await sql<{ total: string }>('SELECT sum(tbalance) AS total FROM pgbench_tellers');
+    await sql('UPDATE pgbench_branches SET bbalance = 0; UPDATE pgbench_tellers SET tbalance = 0');
+    // Every delta went to one branch and one teller, as the history says.
+    expect(branches.total).toBe(history.delta);
+    expect(tellers.total).toBe(history.delta);
+  });
+
+  it('built-ins need pgbench\'s tables: a one-line error naming them', async () => {
+    const result = await runCli(['bench', '-b', 'select-only', '-t', '1'], { env: { PGOPTIONS: '-c search_path=nowhere' } });
+    expect(result.stderr).toMatch(/^pgfactory: the built-in scripts need pgbench's tables: relation "pgbench_branches" does not exist \(create them with pgbench -i\)\n$/);
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('pgbench scripts', () => {
+  beforeAll(async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.seen (client int, tag text, v1 text, v2 text, v3 text, v4 text, v5 text, v6 text)`);
+  });
+
+  it('every function and meta-command gives the value computed by hand (hash and permute as pgbench)', async () => {
+    await sql(`TRUNCATE ${SCHEMA}.seen`);
+    const file = script('functions.sql', [
+      '\\set h hash(12345, 42)',
+      '\\set f hash_fnv1a(12345, 42) ',
+      '\\set p permute(7, 1000003, -99)',
+      '\\set x abs(-3) * 2 + mod(7, 3) + least(5, 2) + greatest(1, 4) + int(2.5) + int(sqrt(16)) \\',
+      '  + int(exp(0)) + int(ln(1)) + int(pow(2, 3)) + int(pi() * 0) + :n',
+      '\\set b case when :n > 1 and not false then 1.5 / 3 else 0 end',
+      '\\set r random(10, 12)',
+      '\\sleep 1 ms',
+      '\\sleep :n us',
+      `INSERT INTO ${SCHEMA}.seen VALUES (:client_id, 'f', :h, :f, :p, :x, :b, :r);`,
+    ].join('\n'));
+    const { json, code, stderr } = await bench(['--mode', 'pooled', '-f', file, '-D', 'n=2', '-t', '3']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(json.modes.pooled).toMatchObject({ ops: 3, errors: 0 });
+    const rows = await sql(`SELECT client, v1, v2, v3, v4, v5, v6 FROM ${SCHEMA}.seen`);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      // 6 + 1 + 2 + 4 + 2 + 4 + 1 + 0 + 8 + 0 + 2 = 30
+      expect(row).toMatchObject({ client: 0, v1: '-591810079667318857', v2: '-5267424053501251834', v3: '339850', v4: '30', v5: '0.5' });
+      expect(['10', '11', '12']).toContain(row.v6);
+    }
+  });
+
+  it(':client_id numbers the clients across threads; variables keep their values between operations', async () => {
+    await sql(`TRUNCATE ${SCHEMA}.seen`);
+    const file = script('clients.sql', `\\set n :n + 1\nINSERT INTO ${SCHEMA}.seen (client, tag, v1) VALUES (:client_id, 'c', :n);\n`);
+    const { code } = await bench(['--mode', 'fresh', '-f', file, '-D', 'n=0', '-c', '3', '-j', '2', '-t', '4']);
+    expect(code).toBe(0);
+    const rows = await sql<{ client: number; counts: string }>(`SELECT client, string_agg(v1, ',' ORDER BY v1::int) AS counts FROM ${SCHEMA}.seen GROUP BY client ORDER BY client`);
+    expect(rows).toEqual([0, 1, 2].map((client) => ({ client, counts: '1,2,3,4' })));
+  });
+
+  it.each([['simple', 0], ['extended', 0], ['prepared', 1]])('-M %s sends the SQL that way (named prepared statements: %i)', async (protocol, prepared) => {
+    await sql(`TRUNCATE ${SCHEMA}.seen`);
+    const file = script('protocol.sql', `\\set v 7\nINSERT INTO ${SCHEMA}.seen (tag, v1, v2) SELECT 'p', :v, count(*) FROM pg_prepared_statements WHERE NOT from_sql;\n`);
+    const { code, stderr } = await bench(['--mode', 'pooled', '-f', file, '-M', protocol, '-t', '2']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const rows = await sql<{ v1: string; v2: string }>(`SELECT v1, v2 FROM ${SCHEMA}.seen ORDER BY v2`);
+    // The second run on the pooled connection sees the statement prepared by the first.
+    expect(rows).toEqual([{ v1: '7', v2: String(prepared) }, { v1: '7', v2: String(prepared) }]);
+  });
+
+  it('scripts are chosen by weight', async () => {
+    await sql(`TRUNCATE ${SCHEMA}.seen`);
+    const a = script('a.sql', `INSERT INTO ${SCHEMA}.seen (tag) VALUES ('a');\n`);
+    const b = script('b.sql', `INSERT INTO ${SCHEMA}.seen (tag) VALUES ('b');\n`);
+    const c = script('c.sql', `INSERT INTO ${SCHEMA}.seen (tag) VALUES ('c');\n`);
+    const { json, code } = await bench(['--mode', 'pooled', '-f', `${a}@1`, '-f', `${b}@3`, '-f', `${c}@0`, '-c', '2', '-t', '400']);
+    expect(code).toBe(0);
+    const counts = Object.fromEntries((await sql<{ tag: string; n: string }>(`SELECT tag, count(*) AS n FROM ${SCHEMA}.seen GROUP BY tag`)).map((row) => [row.tag, Number(row.n)]));
+    expect(counts.a + counts.b).toBe(800);
+    expect(counts.c).toBeUndefined();
+    // b's share is 3/4: 600 expected, standard deviation 12.2; the bounds are 6 of them.
+    expect(counts.b).toBeGreaterThan(526);
+    expect(counts.b).toBeLessThan(674);
+    expect(json.modes.pooled.scripts.map((entry: { ops: number }) => entry.ops)).toEqual([counts.a, counts.b, 0]);
+  });
+
+  it('a meta-command bench does not run is an error naming file and line, before anything runs', async () => {
+    await sql(`TRUNCATE ${SCHEMA}.seen`);
+    const file = script('shell.sql', `INSERT INTO ${SCHEMA}.seen (tag) VALUES ('x');\n\\setshell v echo 1\n`);
+    const result = await runCli(['bench', '-f', file, '-t', '1'], { cwd: dir });
+    expect(result).toMatchObject({ stdout: '', stderr: `pgfactory: ${file}, line 2: unsupported meta-command "\\setshell" (bench runs \\set and \\sleep)\n`, code: 1 });
+    const syntax = await runCli(['bench', '-f', script('syntax.sql', 'SELECT 1;\n\\set x (1 + \n')], { cwd: dir });
+    expect(syntax).toMatchObject({ stdout: '', stderr: `pgfactory: ${path.join(dir, 'syntax.sql')}, line 2: \\set: syntax error: unexpected end of expression at column 12\n`, code: 1 });
+    expect(await sql(`SELECT * FROM ${SCHEMA}.seen`)).toEqual([]);
+  });
+
+  it('a run-time expression error fails the operation, as pgbench counts it, and the run goes on', async () => {
+    const file = script('divide.sql', '\\set d :client_id % 2\n\\set x 10 / :d\nSELECT :x;\n');
+    const { json, code, stderr } = await bench(['--mode', 'pooled', '-f', file, '-c', '2', '-j', '1', '-t', '5']);
+    expect(code).toBe(0);
+    expect(json.modes.pooled).toMatchObject({ ops: 10, errors: 5, successes: 5 });
+    expect(json.modes.pooled.error_messages).toEqual([{ message: `${file}, line 2: division by zero`, count: 5 }]);
+    expect(stderr).toBe(`pooled: 5 x ${file}, line 2: division by zero\n`);
+  });
+
+  it('a failed statement inside BEGIN does not leave the pooled connection in an aborted transaction', async () => {
+    const file = script('abort.sql', 'BEGIN;\nSELECT 1 / (:client_id - :client_id);\nEND;\n');
+    const ok = script('ok.sql', 'SELECT 1;\n');
+    const { json, code } = await bench(['--mode', 'pooled', '-f', `${file}@1`, '-f', `${ok}@1`, '-t', '40', '--random-seed', '5']);
+    expect(code).toBe(0);
+    const [failing, fine] = json.modes.pooled.scripts;
+    expect(failing.errors).toBe(failing.ops);
+    expect(failing.ops).toBeGreaterThan(0);
+    expect(fine).toMatchObject({ errors: 0 });
+    expect(fine.ops).toBeGreaterThan(0);
+  });
+});
+
+describe('--rate, --latency-limit, --progress and --log', () => {
+  it('latency counts from the scheduled start: a 1 s stall shows in p99 and in the schedule lag', async () => {
+    const file = script('stall.sql', '\\set n :n + 1\nSELECT pg_sleep(CASE WHEN :n = 40 THEN 1 ELSE 0 END);\n');
+    const { json, code } = await bench(['--mode', 'pooled', '-f', file, '-D', 'n=0', '--rate', '100', '-T', '2.5', '-L', '5000']);
+    expect(code).toBe(0);
+    const pooled = json.modes.pooled;
+    expect(json.settings).toMatchObject({ rate: 100, latency_limit_ms: 5000 });
+    // The operations scheduled during the stall waited for it: about 100 of ~250.
+    expect(pooled.latency_ms.max).toBeGreaterThanOrEqual(1000);
+    expect(pooled.latency_ms.p99).toBeGreaterThanOrEqual(900);
+    expect(pooled.lag_ms.max).toBeGreaterThanOrEqual(900);
+    expect(pooled).toMatchObject({ errors: 0, skipped: 0, late: 0 });
+    // Poisson arrivals: 250 expected, standard deviation 15.8.
+    expect(pooled.ops).toBeGreaterThan(150);
+    expect(pooled.ops).toBeLessThan(350);
+  });
+
+  it('--latency-limit with --rate skips operations that would start too late and counts the late ones', async () => {
+    const file = script('slow.sql', 'SELECT pg_sleep(0.05);\n');
+    const { json, code } = await bench(['--mode', 'pooled', '-f', file, '--rate', '100', '-L', '20', '-t', '30']);
+    expect(code).toBe(0);
+    const pooled = json.modes.pooled;
+    // One client needs 50 ms an operation for a schedule of one per 10 ms: it falls behind.
+    expect(pooled.skipped).toBeGreaterThan(0);
+    expect(pooled.ops + pooled.skipped).toBe(30);
+    expect(pooled.late).toBe(pooled.ops);
+  });
+
+  it('intervals go into the JSON and, as the run goes, into the --log file; they add up to the run', async () => {
+    const log = path.join(dir, 'intervals.ndjson');
+    const { json, code, stderr } = await bench(['--mode', 'both', '-T', '1.2', '--progress', '0.5', '--log', log]);
+    expect(code).toBe(0);
+    const lines = fs.readFileSync(log, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line));
+    for (const mode of ['fresh', 'pooled']) {
+      const intervals = json.modes[mode].intervals;
+      expect(intervals.length).toBeGreaterThanOrEqual(2);
+      expect(intervals.reduce((sum: number, interval: { ops: number }) => sum + interval.ops, 0)).toBe(json.modes[mode].ops);
+      expect(lines.filter((line) => line.mode === mode).map(({ mode: _, ...rest }) => rest)).toEqual(intervals);
+      expect(Object.keys(intervals[0]).sort()).toEqual(['elapsed_s', 'errors', 'latency_ms', 'ops', 'ops_per_sec', 'skipped']);
+      expect(Object.keys(intervals[0].latency_ms).sort()).toEqual(['avg', 'p50', 'p99', 'stddev']);
+    }
+    expect(stderr.trimEnd().split('\n')).toHaveLength(lines.length);
+  });
+});
+
+describe('bench merge and --baseline', () => {
+  it('merges runs of one workload: operations summed, percentiles from the merged histograms', async () => {
+    const runs = [];
+    for (const name of ['one', 'two']) {
+      const { json, stdout } = await bench(['--mode', 'pooled', '-t', '150', '-c', '2']);
+      fs.writeFileSync(path.join(dir, `${name}.json`), stdout);
+      runs.push(json.modes.pooled);
+    }
+    const merged = await runCli(['bench', 'merge', '--format', 'json', 'one.json', 'two.json'], { cwd: dir });
+    expect(merged.stderr).toBe('');
+    expect(merged.code).toBe(0);
+    const pooled = JSON.parse(merged.stdout).modes.pooled;
+    expect(pooled.ops).toBe(600);
+    expect(pooled.errors).toBe(0);
+    expect(pooled.ops_per_sec).toBeCloseTo(runs[0].ops_per_sec + runs[1].ops_per_sec, 1);
+    expect(pooled.latency_ms.max).toBe(Math.max(runs[0].latency_ms.max, runs[1].latency_ms.max));
+    for (const key of ['p50', 'p99']) {
+      expect(pooled.latency_ms[key]).toBeGreaterThanOrEqual(Math.min(runs[0].latency_ms[key], runs[1].latency_ms[key]) * 0.999);
+      expect(pooled.latency_ms[key]).toBeLessThanOrEqual(Math.max(runs[0].latency_ms[key], runs[1].latency_ms[key]) * 1.001);
+    }
+    const table = await runCli(['bench', 'merge', 'one.json', 'two.json'], { cwd: dir });
+    expect(table.stdout).toMatch(/^│ operations +│ +600 │$/m);
+  }, 180_000);
+
+  it('refuses results of different workloads, naming the difference', async () => {
+    const { stdout } = await bench(['--mode', 'pooled', '-t', '150', '-c', '1']);
+    fs.writeFileSync(path.join(dir, 'other.json'), stdout);
+    const result = await runCli(['bench', 'merge', 'one.json', 'other.json'], { cwd: dir });
+    expect(result).toMatchObject({ stdout: '', stderr: 'pgfactory: cannot merge "other.json" with "one.json": different workloads (settings.clients: 1 vs 2)\n', code: 1 });
+    fs.writeFileSync(path.join(dir, 'junk.json'), '{"a": 1}');
+    const junk = await runCli(['bench', 'merge', 'one.json', 'junk.json'], { cwd: dir });
+    expect(junk).toMatchObject({ stdout: '', stderr: 'pgfactory: "junk.json" is not a bench --format json result: no "settings"\n', code: 1 });
+  });
+
+  it('--baseline --max-regression: exit 3 naming the figure that regressed', async () => {
+    const { stdout } = await bench(['--mode', 'pooled', '-t', '100']);
+    fs.writeFileSync(path.join(dir, 'baseline.json'), stdout);
+    // A slowdown far above the baseline's p99 even on a busy machine.
+    const slow = script('sleep.sql', 'SELECT pg_sleep(0.2);\n');
+    const result = await bench(['--mode', 'pooled', '-t', '20', '-f', slow, '--baseline', 'baseline.json', '--max-regression', '50']);
+    expect(result.code).toBe(3);
+    expect(result.json.modes.pooled.ops).toBe(20);
+    expect(result.stderr).toMatch(/^pgfactory: regression against "baseline\.json" \(more than --max-regression 50%\): pooled mode: ops\/s fell \d+\.\d% \([\d.]+ -> [\d.]+\); pooled mode: p99 latency rose \d+\.\d% \([\d.]+ ms -> [\d.]+ ms\)\n$/);
+    const same = await bench(['--mode', 'pooled', '-t', '5', '-f', slow, '--baseline', 'baseline.json', '--max-regression', '1000000']);
+    expect(same.code).toBe(0);
+  });
+});
