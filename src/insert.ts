@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { InputError, ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
@@ -17,7 +17,6 @@ import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
 import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadResult } from './insert/load.js';
-import { createProgress } from './insert/progress.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
@@ -41,9 +40,15 @@ export interface InsertOptions {
   rejectFile?: string;
 }
 
+/** What happens during a load, for the command to show (runInsert itself prints nothing). */
+export type InsertEvent =
+  | { type: 'start'; totalBytes: number | undefined }
+  | { type: 'progress'; rows: number; bytesRead: number }
+  | { type: 'notice'; message: string };
+
 export interface InsertIo {
   stdin: () => Readable;
-  stderr: Writable & { isTTY?: boolean };
+  onEvent?: (event: InsertEvent) => void;
   /** Where --returning rows go. */
   writer?: ResultWriter;
   interrupted: () => boolean;
@@ -57,6 +62,15 @@ export interface InsertSummary {
   rejected: number;
   seconds: number;
   table: string;
+  /** Connections that loaded rows in parallel (1 without --jobs). */
+  workers: number;
+  onConflict: InsertOptions['onConflict'];
+  /** Set under --on-error skip. */
+  rejectFile: string | undefined;
+  /** --resume: rows an earlier run had committed. */
+  resumed: number | undefined;
+  /** Set for --dry-run: what would have been loaded. */
+  dryRun: { rows: number; columns: string[]; malformed: number | undefined } | undefined;
 }
 
 const EXTENSIONS: Record<string, InputFormat> = { '.csv': 'csv', '.tsv': 'tsv', '.tab': 'tsv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
@@ -90,16 +104,6 @@ export async function runInsert(factory: ConnectionFactory, options: InsertOptio
   const format = checkInsertOptions(options);
   if (format === undefined) return insertFromFlags(factory, options, io);
   return insertFromFile(factory, options, format, io);
-}
-
-function summaryLine(summary: InsertSummary, options: InsertOptions): string {
-  const verb = options.onConflict === 'update' ? 'inserted or updated' : 'inserted';
-  const rate = summary.seconds > 0 ? Math.round(summary.rows / summary.seconds) : summary.rows;
-  let line = `${verb} ${summary.rows} row${summary.rows === 1 ? '' : 's'} into ${summary.table} in ${summary.seconds.toFixed(2)} s (${rate} rows/s)`;
-  if (options.onConflict === 'nothing') line += `; skipped ${summary.conflicts} conflicting row${summary.conflicts === 1 ? '' : 's'}`;
-  if (options.onConflict === 'update') line += `; ${summary.conflicts} row${summary.conflicts === 1 ? '' : 's'} already up to date`;
-  if (options.onError === 'skip') line += `; rejected ${summary.rejected} row${summary.rejected === 1 ? '' : 's'}${summary.rejected > 0 ? ` (see ${options.rejectFile})` : ''}`;
-  return line;
 }
 
 function conflictAction(options: InsertOptions, target: Target, columns: TargetColumn[]): ConflictAction | undefined {
@@ -141,10 +145,7 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
     const conflict = conflictAction(options, target, columns);
     checkReturning(options, target);
     const table = displayTable(target);
-    if (options.dryRun) {
-      io.stderr.write(`dry run: 1 row would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')}); nothing was written\n`);
-      return { rows: 0, conflicts: 0, rejected: 0, seconds: 0, table };
-    }
+    if (options.dryRun) return summaryOf(options, table, { dryRun: { rows: 1, columns: columns.map((c) => displayIdent(c.name)), malformed: undefined } });
     const sql = `INSERT INTO ${sqlTable(target)} AS ${TARGET_ALIAS} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
       + conflictAndReturning(conflict, columns, options.returning);
     let result: pg.QueryResult;
@@ -162,10 +163,24 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
       await writeReturned(io.writer, result.fields, result.rows as Row[], state);
       await io.writer.endRows(result.rows.length);
     }
-    const summary = { rows, conflicts: 1 - rows, rejected: 0, seconds: (performance.now() - started) / 1000, table };
-    io.stderr.write(`${summaryLine(summary, options)}\n`);
-    return summary;
+    return summaryOf(options, table, { rows, conflicts: 1 - rows, seconds: (performance.now() - started) / 1000 });
   });
+}
+
+function summaryOf(options: InsertOptions, table: string, values: Partial<InsertSummary>): InsertSummary {
+  return {
+    rows: 0,
+    conflicts: 0,
+    rejected: 0,
+    seconds: 0,
+    table,
+    workers: 1,
+    onConflict: options.onConflict,
+    rejectFile: options.onError === 'skip' ? options.rejectFile : undefined,
+    resumed: undefined,
+    dryRun: undefined,
+    ...values,
+  };
 }
 
 type Reader = DelimitedReader | JsonReader;
@@ -218,17 +233,12 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         if (options.dryRun) {
           let rows = 0;
           for await (const chunk of reader.records()) rows += chunk.lines.length;
-          io.stderr.write(
-            `dry run: ${rows} row${rows === 1 ? '' : 's'} would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')})` +
-              `${skip ? `; ${malformedCount} malformed row${malformedCount === 1 ? '' : 's'} would be rejected` : ''}; nothing was written\n`,
-          );
-          return { rows: 0, conflicts: 0, rejected: malformedCount, seconds: 0, table };
+          return summaryOf(options, table, { rejected: malformedCount, dryRun: { rows, columns: columns.map((c) => displayIdent(c.name)), malformed: skip ? malformedCount : undefined } });
         }
-        const progress = createProgress(io.stderr, input.size);
+        io.onEvent?.({ type: 'start', totalBytes: input.size });
+        let sent = 0;
         const returned = { yes: false };
-        let result: LoadResult;
-        try {
-          result = await load(client, reader.records() as AsyncIterable<RecordChunk>, {
+        const result: LoadResult = await load(client, reader.records() as AsyncIterable<RecordChunk>, {
             target,
             columns,
             copyFormat: reader.copyFormat,
@@ -236,28 +246,20 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             onConflict: conflict,
             returning: options.returning,
             commitEvery: options.commitEvery,
-            onReject: rejects !== undefined ? async (row) => rejects!.add(row) : undefined,
-            onProgress: (rows, bytes) => progress.update(rows, bytes),
+            onReject: rejects !== undefined ? (row) => rejects!.add(row) : undefined,
+            onSent: (records, bytesRead) => {
+              sent += records;
+              io.onEvent?.({ type: 'progress', rows: sent, bytesRead });
+            },
             onReturned: io.writer !== undefined ? (fields, rows) => writeReturned(io.writer, fields, rows, returned) : undefined,
             interrupted: io.interrupted,
             pendingLine: () => reader.pendingLine(),
           });
-        } finally {
-          progress.stop();
-        }
         if (io.writer !== undefined && options.returning !== undefined) {
           if (!returned.yes) await writeReturned(io.writer, [], [], returned);
           await io.writer.endRows(result.rows);
         }
-        const summary: InsertSummary = {
-          rows: result.rows,
-          conflicts: result.conflicts,
-          rejected: result.rejected + malformedCount,
-          seconds: (performance.now() - started) / 1000,
-          table,
-        };
-        io.stderr.write(`${summaryLine(summary, options)}\n`);
-        return summary;
+        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000 });
       } finally {
         rejects?.close();
       }

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, withContext, type ConnectionFlags } from '../context.js';
-import type { InsertOptions } from '../insert.js';
+import type { InsertEvent, InsertOptions } from '../insert.js';
+import { createProgress, formatInsertSummary, type Progress } from '../output/insert.js';
 import { UsageError } from '../errors.js';
 import { createResultWriter, OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
 import { collect, parsePositiveInt, type CommandIo } from './shared.js';
@@ -97,14 +98,21 @@ Examples:
     if (flags.returning !== undefined) {
       writer = createResultWriter(flags.output ?? 'table', io.stdout, io.stderr, { paintHeader: io.paint?.header });
     }
-    await withContext(flags, { mode: 'fresh' }, io, (context) =>
+    let progress: Progress | undefined;
+    const onEvent = (event: InsertEvent) => {
+      if (event.type === 'start') progress = createProgress(io.stderr, event.totalBytes);
+      else if (event.type === 'progress') progress?.update(event.rows, event.bytesRead);
+      else io.stderr.write(`${event.message}\n`);
+    };
+    const summary = await withContext(flags, { mode: 'fresh' }, io, (context) =>
       runInsert(context.factory, options, {
         stdin: () => fs.createReadStream('', { fd: io.stdinFd, highWaterMark: 1 << 18, autoClose: false }),
-        stderr: io.stderr,
+        onEvent,
         writer,
         interrupted: () => context.interrupted(),
         onInterrupt: (listener) => context.onInterrupt(listener),
-      }));
+      })).finally(() => progress?.stop());
+    io.stderr.write(`${formatInsertSummary(summary)}\n`);
   });
   return command;
 }

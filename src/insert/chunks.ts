@@ -1,5 +1,6 @@
 // What input readers hand to the loader: chunks of whole records, already in COPY format, with the
 // input line of every record so a server error on "COPY line N" maps back to the file.
+import type { TargetColumn } from './target.js';
 
 export interface RecordChunk {
   /** COPY payload: whole records, each ending with a newline (the input's last one may not). */
@@ -12,6 +13,8 @@ export interface RecordChunk {
   raw: string[] | undefined;
   /** Input bytes consumed so far, for progress. */
   bytesRead: number;
+  /** The columns these records fill when not the load's own (JSON input whose keys grew). */
+  columns?: TargetColumn[];
 }
 
 /** A record the reader could not parse. */
@@ -106,6 +109,7 @@ export function sliceChunk(chunk: RecordChunk, from: number, to: number): Record
     lines: chunk.lines.slice(from, to),
     raw: chunk.raw?.slice(from, to),
     bytesRead: chunk.bytesRead,
+    columns: chunk.columns,
   };
 }
 
