@@ -12,7 +12,7 @@ import { RAW_TEXT_TYPES } from './factory.js';
 import type { ResultWriter } from './output/writer.js';
 import type { Row } from './output/values.js';
 import { isDatabaseError } from './db-errors.js';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
@@ -38,6 +38,15 @@ export interface InsertOptions {
   commitEvery?: number;
   onError: 'abort' | 'skip';
   rejectFile?: string;
+  /** CSV/TSV: one character, or 'auto' (sniffed from the first line). */
+  delimiter?: string;
+  /** CSV only. */
+  quote?: string;
+  escape?: string;
+  /** Any encoding name PostgreSQL knows; the server converts, as COPY's ENCODING does. */
+  encoding?: string;
+  /** The text that means NULL (COPY's NULL). */
+  nullString?: string;
 }
 
 /** What happens during a load, for the command to show (runInsert itself prints nothing). */
@@ -93,11 +102,80 @@ export function checkInsertOptions(options: InsertOptions): InputFormat | undefi
     if (options.onError === 'skip') throw new UsageError('--on-error skip applies to --file input, not to --set');
     return undefined;
   }
-  if (options.format !== undefined) return options.format;
-  if (options.file === '-') throw new UsageError('cannot guess the format of stdin: pass --format csv|tsv|ndjson|json');
-  const format = EXTENSIONS[path.extname(options.file!).toLowerCase()];
-  if (format === undefined) throw new UsageError(`cannot guess the format of "${options.file}" from its extension: pass --format csv|tsv|ndjson|json`);
+  const format = options.format ?? guessFormat(options.file!);
+  checkTextOptions(options, format);
   return format;
+}
+
+/** --delimiter, --quote, --escape, --encoding, --null-string: what COPY would refuse, said before connecting. */
+function checkTextOptions(options: InsertOptions, format: InputFormat): void {
+  const given = (['delimiter', 'quote', 'escape', 'encoding', 'nullString'] as const).filter((key) => options[key] !== undefined);
+  const flag = (key: string) => `--${key === 'nullString' ? 'null-string' : key}`;
+  if ((format === 'ndjson' || format === 'json') && given.length > 0) throw new UsageError(`${flag(given[0])} applies to csv/tsv input, not to ${format}`);
+  if (format === 'tsv') {
+    for (const key of ['quote', 'escape'] as const) if (options[key] !== undefined) throw new UsageError(`${flag(key)} applies to csv input only (tsv has no quoting; it escapes with \\)`);
+  }
+  for (const key of ['delimiter', 'quote', 'escape'] as const) {
+    const value = options[key];
+    if (value === undefined || (key === 'delimiter' && value === 'auto')) continue;
+    if (Buffer.byteLength(value) !== 1 || value === '\n' || value === '\r') throw new UsageError(`${flag(key)} takes one single-byte character (or \\t for tab${key === 'delimiter' ? ", or auto" : ''}), got ${JSON.stringify(value)}`);
+  }
+  if (options.delimiter !== undefined && options.delimiter === (options.quote ?? '"') && format === 'csv') throw new UsageError('--delimiter and --quote must differ');
+  if (format === 'tsv' && options.delimiter === '\\') throw new UsageError('--delimiter cannot be \\ in tsv (it is the escape character)');
+}
+
+function guessFormat(file: string): InputFormat {
+  if (file === '-') throw new UsageError('cannot guess the format of stdin: pass --format csv|tsv|ndjson|json');
+  const format = EXTENSIONS[path.extname(file).toLowerCase()];
+  if (format === undefined) throw new UsageError(`cannot guess the format of "${file}" from its extension: pass --format csv|tsv|ndjson|json`);
+  return format;
+}
+
+// Client encodings whose two-byte characters may hold bytes of ASCII punctuation ('|', '\\'):
+// COPY converts them before splitting fields; pgfactory splits first, so those bytes may not be special.
+const ASCII_UNSAFE = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'UHC', 'GB18030', 'JOHAB']);
+
+/** The encoding's canonical name, checked against the server's list (as COPY's ENCODING would). */
+async function checkEncoding(client: pg.Client, options: InsertOptions, format: InputFormat): Promise<string | undefined> {
+  if (options.encoding === undefined) return undefined;
+  const found = await client.query<{ name: string }>('SELECT pg_encoding_to_char(pg_char_to_encoding($1)) AS name', [options.encoding]);
+  const name = found.rows[0].name;
+  if (name === '' ) throw new UsageError(`--encoding: PostgreSQL knows no encoding ${JSON.stringify(options.encoding)} (e.g. LATIN1, WIN1252, UTF8, SJIS)`);
+  if (ASCII_UNSAFE.has(name)) {
+    const special = [options.delimiter ?? (format === 'csv' ? ',' : '\t'), options.quote ?? '"', options.escape ?? '"'];
+    if (format === 'tsv' || special.some((c) => c.charCodeAt(0) >= 0x40)) {
+      throw new UsageError(`--encoding ${name}: its two-byte characters may contain ${format === 'tsv' ? 'the tsv escape \\' : 'the delimiter, quote or escape byte'}; use --format csv with , ; or tab and the default quote`);
+    }
+  }
+  return name;
+}
+
+/** The COPY options beyond FORMAT, as SQL. */
+function copyExtra(options: InsertOptions, reader: DelimitedReader, format: InputFormat, encoding: string | undefined): string {
+  let sql = '';
+  const standard = format === 'csv' ? ',' : '\t';
+  const delimiter = String.fromCharCode(reader.delimiter);
+  if (delimiter !== standard) sql += `, DELIMITER ${quoteLiteral(delimiter)}`;
+  if (options.quote !== undefined) sql += `, QUOTE ${quoteLiteral(options.quote)}`;
+  if (options.escape !== undefined) sql += `, ESCAPE ${quoteLiteral(options.escape)}`;
+  if (options.nullString !== undefined) sql += `, NULL ${quoteLiteral(options.nullString)}`;
+  if (encoding !== undefined) sql += `, ENCODING ${quoteLiteral(encoding)}`;
+  return sql;
+}
+
+/** Header names read byte for byte (latin1), converted by the server from the input's encoding. */
+async function convertNames(client: pg.Client, names: string[] | undefined, encoding: string, file: string): Promise<string[] | undefined> {
+  if (names === undefined || names.length === 0) return names;
+  try {
+    const converted = await client.query<{ name: string }>('SELECT convert_from(decode(x, \'hex\'), $2) AS name FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i', [
+      names.map((name) => Buffer.from(name, 'latin1').toString('hex')),
+      encoding,
+    ]);
+    return converted.rows.map((row) => row.name);
+  } catch (error) {
+    if (isDatabaseError(error)) throw new InputError(`header: ${error.message}`, { file, line: 1 });
+    throw error;
+  }
 }
 
 export async function runInsert(factory: ConnectionFactory, options: InsertOptions, io: InsertIo): Promise<InsertSummary> {
@@ -211,7 +289,17 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
   };
   const reader: Reader =
     format === 'csv' || format === 'tsv'
-      ? new DelimitedReader(input.stream, { format, file: input.name, hasHeader: options.header, keepRaw: skip, onMalformed })
+      ? new DelimitedReader(input.stream, {
+          format,
+          file: input.name,
+          hasHeader: options.header,
+          delimiter: options.delimiter === 'auto' ? 'auto' : options.delimiter?.charCodeAt(0),
+          quote: options.quote?.charCodeAt(0),
+          escape: options.escape?.charCodeAt(0),
+          binaryHeader: options.encoding !== undefined,
+          keepRaw: skip,
+          onMalformed,
+        })
       : new JsonReader(input.stream, { format, file: input.name, keepRaw: skip, onMalformed });
 
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
@@ -220,7 +308,12 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
       const table = displayTable(target);
-      const names = await reader.names();
+      const encoding = await checkEncoding(client, options, format);
+      let names = await reader.names();
+      if (encoding !== undefined && reader instanceof DelimitedReader) names = await convertNames(client, names, encoding, input.name);
+      if (options.delimiter === 'auto' && reader instanceof DelimitedReader) {
+        io.onEvent?.({ type: 'notice', message: `delimiter: ${JSON.stringify(String.fromCharCode(reader.delimiter))} (detected from the first line)` });
+      }
       const columns = planColumns(reader, names, options, target, input.name);
       const conflict = conflictAction(options, target, columns);
       checkReturning(options, target);
@@ -242,6 +335,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             target,
             columns,
             copyFormat: reader.copyFormat,
+            copyExtra: reader instanceof DelimitedReader ? copyExtra(options, reader, format, encoding) : '',
             file: input.name,
             onConflict: conflict,
             returning: options.returning,
@@ -294,15 +388,16 @@ function planColumns(reader: Reader, names: string[] | undefined, options: Inser
   const firstLine = reader.firstLine();
   const chosen = options.columns ?? names ?? [];
   const columns = matchColumns(target, chosen, options.columns !== undefined ? { what: '--columns' } : { file, line: firstLine, what: 'the first object' });
-  const tableColumns = new Set(target.columns.map((column) => column.name));
+  const byName = new Map(target.columns.map((column) => [column.name, column]));
   reader.setPlan({
-    columns: columns.map((column) => ({ key: column.name, target: column })),
+    columns,
+    // Keys that vary from object to object: the columns are the union of the keys seen.
     unknownKey: (key) => {
       if (options.columns !== undefined) return undefined;
-      if (!tableColumns.has(key)) {
-        return noSuchColumn(target, key);
-      }
-      return `key ${JSON.stringify(key)} is not among the columns taken from the first object (line ${firstLine}); list every column with --columns`;
+      const column = byName.get(key);
+      if (column === undefined) return `key ${JSON.stringify(key)} is not a column of table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`;
+      if (column.generated) return `key ${JSON.stringify(key)}: column ${quoteIdent(key)} of table ${displayTable(target)} is a generated column and cannot be written`;
+      return column;
     },
   });
   return columns;

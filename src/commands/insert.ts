@@ -23,7 +23,18 @@ interface InsertFlags extends ConnectionFlags {
   commitEvery?: number;
   onError: 'abort' | 'skip';
   rejectFile?: string;
+  delimiter?: string;
+  quote?: string;
+  escape?: string;
+  encoding?: string;
+  nullString?: string;
+  jobs?: number;
+  resume?: boolean;
+  loadId?: string;
 }
+
+/** One character; `\t` and `tab` spell a tab. */
+const character = (value: string): string => (value === '\\t' || value === 'tab' ? '\t' : value);
 
 /** A comma-separated list of column names, taken literally. */
 function nameList(option: string) {
@@ -51,7 +62,12 @@ export function insertCommand(io: CommandIo): Command {
     .option('--dry-run', 'check the target and parse every row, but write nothing')
     .option('--commit-every <rows>', 'commit every N rows (a failure reports what was committed and where to resume)', parsePositiveInt('--commit-every'))
     .addOption(new Option('--on-error <action>', 'abort: all or nothing; skip: load the good rows, write the rejected ones to --reject-file').choices(['abort', 'skip']).default('abort'))
-    .option('--reject-file <path>', 'where --on-error skip writes rejected rows (input format, with line and reason)');
+    .option('--reject-file <path>', 'where --on-error skip writes rejected rows (input format, with line and reason)')
+    .option('--delimiter <char>', "csv/tsv field delimiter (\\t or tab for a tab); 'auto' picks , ; tab or | from the first line", character)
+    .option('--quote <char>', 'csv quote character (default ")', character)
+    .option('--escape <char>', 'csv escape character inside quotes (default: the quote)', character)
+    .option('--encoding <name>', "csv/tsv input encoding, any PostgreSQL knows (LATIN1, WIN1252, …); the server converts (COPY's ENCODING)")
+    .option('--null-string <text>', 'csv/tsv: the text that means NULL (COPY NULL; default: unquoted empty in csv, \\N in tsv)');
   addConnectionOptions(command).helpOption('--help', 'show help for insert');
   command.addHelpText('after', `
 Values: an unquoted empty CSV field is NULL and "" the empty string (as COPY); in TSV (COPY text
@@ -91,6 +107,11 @@ Examples:
       commitEvery: flags.commitEvery,
       onError: flags.onError,
       rejectFile: flags.rejectFile,
+      delimiter: flags.delimiter,
+      quote: flags.quote,
+      escape: flags.escape,
+      encoding: flags.encoding,
+      nullString: flags.nullString,
     };
     const { checkInsertOptions } = await import('../insert.js');
     checkInsertOptions(options);
