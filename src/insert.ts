@@ -16,7 +16,8 @@ import { quoteIdent, quoteLiteral } from './sql.js';
 import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
-import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadResult } from './insert/load.js';
+import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadOptions, type LoadResult } from './insert/load.js';
+import { checkTwoPhase, leftoverPrepared, loadParallel } from './insert/parallel.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
@@ -47,6 +48,8 @@ export interface InsertOptions {
   encoding?: string;
   /** The text that means NULL (COPY's NULL). */
   nullString?: string;
+  /** Parallel connections (default 1). */
+  jobs?: number;
 }
 
 /** What happens during a load, for the command to show (runInsert itself prints nothing). */
@@ -95,7 +98,12 @@ export function checkInsertOptions(options: InsertOptions): InputFormat | undefi
   if (options.conflictKey !== undefined && options.onConflict === undefined) throw new UsageError('--conflict-key needs --on-conflict nothing|update');
   if (options.onError === 'skip' && options.rejectFile === undefined) throw new UsageError('--on-error skip needs --reject-file PATH for the rejected rows');
   if (options.rejectFile !== undefined && options.onError !== 'skip') throw new UsageError('--reject-file goes with --on-error skip');
+  const jobs = options.jobs ?? 1;
+  if (jobs > 1 && (options.onConflict !== undefined || options.returning !== undefined)) {
+    throw new UsageError(`--jobs ${jobs} cannot go with ${options.onConflict !== undefined ? '--on-conflict' : '--returning'}: upserts and returned rows run in one job (parallel upserts of one key would wait on each other until the load ends)`);
+  }
   if (fromFlags) {
+    if (options.jobs !== undefined) throw new UsageError('--jobs applies to --file input, not to --set');
     for (const flag of ['columns', 'format', 'commitEvery'] as const) {
       if (options[flag] !== undefined) throw new UsageError(`--${flag === 'commitEvery' ? 'commit-every' : flag} applies to --file input, not to --set`);
     }
@@ -219,6 +227,7 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
   const started = performance.now();
   return factory.withConnection(async (client) => {
     const target = await resolveTarget(client, options.table);
+    for (const message of await leftoverPrepared(client, target)) io.onEvent?.({ type: 'notice', message });
     const columns = matchColumns(target, options.set.map((entry) => entry.column), { what: '--set/--null' });
     const conflict = conflictAction(options, target, columns);
     checkReturning(options, target);
@@ -308,6 +317,9 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
       const table = displayTable(target);
+      for (const message of await leftoverPrepared(client, target)) io.onEvent?.({ type: 'notice', message });
+      const jobs = options.jobs ?? 1;
+      if (jobs > 1 && options.commitEvery === undefined && !options.dryRun) await checkTwoPhase(client, jobs);
       const encoding = await checkEncoding(client, options, format);
       let names = await reader.names();
       if (encoding !== undefined && reader instanceof DelimitedReader) names = await convertNames(client, names, encoding, input.name);
@@ -331,7 +343,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         io.onEvent?.({ type: 'start', totalBytes: input.size });
         let sent = 0;
         const returned = { yes: false };
-        const result: LoadResult = await load(client, reader.records() as AsyncIterable<RecordChunk>, {
+        const loadOptions: LoadOptions = {
             target,
             columns,
             copyFormat: reader.copyFormat,
@@ -348,12 +360,14 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             onReturned: io.writer !== undefined ? (fields, rows) => writeReturned(io.writer, fields, rows, returned) : undefined,
             interrupted: io.interrupted,
             pendingLine: () => reader.pendingLine(),
-          });
+          };
+        const records = reader.records() as AsyncIterable<RecordChunk>;
+        const result: LoadResult = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
         if (io.writer !== undefined && options.returning !== undefined) {
           if (!returned.yes) await writeReturned(io.writer, [], [], returned);
           await io.writer.endRows(result.rows);
         }
-        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000 });
+        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000, workers: jobs });
       } finally {
         rejects?.close();
       }
