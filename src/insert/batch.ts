@@ -7,7 +7,9 @@ import type { TargetColumn } from './target.js';
 export class Batch {
   readonly pieces: RecordChunk[] = [];
   // Compact line map: consecutive lines are stored as their first line only.
-  private readonly lineRuns: Array<{ start: number; count: number; first: number; lines: number[] | undefined }> = [];
+  // COPY lines: where each run starts in the COPY data, and its records' spans when not all 1.
+  private readonly lineRuns: Array<{ start: number; count: number; first: number; lines: number[] | undefined; copyStart: number; spans: number[] | undefined }> = [];
+  private copyLines = 0;
   count = 0;
   bytes = 0;
 
@@ -21,7 +23,8 @@ export class Batch {
     const n = chunk.lines.length;
     const first = chunk.lines[0];
     const consecutive = chunk.lines[n - 1] - first === n - 1 && chunk.lines.every((line, i) => line === first + i);
-    this.lineRuns.push({ start: this.count, count: n, first, lines: consecutive ? undefined : chunk.lines });
+    this.lineRuns.push({ start: this.count, count: n, first, lines: consecutive ? undefined : chunk.lines, copyStart: this.copyLines, spans: chunk.spans });
+    this.copyLines += chunk.spans !== undefined ? chunk.spans.reduce((sum, span) => sum + span, 0) : n;
     if (this.keepBytes) this.pieces.push(chunk);
     this.count += n;
     this.bytes += chunk.data.length;
@@ -36,6 +39,41 @@ export class Batch {
       if (index < run.start + run.count) return run.lines !== undefined ? run.lines[index - run.start] : run.first + index - run.start;
     }
     return NaN;
+  }
+
+  /** COPY lines before record `index` in a COPY of the whole batch. */
+  copyLineOf(index: number): number {
+    for (const run of this.lineRuns) {
+      if (index < run.start + run.count) {
+        const k = index - run.start;
+        return run.copyStart + (run.spans === undefined ? k : run.spans.slice(0, k).reduce((sum, span) => sum + span, 0));
+      }
+    }
+    return this.copyLines;
+  }
+
+  /**
+   * The record COPY names as "line N" in a COPY that began with record `from`; undefined when out
+   * of range. COPY counts a record's line breaks once it has read it, except those of its first
+   * record (checked on PostgreSQL 15 and 18), so N is where the failing record ends, less the
+   * extra lines of the first.
+   */
+  recordAtCopyLine(from: number, line: number): number | undefined {
+    const target = this.copyLineOf(from) + line + this.copyLineOf(from + 1) - this.copyLineOf(from) - 1;
+    for (const run of this.lineRuns) {
+      if (run.start + run.count <= from) continue;
+      if (run.spans === undefined) {
+        const k = run.start + target - run.copyStart - 1;
+        if (k < run.start + run.count) return Math.max(k, from);
+        continue;
+      }
+      let end = run.copyStart;
+      for (let k = 0; k < run.count; k += 1) {
+        end += run.spans[k];
+        if (run.start + k >= from && end >= target) return run.start + k;
+      }
+    }
+    return undefined;
   }
 
   /** Bytes of records [from, to) (kept batches only). */

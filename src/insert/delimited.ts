@@ -169,11 +169,13 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: raw() });
         continue;
       }
+      // Lines the record takes in the COPY data: its line breaks, and one for a last line without one.
+      const span = scanned.newlines + (end === contentEnd ? 1 : 0);
       if (isEndMarker) {
         // In CSV, \. alone on a line would end the COPY data: quote it to keep it a value.
         builder.addBuffer(Buffer.from('"\\."\n'), line, raw);
       } else if (plan.select === undefined) {
-        builder.addSlice(buf, start, end, line, raw);
+        builder.addSlice(buf, start, end, line, raw, span);
       } else {
         const parts: Buffer[] = [];
         plan.select.forEach((field, i) => {
@@ -181,7 +183,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
           parts.push(buf.subarray(this.fieldStarts[field], this.fieldEnds[field]));
         });
         parts.push(newline);
-        builder.addBuffer(Buffer.concat(parts), line, raw);
+        builder.addBuffer(Buffer.concat(parts), line, raw, span);
       }
       if (builder.count >= 8192) {
         const chunk = builder.take(this.bytesRead);

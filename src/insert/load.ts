@@ -216,7 +216,7 @@ export class Loader {
     const copySql = this.copySql(batch.columns);
     const copied = await this.applyWithSkips(batch, (a, b) => this.copyRange(batch, copySql, a, b), async (error, a) => {
       const { record } = copyErrorPosition(error);
-      return record !== undefined ? a + record - 1 : undefined;
+      return record !== undefined ? batch.recordAtCopyLine(a, record) : undefined;
     });
     if (!this.staged) {
       this.result.rows += copied;
@@ -258,7 +258,7 @@ export class Loader {
   private copyFailure(batch: Batch, offset: number, error: unknown): unknown {
     if (!isDatabaseError(error) || this.options.interrupted()) return error;
     const { record, column } = copyErrorPosition(error);
-    return this.rowFailure(batch, record !== undefined ? offset + record - 1 : undefined, error, column);
+    return this.rowFailure(batch, record !== undefined ? batch.recordAtCopyLine(offset, record) : undefined, error, column);
   }
 
   private rowFailure(batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError {
