@@ -18,6 +18,7 @@ import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
 import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadOptions, type LoadResult } from './insert/load.js';
 import { checkTwoPhase, leftoverPrepared, loadParallel } from './insert/parallel.js';
+import { fingerprintInput, planResume } from './insert/resume.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
@@ -50,6 +51,10 @@ export interface InsertOptions {
   nullString?: string;
   /** Parallel connections (default 1). */
   jobs?: number;
+  /** Load the rest of an earlier --commit-every load of the same input. */
+  resume?: boolean;
+  /** Names the load for --resume (default: the file's name). */
+  loadId?: string;
 }
 
 /** What happens during a load, for the command to show (runInsert itself prints nothing). */
@@ -101,6 +106,9 @@ export function checkInsertOptions(options: InsertOptions): InputFormat | undefi
   const jobs = options.jobs ?? 1;
   if (jobs > 1 && (options.onConflict !== undefined || options.returning !== undefined)) {
     throw new UsageError(`--jobs ${jobs} cannot go with ${options.onConflict !== undefined ? '--on-conflict' : '--returning'}: upserts and returned rows run in one job (parallel upserts of one key would wait on each other until the load ends)`);
+  }
+  if ((options.resume === true || options.loadId !== undefined) && options.commitEvery === undefined) {
+    throw new UsageError(`${options.resume === true ? '--resume' : '--load-id'} needs --commit-every N: only committed batches can be resumed`);
   }
   if (fromFlags) {
     if (options.jobs !== undefined) throw new UsageError('--jobs applies to --file input, not to --set');
@@ -288,6 +296,9 @@ function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; na
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
   const input = openInput(options, io);
+  // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first MiB is read for it.
+  const resumable = options.commitEvery !== undefined && !options.dryRun;
+  const { fingerprint, source } = resumable ? await fingerprintInput(input, format) : { fingerprint: '', source: input.stream as AsyncIterable<Buffer> };
   const skip = options.onError === 'skip';
   let malformedCount = 0;
   let rejects: RejectFile | undefined;
@@ -298,7 +309,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
   };
   const reader: Reader =
     format === 'csv' || format === 'tsv'
-      ? new DelimitedReader(input.stream, {
+      ? new DelimitedReader(source, {
           format,
           file: input.name,
           hasHeader: options.header,
@@ -309,7 +320,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
           keepRaw: skip,
           onMalformed,
         })
-      : new JsonReader(input.stream, { format, file: input.name, keepRaw: skip, onMalformed });
+      : new JsonReader(source, { format, file: input.name, keepRaw: skip, onMalformed });
 
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
   io.onInterrupt(() => input.stream.destroy(new InputError('interrupted')));
@@ -334,7 +345,13 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         rejects.header(reader.headerRaw);
       }
       const started = performance.now();
+      const loadId = options.loadId ?? (options.file === '-' ? 'stdin' : path.basename(input.name));
+      const progress = resumable ? await planResume(client, target, loadId, fingerprint, options.resume === true) : undefined;
       try {
+        if (progress?.complete === true) {
+          io.onEvent?.({ type: 'notice', message: `load ${JSON.stringify(loadId)} into ${table} is already complete: nothing to resume` });
+          return summaryOf(options, table, { resumed: progress.rowsBefore, workers: jobs });
+        }
         if (options.dryRun) {
           let rows = 0;
           for await (const chunk of reader.records()) rows += chunk.lines.length;
@@ -360,14 +377,17 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             onReturned: io.writer !== undefined ? (fields, rows) => writeReturned(io.writer, fields, rows, returned) : undefined,
             interrupted: io.interrupted,
             pendingLine: () => reader.pendingLine(),
+            done: progress?.done,
+            onWindowCommit: progress?.record,
           };
         const records = reader.records() as AsyncIterable<RecordChunk>;
         const result: LoadResult = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
+        await progress?.finish(client);
         if (io.writer !== undefined && options.returning !== undefined) {
           if (!returned.yes) await writeReturned(io.writer, [], [], returned);
           await io.writer.endRows(result.rows);
         }
-        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000, workers: jobs });
+        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000, workers: jobs, resumed: options.resume === true ? progress?.rowsBefore : undefined });
       } finally {
         rejects?.close();
       }

@@ -67,6 +67,8 @@ export function insertCommand(io: CommandIo): Command {
     .option('--quote <char>', 'csv quote character (default ")', character)
     .option('--escape <char>', 'csv escape character inside quotes (default: the quote)', character)
     .option('--encoding <name>', "csv/tsv input encoding, any PostgreSQL knows (LATIN1, WIN1252, …); the server converts (COPY's ENCODING)")
+    .option('--resume', 'load the rest of an earlier --commit-every load of this input that failed or was killed (same command again)')
+    .option('--load-id <name>', 'names a --commit-every load for --resume (default: the file name; stdin: "stdin")')
     .option('-j, --jobs <n>', 'load over N connections in parallel (all or nothing through two-phase commit, or per --commit-every batch); row order in the table is not kept', parsePositiveInt('--jobs'))
     .option('--null-string <text>', 'csv/tsv: the text that means NULL (COPY NULL; default: unquoted empty in csv, \\N in tsv)');
   addConnectionOptions(command).helpOption('--help', 'show help for insert');
@@ -114,6 +116,8 @@ Examples:
       encoding: flags.encoding,
       nullString: flags.nullString,
       jobs: flags.jobs,
+      resume: flags.resume,
+      loadId: flags.loadId,
     };
     const { checkInsertOptions } = await import('../insert.js');
     checkInsertOptions(options);

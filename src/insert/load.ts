@@ -447,7 +447,7 @@ export function withResumeInfo(error: unknown, options: LoadOptions, committedRo
   }
   const failedLine = (error as { line?: number }).line;
   const resume = batchLine ?? failedLine;
-  const info = `${committedRows} row${committedRows === 1 ? '' : 's'} committed in earlier batches${resume !== undefined ? `; resume from input line ${resume}` : ''}`;
+  const info = `${committedRows} row${committedRows === 1 ? '' : 's'} committed in earlier batches${resume !== undefined ? `; resume from input line ${resume}` : ''} (the same command with --resume loads the rest)`;
   if (interrupted) return new InterruptedError(`interrupted: the current batch was rolled back; ${info}`);
   if (error instanceof Error) error.message = `${error.message}; ${info}`;
   return error;
