@@ -1,6 +1,6 @@
 // NDJSON (one object per line) and JSON (one array of objects) input, streamed: each object becomes
 // one COPY text-format row. Keys are matched to columns exactly; a missing key is NULL, as
-// json_populate_record does.
+// json_populate_record does; a key first seen late widens the columns (see records()).
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
