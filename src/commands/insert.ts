@@ -76,8 +76,9 @@ export function insertCommand(io: CommandIo): Command {
 Values: an unquoted empty CSV field is NULL and "" the empty string (as COPY); in TSV (COPY text
 format) \\N is NULL; in JSON null is NULL, and objects and arrays go to json/jsonb (or array)
 columns. JSON objects may name different keys: a missing key is NULL, except in objects read
-before the key first appeared, which get the column's DEFAULT. The server converts types. Rejected rows in --reject-file carry
-two leading fields, line and reason (CSV/TSV), or {"line", "reason", "record"} (JSON).
+before the key first appeared, which get the column's DEFAULT. The server converts types.
+Rejected rows in --reject-file carry two leading fields, line and reason (CSV/TSV), or
+{"line", "reason", "record"} (JSON), in input order.
 
 Exit codes: 0 ok, 1 bad usage or input, 2 cannot connect or the connection was lost, 3 the server rejected a row, 130 interrupted.
 
