@@ -296,7 +296,7 @@ function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; na
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
   const input = openInput(options, io);
-  // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first MiB is read for it.
+  // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
   const resumable = options.commitEvery !== undefined && !options.dryRun;
   const { fingerprint, source } = resumable ? await fingerprintInput(input, format) : { fingerprint: '', source: input.stream as AsyncIterable<Buffer> };
   const skip = options.onError === 'skip';

@@ -93,7 +93,7 @@ describe('--commit-every', () => {
     // "4," has an empty unquoted name: NULL, which NOT NULL rejects
     const result = await insert([T, '-f', 'b.csv', '--commit-every', '2']);
     expect(result.code).toBe(3);
-    expect(result.stderr).toBe('pgfactory: b.csv, line 5, column name: null value in column "name" of relation "t" violates not-null constraint (Failing row contains (4, null, null)); 2 rows committed in earlier batches; resume from input line 4\n');
+    expect(result.stderr).toBe('pgfactory: b.csv, line 5, column name: null value in column "name" of relation "t" violates not-null constraint (Failing row contains (4, null, null)); 2 rows committed in earlier batches; resume from input line 4 (the same command with --resume loads the rest)\n');
     expect(await count()).toBe(2);
   });
 });

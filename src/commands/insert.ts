@@ -8,29 +8,18 @@ import { UsageError } from '../errors.js';
 import { createResultWriter, OUTPUT_FORMATS, type OutputFormat } from '../output/writer.js';
 import { collect, parsePositiveInt, type CommandIo } from './shared.js';
 
-interface InsertFlags extends ConnectionFlags {
-  file?: string;
-  format?: InsertOptions['format'];
-  header: boolean;
-  columns?: string[];
+/** The flags that pass to runInsert as they are. */
+const PASSED_FLAGS = [
+  'file', 'format', 'header', 'columns', 'onConflict', 'conflictKey', 'returning', 'commitEvery', 'onError', 'rejectFile',
+  'delimiter', 'quote', 'escape', 'encoding', 'nullString', 'jobs', 'resume', 'loadId',
+] as const;
+type PassedFlags = (typeof PASSED_FLAGS)[number];
+
+interface InsertFlags extends ConnectionFlags, Pick<InsertOptions, PassedFlags> {
   set?: string[];
   null?: string[];
-  onConflict?: 'nothing' | 'update';
-  conflictKey?: string[];
-  returning?: string[] | '*';
   output?: OutputFormat;
   dryRun?: boolean;
-  commitEvery?: number;
-  onError: 'abort' | 'skip';
-  rejectFile?: string;
-  delimiter?: string;
-  quote?: string;
-  escape?: string;
-  encoding?: string;
-  nullString?: string;
-  jobs?: number;
-  resume?: boolean;
-  loadId?: string;
 }
 
 /** One character; `\t` and `tab` spell a tab. */
@@ -98,29 +87,8 @@ Examples:
     });
     for (const column of flags.null ?? []) set.push({ column, value: null });
     if (flags.output !== undefined && flags.returning === undefined) throw new UsageError('--output formats the --returning rows: add --returning');
-    const options: InsertOptions = {
-      table,
-      file: flags.file,
-      format: flags.format,
-      header: flags.header,
-      columns: flags.columns,
-      set,
-      onConflict: flags.onConflict,
-      conflictKey: flags.conflictKey,
-      returning: flags.returning,
-      dryRun: flags.dryRun === true,
-      commitEvery: flags.commitEvery,
-      onError: flags.onError,
-      rejectFile: flags.rejectFile,
-      delimiter: flags.delimiter,
-      quote: flags.quote,
-      escape: flags.escape,
-      encoding: flags.encoding,
-      nullString: flags.nullString,
-      jobs: flags.jobs,
-      resume: flags.resume,
-      loadId: flags.loadId,
-    };
+    const passed = Object.fromEntries(PASSED_FLAGS.map((key) => [key, flags[key]])) as Pick<InsertOptions, PassedFlags>;
+    const options: InsertOptions = { ...passed, table, set, dryRun: flags.dryRun === true };
     const { checkInsertOptions } = await import('../insert.js');
     checkInsertOptions(options);
     let writer: import('../output/writer.js').ResultWriter | undefined;
