@@ -18,6 +18,8 @@ import { displayTable, type Target } from './target.js';
 
 /** Records per batch when --commit-every does not set it: large enough that a COPY's start costs nothing. */
 const PARALLEL_BATCH_RECORDS = 50_000;
+/** …and at most this many bytes, so wide rows do not hold (jobs + 1) large batches in memory. */
+const PARALLEL_BATCH_BYTES = 8 * 1024 * 1024;
 
 const GID_PREFIX = 'pgfactory insert ';
 
@@ -80,7 +82,7 @@ export async function loadParallel(
     const batch = await cutter.open(true);
     if (batch === undefined) return undefined;
     const limit = windows ? Number.MAX_SAFE_INTEGER : PARALLEL_BATCH_RECORDS;
-    for (;;) {
+    while (batch.bytes < PARALLEL_BATCH_BYTES) {
       const piece = await cutter.piece(batch, Math.min(batchRoom(cutter, batch, options, skip), limit - batch.count));
       if (piece === undefined) break;
       batch.add(piece);
