@@ -241,6 +241,8 @@ async function initialise(dir: string, binaries: Binaries, identity: { uid?: num
     "unix_socket_directories = ''",
     'fsync = off',
     'max_connections = 200',
+    // `insert --jobs N` loads all or nothing through two-phase commit: N prepared transactions.
+    'max_prepared_transactions = 64',
     '',
   ].join('\n'));
   writeState(dir, state);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { InputError, ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
@@ -12,12 +12,13 @@ import { RAW_TEXT_TYPES } from './factory.js';
 import type { ResultWriter } from './output/writer.js';
 import type { Row } from './output/values.js';
 import { isDatabaseError } from './db-errors.js';
-import { quoteIdent } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 import type { Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
-import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadResult } from './insert/load.js';
-import { createProgress } from './insert/progress.js';
+import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadOptions, type LoadResult } from './insert/load.js';
+import { checkTwoPhase, leftoverPrepared, loadParallel } from './insert/parallel.js';
+import { fingerprintInput, planResume } from './insert/resume.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
 
@@ -39,11 +40,32 @@ export interface InsertOptions {
   commitEvery?: number;
   onError: 'abort' | 'skip';
   rejectFile?: string;
+  /** CSV/TSV: one character, or 'auto' (sniffed from the first line). */
+  delimiter?: string;
+  /** CSV only. */
+  quote?: string;
+  escape?: string;
+  /** Any encoding name PostgreSQL knows; the server converts, as COPY's ENCODING does. */
+  encoding?: string;
+  /** The text that means NULL (COPY's NULL). */
+  nullString?: string;
+  /** Parallel connections (default 1). */
+  jobs?: number;
+  /** Load the rest of an earlier --commit-every load of the same input. */
+  resume?: boolean;
+  /** Names the load for --resume (default: the file's name). */
+  loadId?: string;
 }
+
+/** What happens during a load, for the command to show (runInsert itself prints nothing). */
+export type InsertEvent =
+  | { type: 'start'; totalBytes: number | undefined }
+  | { type: 'progress'; rows: number; bytesRead: number }
+  | { type: 'notice'; message: string };
 
 export interface InsertIo {
   stdin: () => Readable;
-  stderr: Writable & { isTTY?: boolean };
+  onEvent?: (event: InsertEvent) => void;
   /** Where --returning rows go. */
   writer?: ResultWriter;
   interrupted: () => boolean;
@@ -57,6 +79,15 @@ export interface InsertSummary {
   rejected: number;
   seconds: number;
   table: string;
+  /** Connections that loaded rows in parallel (1 without --jobs). */
+  workers: number;
+  onConflict: InsertOptions['onConflict'];
+  /** Set under --on-error skip. */
+  rejectFile: string | undefined;
+  /** --resume: rows an earlier run had committed. */
+  resumed: number | undefined;
+  /** Set for --dry-run: what would have been loaded. */
+  dryRun: { rows: number; columns: string[]; malformed: number | undefined } | undefined;
 }
 
 const EXTENSIONS: Record<string, InputFormat> = { '.csv': 'csv', '.tsv': 'tsv', '.tab': 'tsv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'json' };
@@ -72,34 +103,101 @@ export function checkInsertOptions(options: InsertOptions): InputFormat | undefi
   if (options.conflictKey !== undefined && options.onConflict === undefined) throw new UsageError('--conflict-key needs --on-conflict nothing|update');
   if (options.onError === 'skip' && options.rejectFile === undefined) throw new UsageError('--on-error skip needs --reject-file PATH for the rejected rows');
   if (options.rejectFile !== undefined && options.onError !== 'skip') throw new UsageError('--reject-file goes with --on-error skip');
+  const jobs = options.jobs ?? 1;
+  if (jobs > 1 && (options.onConflict !== undefined || options.returning !== undefined)) {
+    throw new UsageError(`--jobs ${jobs} cannot go with ${options.onConflict !== undefined ? '--on-conflict' : '--returning'}: upserts and returned rows run in one job (parallel upserts of one key would wait on each other until the load ends)`);
+  }
+  if ((options.resume === true || options.loadId !== undefined) && options.commitEvery === undefined) {
+    throw new UsageError(`${options.resume === true ? '--resume' : '--load-id'} needs --commit-every N: only committed batches can be resumed`);
+  }
   if (fromFlags) {
+    if (options.jobs !== undefined) throw new UsageError('--jobs applies to --file input, not to --set');
     for (const flag of ['columns', 'format', 'commitEvery'] as const) {
       if (options[flag] !== undefined) throw new UsageError(`--${flag === 'commitEvery' ? 'commit-every' : flag} applies to --file input, not to --set`);
     }
     if (options.onError === 'skip') throw new UsageError('--on-error skip applies to --file input, not to --set');
     return undefined;
   }
-  if (options.format !== undefined) return options.format;
-  if (options.file === '-') throw new UsageError('cannot guess the format of stdin: pass --format csv|tsv|ndjson|json');
-  const format = EXTENSIONS[path.extname(options.file!).toLowerCase()];
-  if (format === undefined) throw new UsageError(`cannot guess the format of "${options.file}" from its extension: pass --format csv|tsv|ndjson|json`);
+  const format = options.format ?? guessFormat(options.file!);
+  checkTextOptions(options, format);
   return format;
+}
+
+/** --delimiter, --quote, --escape, --encoding, --null-string: what COPY would refuse, said before connecting. */
+function checkTextOptions(options: InsertOptions, format: InputFormat): void {
+  const given = (['delimiter', 'quote', 'escape', 'encoding', 'nullString'] as const).filter((key) => options[key] !== undefined);
+  const flag = (key: string) => `--${key === 'nullString' ? 'null-string' : key}`;
+  if ((format === 'ndjson' || format === 'json') && given.length > 0) throw new UsageError(`${flag(given[0])} applies to csv/tsv input, not to ${format}`);
+  if (format === 'tsv') {
+    for (const key of ['quote', 'escape'] as const) if (options[key] !== undefined) throw new UsageError(`${flag(key)} applies to csv input only (tsv has no quoting; it escapes with \\)`);
+  }
+  for (const key of ['delimiter', 'quote', 'escape'] as const) {
+    const value = options[key];
+    if (value === undefined || (key === 'delimiter' && value === 'auto')) continue;
+    if (Buffer.byteLength(value) !== 1 || value === '\n' || value === '\r') throw new UsageError(`${flag(key)} takes one single-byte character (or \\t for tab${key === 'delimiter' ? ", or auto" : ''}), got ${JSON.stringify(value)}`);
+  }
+  if (options.delimiter !== undefined && options.delimiter === (options.quote ?? '"') && format === 'csv') throw new UsageError('--delimiter and --quote must differ');
+  if (format === 'tsv' && options.delimiter === '\\') throw new UsageError('--delimiter cannot be \\ in tsv (it is the escape character)');
+}
+
+function guessFormat(file: string): InputFormat {
+  if (file === '-') throw new UsageError('cannot guess the format of stdin: pass --format csv|tsv|ndjson|json');
+  const format = EXTENSIONS[path.extname(file).toLowerCase()];
+  if (format === undefined) throw new UsageError(`cannot guess the format of "${file}" from its extension: pass --format csv|tsv|ndjson|json`);
+  return format;
+}
+
+// Client encodings whose two-byte characters may hold bytes of ASCII punctuation ('|', '\\'):
+// COPY converts them before splitting fields; pgfactory splits first, so those bytes may not be special.
+const ASCII_UNSAFE = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'UHC', 'GB18030', 'JOHAB']);
+
+/** The encoding's canonical name, checked against the server's list (as COPY's ENCODING would). */
+async function checkEncoding(client: pg.Client, options: InsertOptions, format: InputFormat): Promise<string | undefined> {
+  if (options.encoding === undefined) return undefined;
+  const found = await client.query<{ name: string }>('SELECT pg_encoding_to_char(pg_char_to_encoding($1)) AS name', [options.encoding]);
+  const name = found.rows[0].name;
+  if (name === '' ) throw new UsageError(`--encoding: PostgreSQL knows no encoding ${JSON.stringify(options.encoding)} (e.g. LATIN1, WIN1252, UTF8, SJIS)`);
+  if (ASCII_UNSAFE.has(name)) {
+    const special = [options.delimiter ?? (format === 'csv' ? ',' : '\t'), options.quote ?? '"', options.escape ?? '"'];
+    if (format === 'tsv' || special.some((c) => c.charCodeAt(0) >= 0x40)) {
+      throw new UsageError(`--encoding ${name}: its two-byte characters may contain ${format === 'tsv' ? 'the tsv escape \\' : 'the delimiter, quote or escape byte'}; use --format csv with , ; or tab and the default quote`);
+    }
+  }
+  return name;
+}
+
+/** The COPY options beyond FORMAT, as SQL. */
+function copyExtra(options: InsertOptions, reader: DelimitedReader, format: InputFormat, encoding: string | undefined): string {
+  let sql = '';
+  const standard = format === 'csv' ? ',' : '\t';
+  const delimiter = String.fromCharCode(reader.delimiter);
+  if (delimiter !== standard) sql += `, DELIMITER ${quoteLiteral(delimiter)}`;
+  if (options.quote !== undefined) sql += `, QUOTE ${quoteLiteral(options.quote)}`;
+  if (options.escape !== undefined) sql += `, ESCAPE ${quoteLiteral(options.escape)}`;
+  if (options.nullString !== undefined) sql += `, NULL ${quoteLiteral(options.nullString)}`;
+  if (encoding !== undefined) sql += `, ENCODING ${quoteLiteral(encoding)}`;
+  return sql;
+}
+
+/** Header names read byte for byte (latin1), converted by the server from the input's encoding. */
+async function convertNames(client: pg.Client, names: string[] | undefined, encoding: string, file: string): Promise<string[] | undefined> {
+  if (names === undefined || names.length === 0) return names;
+  try {
+    const converted = await client.query<{ name: string }>('SELECT convert_from(decode(x, \'hex\'), $2) AS name FROM unnest($1::text[]) WITH ORDINALITY AS u(x, i) ORDER BY i', [
+      names.map((name) => Buffer.from(name, 'latin1').toString('hex')),
+      encoding,
+    ]);
+    return converted.rows.map((row) => row.name);
+  } catch (error) {
+    if (isDatabaseError(error)) throw new InputError(`header: ${error.message}`, { file, line: 1 });
+    throw error;
+  }
 }
 
 export async function runInsert(factory: ConnectionFactory, options: InsertOptions, io: InsertIo): Promise<InsertSummary> {
   const format = checkInsertOptions(options);
   if (format === undefined) return insertFromFlags(factory, options, io);
   return insertFromFile(factory, options, format, io);
-}
-
-function summaryLine(summary: InsertSummary, options: InsertOptions): string {
-  const verb = options.onConflict === 'update' ? 'inserted or updated' : 'inserted';
-  const rate = summary.seconds > 0 ? Math.round(summary.rows / summary.seconds) : summary.rows;
-  let line = `${verb} ${summary.rows} row${summary.rows === 1 ? '' : 's'} into ${summary.table} in ${summary.seconds.toFixed(2)} s (${rate} rows/s)`;
-  if (options.onConflict === 'nothing') line += `; skipped ${summary.conflicts} conflicting row${summary.conflicts === 1 ? '' : 's'}`;
-  if (options.onConflict === 'update') line += `; ${summary.conflicts} row${summary.conflicts === 1 ? '' : 's'} already up to date`;
-  if (options.onError === 'skip') line += `; rejected ${summary.rejected} row${summary.rejected === 1 ? '' : 's'}${summary.rejected > 0 ? ` (see ${options.rejectFile})` : ''}`;
-  return line;
 }
 
 function conflictAction(options: InsertOptions, target: Target, columns: TargetColumn[]): ConflictAction | undefined {
@@ -137,14 +235,12 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
   const started = performance.now();
   return factory.withConnection(async (client) => {
     const target = await resolveTarget(client, options.table);
+    for (const message of await leftoverPrepared(client, target)) io.onEvent?.({ type: 'notice', message });
     const columns = matchColumns(target, options.set.map((entry) => entry.column), { what: '--set/--null' });
     const conflict = conflictAction(options, target, columns);
     checkReturning(options, target);
     const table = displayTable(target);
-    if (options.dryRun) {
-      io.stderr.write(`dry run: 1 row would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')}); nothing was written\n`);
-      return { rows: 0, conflicts: 0, rejected: 0, seconds: 0, table };
-    }
+    if (options.dryRun) return summaryOf(options, table, { dryRun: { rows: 1, columns: columns.map((c) => displayIdent(c.name)), malformed: undefined } });
     const sql = `INSERT INTO ${sqlTable(target)} AS ${TARGET_ALIAS} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`
       + conflictAndReturning(conflict, columns, options.returning);
     let result: pg.QueryResult;
@@ -162,10 +258,24 @@ async function insertFromFlags(factory: ConnectionFactory, options: InsertOption
       await writeReturned(io.writer, result.fields, result.rows as Row[], state);
       await io.writer.endRows(result.rows.length);
     }
-    const summary = { rows, conflicts: 1 - rows, rejected: 0, seconds: (performance.now() - started) / 1000, table };
-    io.stderr.write(`${summaryLine(summary, options)}\n`);
-    return summary;
+    return summaryOf(options, table, { rows, conflicts: 1 - rows, seconds: (performance.now() - started) / 1000 });
   });
+}
+
+function summaryOf(options: InsertOptions, table: string, values: Partial<InsertSummary>): InsertSummary {
+  return {
+    rows: 0,
+    conflicts: 0,
+    rejected: 0,
+    seconds: 0,
+    table,
+    workers: 1,
+    onConflict: options.onConflict,
+    rejectFile: options.onError === 'skip' ? options.rejectFile : undefined,
+    resumed: undefined,
+    dryRun: undefined,
+    ...values,
+  };
 }
 
 type Reader = DelimitedReader | JsonReader;
@@ -186,6 +296,9 @@ function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; na
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
   const input = openInput(options, io);
+  // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
+  const resumable = options.commitEvery !== undefined && !options.dryRun;
+  const { fingerprint, source } = resumable ? await fingerprintInput(input, format) : { fingerprint: '', source: input.stream as AsyncIterable<Buffer> };
   const skip = options.onError === 'skip';
   let malformedCount = 0;
   let rejects: RejectFile | undefined;
@@ -196,8 +309,18 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
   };
   const reader: Reader =
     format === 'csv' || format === 'tsv'
-      ? new DelimitedReader(input.stream, { format, file: input.name, hasHeader: options.header, keepRaw: skip, onMalformed })
-      : new JsonReader(input.stream, { format, file: input.name, keepRaw: skip, onMalformed });
+      ? new DelimitedReader(source, {
+          format,
+          file: input.name,
+          hasHeader: options.header,
+          delimiter: options.delimiter === 'auto' ? 'auto' : options.delimiter?.charCodeAt(0),
+          quote: options.quote?.charCodeAt(0),
+          escape: options.escape?.charCodeAt(0),
+          binaryHeader: options.encoding !== undefined,
+          keepRaw: skip,
+          onMalformed,
+        })
+      : new JsonReader(source, { format, file: input.name, keepRaw: skip, onMalformed });
 
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
   io.onInterrupt(() => input.stream.destroy(new InputError('interrupted')));
@@ -205,7 +328,15 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
       const table = displayTable(target);
-      const names = await reader.names();
+      for (const message of await leftoverPrepared(client, target)) io.onEvent?.({ type: 'notice', message });
+      const jobs = options.jobs ?? 1;
+      if (jobs > 1 && options.commitEvery === undefined && !options.dryRun) await checkTwoPhase(client, jobs);
+      const encoding = await checkEncoding(client, options, format);
+      let names = await reader.names();
+      if (encoding !== undefined && reader instanceof DelimitedReader) names = await convertNames(client, names, encoding, input.name);
+      if (options.delimiter === 'auto' && reader instanceof DelimitedReader) {
+        io.onEvent?.({ type: 'notice', message: `delimiter: ${JSON.stringify(String.fromCharCode(reader.delimiter))} (detected from the first line)` });
+      }
       const columns = planColumns(reader, names, options, target, input.name);
       const conflict = conflictAction(options, target, columns);
       checkReturning(options, target);
@@ -214,50 +345,49 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         rejects.header(reader.headerRaw);
       }
       const started = performance.now();
+      const loadId = options.loadId ?? (options.file === '-' ? 'stdin' : path.basename(input.name));
+      const progress = resumable ? await planResume(client, target, loadId, fingerprint, options.resume === true) : undefined;
       try {
+        if (progress?.complete === true) {
+          io.onEvent?.({ type: 'notice', message: `load ${JSON.stringify(loadId)} into ${table} is already complete: nothing to resume` });
+          return summaryOf(options, table, { resumed: progress.rowsBefore, workers: jobs });
+        }
         if (options.dryRun) {
           let rows = 0;
           for await (const chunk of reader.records()) rows += chunk.lines.length;
-          io.stderr.write(
-            `dry run: ${rows} row${rows === 1 ? '' : 's'} would be inserted into ${table} (columns: ${columns.map((c) => displayIdent(c.name)).join(', ')})` +
-              `${skip ? `; ${malformedCount} malformed row${malformedCount === 1 ? '' : 's'} would be rejected` : ''}; nothing was written\n`,
-          );
-          return { rows: 0, conflicts: 0, rejected: malformedCount, seconds: 0, table };
+          return summaryOf(options, table, { rejected: malformedCount, dryRun: { rows, columns: columns.map((c) => displayIdent(c.name)), malformed: skip ? malformedCount : undefined } });
         }
-        const progress = createProgress(io.stderr, input.size);
+        io.onEvent?.({ type: 'start', totalBytes: input.size });
+        let sent = 0;
         const returned = { yes: false };
-        let result: LoadResult;
-        try {
-          result = await load(client, reader.records() as AsyncIterable<RecordChunk>, {
+        const loadOptions: LoadOptions = {
             target,
             columns,
             copyFormat: reader.copyFormat,
+            copyExtra: reader instanceof DelimitedReader ? copyExtra(options, reader, format, encoding) : '',
             file: input.name,
             onConflict: conflict,
             returning: options.returning,
             commitEvery: options.commitEvery,
-            onReject: rejects !== undefined ? async (row) => rejects!.add(row) : undefined,
-            onProgress: (rows, bytes) => progress.update(rows, bytes),
+            onReject: rejects !== undefined ? (row) => rejects!.add(row) : undefined,
+            onSent: (records, bytesRead) => {
+              sent += records;
+              io.onEvent?.({ type: 'progress', rows: sent, bytesRead });
+            },
             onReturned: io.writer !== undefined ? (fields, rows) => writeReturned(io.writer, fields, rows, returned) : undefined,
             interrupted: io.interrupted,
             pendingLine: () => reader.pendingLine(),
-          });
-        } finally {
-          progress.stop();
-        }
+            done: progress?.done,
+            onWindowCommit: progress?.record,
+          };
+        const records = reader.records() as AsyncIterable<RecordChunk>;
+        const result: LoadResult = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
+        await progress?.finish(client);
         if (io.writer !== undefined && options.returning !== undefined) {
           if (!returned.yes) await writeReturned(io.writer, [], [], returned);
           await io.writer.endRows(result.rows);
         }
-        const summary: InsertSummary = {
-          rows: result.rows,
-          conflicts: result.conflicts,
-          rejected: result.rejected + malformedCount,
-          seconds: (performance.now() - started) / 1000,
-          table,
-        };
-        io.stderr.write(`${summaryLine(summary, options)}\n`);
-        return summary;
+        return summaryOf(options, table, { rows: result.rows, conflicts: result.conflicts, rejected: result.rejected + malformedCount, seconds: (performance.now() - started) / 1000, workers: jobs, resumed: options.resume === true ? progress?.rowsBefore : undefined });
       } finally {
         rejects?.close();
       }
@@ -292,15 +422,16 @@ function planColumns(reader: Reader, names: string[] | undefined, options: Inser
   const firstLine = reader.firstLine();
   const chosen = options.columns ?? names ?? [];
   const columns = matchColumns(target, chosen, options.columns !== undefined ? { what: '--columns' } : { file, line: firstLine, what: 'the first object' });
-  const tableColumns = new Set(target.columns.map((column) => column.name));
+  const byName = new Map(target.columns.map((column) => [column.name, column]));
   reader.setPlan({
-    columns: columns.map((column) => ({ key: column.name, target: column })),
+    columns,
+    // Keys that vary from object to object: the columns are the union of the keys seen.
     unknownKey: (key) => {
       if (options.columns !== undefined) return undefined;
-      if (!tableColumns.has(key)) {
-        return noSuchColumn(target, key);
-      }
-      return `key ${JSON.stringify(key)} is not among the columns taken from the first object (line ${firstLine}); list every column with --columns`;
+      const column = byName.get(key);
+      if (column === undefined) return `key ${JSON.stringify(key)} is not a column of table ${displayTable(target)} (columns: ${target.columns.map((c) => displayIdent(c.name)).join(', ')})`;
+      if (column.generated) return `key ${JSON.stringify(key)}: column ${quoteIdent(key)} of table ${displayTable(target)} is a generated column and cannot be written`;
+      return column;
     },
   });
   return columns;

@@ -212,7 +212,7 @@ describe('insert: backend terminated mid-COPY', () => {
       await pollUntil(async () => (await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.batches`))[0]!.n >= 2000, 20_000);
       await terminate(appName);
       const result = await cli.done;
-      expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+\n$/, 2);
+      expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+ \(the same command with --resume loads the rest\)\n$/, 2);
       stderr = result.stderr;
     } finally {
       stopFeeding();

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { arrayLiteral, copyTextValue, parseJsonObject } from '../src/insert/json.js';
+import { Batch } from '../src/insert/batch.js';
+import type { RecordChunk } from '../src/insert/chunks.js';
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
 
@@ -53,5 +55,20 @@ describe('copyErrorPosition', () => {
     expect(copyErrorPosition(error)).toEqual({ record: 3, column: 'age' });
     expect(copyErrorPosition({ where: 'COPY t, line 12' } as never)).toEqual({ record: 12, column: undefined });
     expect(copyErrorPosition({ where: undefined } as never)).toEqual({ record: undefined, column: undefined });
+  });
+});
+
+describe('Batch.recordAtCopyLine', () => {
+  // Three records on input lines 2, 3-4 (a quoted line break) and 5; then 6 in a second chunk.
+  const chunk = (lines: number[], spans: number[] | undefined): RecordChunk => ({ data: Buffer.alloc(0), offsets: [], lines, raw: undefined, bytesRead: 0, spans });
+  const batch = new Batch([], 0, false);
+  batch.add(chunk([2, 3, 5], [1, 2, 1]));
+  batch.add(chunk([6], undefined));
+  it('counts the line breaks of every record but the first of the COPY, as COPY does', () => {
+    expect([1, 2, 3, 4, 5].map((line) => batch.recordAtCopyLine(0, line))).toEqual([0, 1, 1, 2, 3]);
+    expect(batch.recordAtCopyLine(0, 6)).toBe(undefined);
+    // A COPY that starts at record 1: its first record's break is not counted.
+    expect([1, 2, 3].map((line) => batch.recordAtCopyLine(1, line))).toEqual([1, 2, 3]);
+    expect(batch.lineOf(2)).toBe(5);
   });
 });

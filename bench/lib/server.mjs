@@ -87,6 +87,8 @@ async function startSystemCluster(binDir, tmpDir) {
     `-p ${port}`, "-c listen_addresses='127.0.0.1'", `-c unix_socket_directories='${home}'`,
     // Fewer forced checkpoints during the multi-million-row imports; the same for every tool.
     '-c max_wal_size=4GB',
+    // `insert --jobs N` commits through two-phase commit (as the embedded server allows).
+    '-c max_prepared_transactions=64',
   ].join(' ');
   runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', path.join(home, 'server.log'), '-o', serverOptions, '-w', '-t', '60', 'start']);
   return {

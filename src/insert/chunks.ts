@@ -1,5 +1,6 @@
 // What input readers hand to the loader: chunks of whole records, already in COPY format, with the
 // input line of every record so a server error on "COPY line N" maps back to the file.
+import type { TargetColumn } from './target.js';
 
 export interface RecordChunk {
   /** COPY payload: whole records, each ending with a newline (the input's last one may not). */
@@ -8,10 +9,17 @@ export interface RecordChunk {
   offsets: number[];
   /** Input line on which each record starts. */
   lines: number[];
+  /**
+   * Lines each record takes in the COPY data (COPY's "line N" counts them), when some record
+   * takes more than one (a quoted line break); undefined when every record is one line.
+   */
+  spans?: number[];
   /** Each record as written in the input (without its line end), when the reader was asked to keep them. */
   raw: string[] | undefined;
   /** Input bytes consumed so far, for progress. */
   bytesRead: number;
+  /** The columns these records fill when not the load's own (JSON input whose keys grew). */
+  columns?: TargetColumn[];
 }
 
 /** A record the reader could not parse. */
@@ -31,6 +39,7 @@ export class ChunkBuilder {
   private offsets: number[] = [];
   private lines: number[] = [];
   private raw: string[] | undefined;
+  private spans: number[] | undefined;
   // The pending run of input bytes: buf[runStart, runEnd).
   private runBuf: Buffer | undefined;
   private runStart = 0;
@@ -49,8 +58,14 @@ export class ChunkBuilder {
     return this.lines[0];
   }
 
-  /** A record passed through unchanged: input bytes [start, end). */
-  addSlice(buf: Buffer, start: number, end: number, line: number, raw?: () => string): void {
+  private addSpan(span: number): void {
+    if (span !== 1 && this.spans === undefined) this.spans = new Array<number>(this.lines.length).fill(1);
+    this.spans?.push(span);
+  }
+
+  /** A record passed through unchanged: input bytes [start, end), `span` lines long. */
+  addSlice(buf: Buffer, start: number, end: number, line: number, raw?: () => string, span = 1): void {
+    this.addSpan(span);
     this.offsets.push(this.length + (this.runBuf !== undefined ? this.runEnd - this.runStart : 0));
     this.lines.push(line);
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
@@ -65,7 +80,8 @@ export class ChunkBuilder {
   }
 
   /** A record rewritten for COPY. */
-  addBuffer(data: Buffer, line: number, raw?: () => string): void {
+  addBuffer(data: Buffer, line: number, raw?: () => string, span = 1): void {
+    this.addSpan(span);
     this.flushRun();
     this.offsets.push(this.length);
     this.lines.push(line);
@@ -87,7 +103,8 @@ export class ChunkBuilder {
     if (this.lines.length === 0) return undefined;
     const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
     this.offsets.push(data.length);
-    const chunk: RecordChunk = { data, offsets: this.offsets, lines: this.lines, raw: this.raw, bytesRead };
+    const chunk: RecordChunk = { data, offsets: this.offsets, lines: this.lines, raw: this.raw, bytesRead, spans: this.spans };
+    this.spans = undefined;
     this.parts = [];
     this.length = 0;
     this.offsets = [];
@@ -105,7 +122,9 @@ export function sliceChunk(chunk: RecordChunk, from: number, to: number): Record
     offsets: chunk.offsets.slice(from, to + 1).map((offset) => offset - base),
     lines: chunk.lines.slice(from, to),
     raw: chunk.raw?.slice(from, to),
+    spans: chunk.spans?.slice(from, to),
     bytesRead: chunk.bytesRead,
+    columns: chunk.columns,
   };
 }
 

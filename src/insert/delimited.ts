@@ -18,6 +18,13 @@ export interface DelimitedOptions {
   file: string;
   format: 'csv' | 'tsv';
   hasHeader: boolean;
+  /** The field delimiter (one byte), or 'auto' to choose among , ; tab | from the first line. */
+  delimiter?: number | 'auto';
+  /** Header text is decoded as latin1 (byte for byte) when the input is not UTF-8: the caller converts it. */
+  binaryHeader?: boolean;
+  /** CSV quote and escape bytes (default: both "). */
+  quote?: number;
+  escape?: number;
   keepRaw: boolean;
   onMalformed: MalformedHandler;
 }
@@ -49,7 +56,12 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   readonly copyFormat: 'csv' | 'text';
   /** The header as written, for the reject file. */
   headerRaw: string | undefined;
-  private readonly delimiter: number;
+  /** The delimiter in use (known after names() when it was 'auto'). */
+  delimiter: number;
+  private readonly autoDelimiter: boolean;
+  private sniffed = false;
+  private readonly quote: number;
+  private readonly escape: number;
   private iterator: AsyncIterator<Buffer>;
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
@@ -63,12 +75,44 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   constructor(source: AsyncIterable<Buffer>, private readonly options: DelimitedOptions) {
     super(options.keepRaw);
     this.copyFormat = options.format === 'csv' ? 'csv' : 'text';
-    this.delimiter = options.format === 'csv' ? COMMA : TAB;
+    const standard = options.format === 'csv' ? COMMA : TAB;
+    this.autoDelimiter = options.delimiter === 'auto';
+    this.delimiter = typeof options.delimiter === 'number' ? options.delimiter : standard;
+    this.quote = options.quote ?? QUOTE;
+    this.escape = options.escape ?? this.quote;
     this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /**
+   * --delimiter auto: the candidate seen most often outside quotes on the first line (the
+   * format's own delimiter when none is seen).
+   */
+  private async sniffDelimiter(): Promise<void> {
+    if (!this.autoDelimiter || this.sniffed) return;
+    this.sniffed = true;
+    while (this.buf.indexOf(LF, this.pos) < 0 && (await this.fill()));
+    const end = this.buf.indexOf(LF, this.pos);
+    let best = this.delimiter;
+    let bestCount = 0;
+    for (const candidate of [COMMA, 0x3b, TAB, 0x7c]) {
+      let count = 0;
+      let quoted = false;
+      for (let i = this.pos; i < (end < 0 ? this.buf.length : end); i += 1) {
+        const c = this.buf[i];
+        if (this.copyFormat === 'csv' && c === this.quote) quoted = !quoted;
+        else if (!quoted && c === candidate) count += 1;
+      }
+      if (count > bestCount) {
+        best = candidate;
+        bestCount = count;
+      }
+    }
+    this.delimiter = best;
   }
 
   /** Reads the header record; undefined without --header or for an empty input. */
   async names(): Promise<string[] | undefined> {
+    await this.sniffDelimiter();
     if (!this.options.hasHeader) return undefined;
     for (;;) {
       const scanned = this.scan();
@@ -80,7 +124,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       this.pos = scanned.end;
       this.line += scanned.newlines;
       if (scanned.start === scanned.contentEnd && scanned.end === scanned.start) return undefined;
-      this.headerRaw = this.buf.toString('utf8', scanned.start, scanned.contentEnd);
+      this.headerRaw = this.buf.toString(this.options.binaryHeader === true ? 'latin1' : 'utf8', scanned.start, scanned.contentEnd);
       // A header that cannot be read cannot be skipped either.
       if (scanned.error !== undefined) throw new InputError(`header: ${scanned.error}`, { file: this.options.file, line: line + scanned.errorLine });
       const names: string[] = [];
@@ -90,6 +134,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   }
 
   async *records(): AsyncGenerator<RecordChunk> {
+    await this.sniffDelimiter();
     const { plan, builder } = this.beginRecords();
     const delimiter = Buffer.from([this.delimiter]);
     const newline = Buffer.from([LF]);
@@ -124,11 +169,13 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: raw() });
         continue;
       }
+      // Lines the record takes in the COPY data: its line breaks, and one for a last line without one.
+      const span = scanned.newlines + (end === contentEnd ? 1 : 0);
       if (isEndMarker) {
         // In CSV, \. alone on a line would end the COPY data: quote it to keep it a value.
         builder.addBuffer(Buffer.from('"\\."\n'), line, raw);
       } else if (plan.select === undefined) {
-        builder.addSlice(buf, start, end, line, raw);
+        builder.addSlice(buf, start, end, line, raw, span);
       } else {
         const parts: Buffer[] = [];
         plan.select.forEach((field, i) => {
@@ -136,7 +183,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
           parts.push(buf.subarray(this.fieldStarts[field], this.fieldEnds[field]));
         });
         parts.push(newline);
-        builder.addBuffer(Buffer.concat(parts), line, raw);
+        builder.addBuffer(Buffer.concat(parts), line, raw, span);
       }
       if (builder.count >= 8192) {
         const chunk = builder.take(this.bytesRead);
@@ -209,7 +256,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   private scanCsv(): Scanned | typeof INCOMPLETE {
     const { buf, eof } = this;
     const n = buf.length;
-    const delimiter = this.delimiter;
+    const { delimiter, quote, escape } = this;
     const start = this.pos;
     let i = start;
     let fields = 0;
@@ -217,17 +264,37 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
     if (i >= n) return eof ? this.recordEnd(start, 0, 0, start, start) : INCOMPLETE;
     for (;;) {
       const fieldStart = i;
-      if (i < n && buf[i] === QUOTE) {
+      if (i < n && buf[i] === quote) {
         i += 1;
-        for (;;) {
-          const q = buf.indexOf(QUOTE, i);
+        const unterminated = () => ({ start, contentEnd: n, end: n, fields: 0, newlines: newlines + countNewlines(buf, i, n), error: 'unterminated quoted field (the closing quote is missing)', errorLine: newlines });
+        if (escape !== quote) {
+          // An escape byte before a quote or another escape makes it part of the value.
+          let j = i;
+          for (;;) {
+            if (j >= n) {
+              if (!eof) return INCOMPLETE;
+              return unterminated();
+            }
+            const b = buf[j];
+            if (b === escape) {
+              if (j + 1 >= n && !eof) return INCOMPLETE;
+              j += buf[j + 1] === quote || buf[j + 1] === escape ? 2 : 1;
+              continue;
+            }
+            if (b === quote) break;
+            j += 1;
+          }
+          newlines += countNewlines(buf, i, j);
+          i = j + 1;
+        } else for (;;) {
+          const q = buf.indexOf(quote, i);
           if (q < 0) {
             if (!eof) return INCOMPLETE;
-            return { start, contentEnd: n, end: n, fields: 0, newlines: newlines + countNewlines(buf, i, n), error: 'unterminated quoted field (the closing quote is missing)', errorLine: newlines };
+            return unterminated();
           }
           newlines += countNewlines(buf, i, q);
           if (q + 1 >= n && !eof) return INCOMPLETE;
-          if (buf[q + 1] === QUOTE) {
+          if (buf[q + 1] === quote) {
             i = q + 2;
             continue;
           }
@@ -251,7 +318,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       let c = 0;
       while (i < n) {
         c = buf[i];
-        if (c === delimiter || c === LF || c === CR || c === QUOTE) break;
+        if (c === delimiter || c === LF || c === CR || c === quote) break;
         i += 1;
       }
       if (i >= n) {
@@ -298,7 +365,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         i += 2;
         continue;
       }
-      if (c === TAB) {
+      if (c === this.delimiter) {
         this.setField(fields, fieldStart, i);
         fields += 1;
         i += 1;
@@ -317,8 +384,19 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
 
   /** A header field's text: CSV unquoted, or COPY text escapes resolved. */
   private decodeField(start: number, end: number): string {
-    const text = this.buf.toString('utf8', start, end);
-    if (this.copyFormat === 'csv') return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text;
+    const text = this.buf.toString(this.options.binaryHeader === true ? 'latin1' : 'utf8', start, end);
+    if (this.copyFormat === 'csv') {
+      const quote = String.fromCharCode(this.quote);
+      if (!text.startsWith(quote)) return text;
+      const escape = String.fromCharCode(this.escape);
+      const inner = text.slice(1, -1);
+      let value = '';
+      for (let i = 0; i < inner.length; i += 1) {
+        if (inner[i] === escape && (inner[i + 1] === quote || inner[i + 1] === escape)) i += 1;
+        value += inner[i];
+      }
+      return value;
+    }
     return text.replace(/\\(.)/gs, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' } as Record<string, string>)[c] ?? c);
   }
 }

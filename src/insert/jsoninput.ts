@@ -1,10 +1,11 @@
 // NDJSON (one object per line) and JSON (one array of objects) input, streamed: each object becomes
 // one COPY text-format row. Keys are matched to columns exactly; a missing key is NULL, as
-// json_populate_record does.
+// json_populate_record does; a key first seen late widens the columns (see records()).
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
-import { copyTextValue, JsonSyntaxError, parseJsonObject, type JsonField, type ValueTarget } from './json.js';
+import { copyTextValue, JsonSyntaxError, parseJsonObject, type JsonField } from './json.js';
+import type { TargetColumn } from './target.js';
 
 export interface JsonInputOptions {
   format: 'ndjson' | 'json';
@@ -14,9 +15,13 @@ export interface JsonInputOptions {
 }
 
 export interface KeyPlan {
-  columns: Array<{ key: string; target: ValueTarget }>;
-  /** Why a key outside `columns` makes its record malformed; undefined ignores the key. */
-  unknownKey: (key: string) => string | undefined;
+  /** The columns the first object names (a key is a column's name). */
+  columns: TargetColumn[];
+  /**
+   * A key outside the columns so far: a column to add (the load goes on wider), a reason that
+   * makes its record malformed, or undefined to ignore the key.
+   */
+  unknownKey: (key: string) => TargetColumn | string | undefined;
 }
 
 interface Element {
@@ -66,25 +71,34 @@ export class JsonReader extends RecordReader<KeyPlan> {
 
   async *records(): AsyncGenerator<RecordChunk> {
     const { plan, builder } = this.beginRecords();
-    const indexOf = new Map(plan.columns.map((column, i) => [column.key, i]));
-    const values: string[] = new Array(plan.columns.length);
+    // The columns grow when a later object names another column of the table: the chunk so far
+    // goes out with the old list, and later chunks carry the wider one (the loader starts a new COPY).
+    let columns = plan.columns;
+    let widened = false;
+    let indexOf = new Map(columns.map((column, i) => [column.name, i]));
+    let values: string[] = new Array(columns.length);
 
-    const add = (element: Element, fields: JsonField[]): void => {
+    /** False when the object names new columns (nothing added yet); true when handled. */
+    const add = (element: Element, fields: JsonField[]): TargetColumn[] | undefined => {
+      let wider: TargetColumn[] | undefined;
+      for (const field of fields) {
+        if (indexOf.has(field.key)) continue;
+        const outcome = plan.unknownKey(field.key);
+        if (typeof outcome === 'string') {
+          this.options.onMalformed({ line: element.line, reason: outcome, raw: element.text });
+          return undefined;
+        }
+        if (outcome !== undefined && !(wider ?? []).includes(outcome)) (wider ??= []).push(outcome);
+      }
+      if (wider !== undefined) return wider;
       values.fill('\\N');
       for (const field of fields) {
         const index = indexOf.get(field.key);
-        if (index === undefined) {
-          const reason = plan.unknownKey(field.key);
-          if (reason !== undefined) {
-            this.options.onMalformed({ line: element.line, reason, raw: element.text });
-            return;
-          }
-          continue;
-        }
-        values[index] = copyTextValue(field, plan.columns[index].target);
+        if (index !== undefined) values[index] = copyTextValue(field, columns[index]);
       }
       rows.push(`${values.join('\t')}\n`);
       builder.addBuffer(EMPTY, element.line, () => element.text);
+      return undefined;
     };
     // Rows are gathered per chunk and encoded once (far cheaper than a Buffer each).
     let rows: string[] = [];
@@ -93,6 +107,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
       if (chunk === undefined) return undefined;
       const text = rows.join('');
       chunk.data = Buffer.from(text);
+      if (widened) chunk.columns = columns;
       // All one-byte characters (the usual case): byte offsets are string offsets.
       const ascii = chunk.data.length === text.length;
       let at = 0;
@@ -104,23 +119,40 @@ export class JsonReader extends RecordReader<KeyPlan> {
       rows = [];
       return chunk;
     };
+    const widen = (more: TargetColumn[]) => {
+      columns = [...columns, ...more];
+      widened = true;
+      indexOf = new Map(columns.map((column, i) => [column.name, i]));
+      values = new Array(columns.length);
+    };
 
-    if (this.first !== undefined) add(this.first.element, this.first.fields);
     let batch = this.held;
     this.held = undefined;
+    let pending: Array<{ element: Element; fields: JsonField[] }> = this.first !== undefined ? [this.first] : [];
     for (;;) {
-      if (batch === undefined) {
+      if (batch === undefined && pending.length === 0) {
         const next = await this.batches.next();
         if (next.done === true) break;
         batch = next.value;
       }
-      for (const element of batch.elements) {
+      const items = pending.length > 0 ? pending : [];
+      pending = [];
+      for (const element of batch?.elements ?? []) {
         const fields = this.parse(element);
-        if (fields !== undefined) add(element, fields);
+        if (fields !== undefined) items.push({ element, fields });
       }
-      const chunk = take(batch.bytesRead);
-      if (chunk !== undefined) yield chunk;
+      const bytesRead = batch?.bytesRead ?? 0;
       batch = undefined;
+      for (let i = 0; i < items.length; i += 1) {
+        const wider = add(items[i].element, items[i].fields);
+        if (wider === undefined) continue;
+        const chunk = take(bytesRead);
+        if (chunk !== undefined) yield chunk;
+        widen(wider);
+        add(items[i].element, items[i].fields);
+      }
+      const chunk = take(bytesRead);
+      if (chunk !== undefined) yield chunk;
     }
   }
 

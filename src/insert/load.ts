@@ -1,8 +1,9 @@
-// The loader: sends record chunks to the server inside one transaction (or one per --commit-every
-// batch). Plain loads stream straight into `COPY … FROM STDIN`; upserts and --returning stream
-// into a temporary staging table and then run one set-based `INSERT … SELECT`. With
-// --on-error skip each batch runs under a SAVEPOINT and a failing batch is split around the row
-// the server names (or halved when it names none), so the rest still goes through COPY.
+// The loader: sends batches of records to the server over one connection, inside one transaction
+// (or one per --commit-every window). A plain load streams straight into `COPY … FROM STDIN`;
+// upserts and --returning stream into a temporary staging table and then run one set-based
+// `INSERT … SELECT`. Under --on-error skip each batch runs under a SAVEPOINT and a failing batch
+// is split around the row the server names (or halved when it names none), so the rest still goes
+// through COPY. `load()` drives one Loader over the whole input; parallel.ts drives several.
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -10,8 +11,9 @@ import { InterruptedError, ServerError } from '../errors.js';
 import { RAW_TEXT_TYPES } from '../factory.js';
 import type { Row } from '../output/values.js';
 import { isDatabaseError } from '../db-errors.js';
-import { quoteIdent } from '../sql.js';
-import { sliceChunk, type RecordChunk } from './chunks.js';
+import { quoteIdent, quoteLiteral } from '../sql.js';
+import { Batch, BatchCutter, type DoneRange } from './batch.js';
+import type { RecordChunk } from './chunks.js';
 import { sqlTable, type Target, type TargetColumn } from './target.js';
 
 /** ON CONFLICT: `key` names the arbiter columns (may be empty for DO NOTHING). */
@@ -25,17 +27,20 @@ export interface Rejected {
 
 export interface LoadOptions {
   target: Target;
-  /** The columns sent, in COPY field order. */
+  /** The columns sent, in COPY field order (JSON chunks may name wider ones). */
   columns: TargetColumn[];
   copyFormat: 'csv' | 'text';
+  /** COPY options beyond FORMAT, as SQL (`, DELIMITER ';'`); empty for none. */
+  copyExtra?: string;
   /** The input's name in messages. */
   file: string;
   onConflict?: ConflictAction;
   returning?: string[] | '*';
   commitEvery?: number;
   /** Set for --on-error skip: where rejected rows go. */
-  onReject?: (row: Rejected) => Promise<void>;
-  onProgress?: (rows: number, bytesRead: number) => void;
+  onReject?: (row: Rejected) => void;
+  /** Records sent (a delta) and input bytes read so far. */
+  onSent?: (records: number, bytesRead: number) => void;
   /** Rows of RETURNING, batch by batch. */
   onReturned?: (fields: pg.FieldDef[], rows: Row[]) => Promise<void>;
   interrupted: () => boolean;
@@ -43,6 +48,10 @@ export interface LoadOptions {
   pendingLine?: () => number | undefined;
   /** Rows per batch under --on-error skip (default 10000). */
   skipBatchRows?: number;
+  /** --resume: record ordinals an earlier run committed. */
+  done?: DoneRange[];
+  /** Runs in the transaction of every --commit-every window, before its COMMIT (resume progress). */
+  onWindowCommit?: (client: pg.Client, window: DoneRange, rows: number) => Promise<void>;
 }
 
 export interface LoadResult {
@@ -54,61 +63,10 @@ export interface LoadResult {
   batches: number;
 }
 
-const SKIP_BATCH_BYTES = 8 * 1024 * 1024;
+export const SKIP_BATCH_BYTES = 8 * 1024 * 1024;
 const STAGE = 'pg_temp.pgfactory_stage';
 const STAGE_SEQUENCE = 'pg_temp.pgfactory_stage_row';
 const NUMBERED = 'pg_temp.pgfactory_numbered';
-
-/** Records of one batch: where each came from, and (when it may be re-sent) its bytes. */
-class Batch {
-  readonly pieces: RecordChunk[] = [];
-  // Compact line map: consecutive lines are stored as their first line only.
-  private readonly lineRuns: Array<{ start: number; count: number; first: number; lines: number[] | undefined }> = [];
-  count = 0;
-  bytes = 0;
-
-  constructor(private readonly keepBytes: boolean) {}
-
-  add(chunk: RecordChunk): void {
-    const n = chunk.lines.length;
-    const first = chunk.lines[0];
-    const consecutive = chunk.lines[n - 1] - first === n - 1 && chunk.lines.every((line, i) => line === first + i);
-    this.lineRuns.push({ start: this.count, count: n, first, lines: consecutive ? undefined : chunk.lines });
-    if (this.keepBytes) this.pieces.push(chunk);
-    this.count += n;
-    this.bytes += chunk.data.length;
-  }
-
-  lineOf(index: number): number {
-    for (const run of this.lineRuns) {
-      if (index < run.start + run.count) return run.lines !== undefined ? run.lines[index - run.start] : run.first + index - run.start;
-    }
-    return NaN;
-  }
-
-  /** Bytes of records [from, to) (keepBytes only). */
-  data(from: number, to: number): Buffer[] {
-    const parts: Buffer[] = [];
-    let start = 0;
-    for (const piece of this.pieces) {
-      const n = piece.lines.length;
-      const a = Math.max(from, start) - start;
-      const b = Math.min(to, start + n) - start;
-      if (a < b) parts.push(piece.data.subarray(piece.offsets[a], piece.offsets[b]));
-      start += n;
-    }
-    return parts;
-  }
-
-  raw(index: number): string {
-    let start = 0;
-    for (const piece of this.pieces) {
-      if (index < start + piece.lines.length) return piece.raw?.[index - start] ?? piece.data.toString('utf8', piece.offsets[index - start], piece.offsets[index - start + 1]).replace(/\r?\n$/, '');
-      start += piece.lines.length;
-    }
-    return '';
-  }
-}
 
 /** Errors that belong to one row's data (so --on-error skip may reject the row), not to the load. */
 export function isRowError(error: unknown): error is pg.DatabaseError {
@@ -130,8 +88,10 @@ export function serverMessage(error: pg.DatabaseError): string {
   return `${error.message}${error.detail !== undefined ? ` (${error.detail.replace(/\.$/, '')})` : ''}`;
 }
 
+type CopyStream = ReturnType<typeof copyFrom>;
+
 /** Writes to a COPY stream, waiting for 'drain'; fails as soon as the server has rejected the COPY. */
-async function writeCopy(stream: NodeJS.WritableStream & { errored?: Error | null }, data: Buffer, failure: () => Error | undefined): Promise<void> {
+async function writeCopy(stream: CopyStream, data: Buffer, failure: () => Error | undefined): Promise<void> {
   const failed = failure();
   if (failed !== undefined) throw failed;
   if (!stream.write(data)) {
@@ -152,84 +112,245 @@ async function writeCopy(stream: NodeJS.WritableStream & { errored?: Error | nul
   }
 }
 
-/** Runs one COPY … FROM STDIN of the given buffers; resolves with the row count. */
-async function copyIn(client: pg.Client, sql: string, source: AsyncIterable<Buffer> | Buffer[]): Promise<number> {
+/**
+ * One `COPY … FROM STDIN` fed from `next()` until it returns undefined; resolves with the row
+ * count. An input failure (malformed row, read error) abandons the COPY so the server rolls it
+ * back; a server error is thrown as the server's.
+ */
+async function copyIn(client: pg.Client, sql: string, next: () => Promise<Buffer | undefined> | Buffer | undefined): Promise<number> {
   const stream = client.query(copyFrom(sql));
   let error: Error | undefined;
   stream.on('error', (e: Error) => (error ??= e));
   try {
-    for await (const data of source) await writeCopy(stream, data, () => error);
+    for (let data = await next(); data !== undefined; data = await next()) await writeCopy(stream, data, () => error);
     stream.end();
     await finished(stream);
   } catch (e) {
+    if (error === undefined && !stream.destroyed) {
+      stream.destroy(e as Error);
+      await finished(stream).catch(() => undefined);
+      throw e;
+    }
     throw error ?? e;
   }
   if (error !== undefined) throw error;
   return stream.rowCount;
 }
 
-export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>, options: LoadOptions): Promise<LoadResult> {
-  const { target, columns } = options;
-  const skip = options.onReject !== undefined;
-  const staged = options.onConflict !== undefined || options.returning !== undefined;
-  const columnList = columns.map((column) => quoteIdent(column.name)).join(', ');
-  const copyOptions = `(FORMAT ${options.copyFormat})`;
-  const result: LoadResult = { rows: 0, conflicts: 0, rejected: 0, batches: 0 };
-  let committedRows = 0;
-  let sentRows = 0;
-  let inTransaction = false;
+/** The work of one connection: its transaction, its staging table, its batches. */
+export class Loader {
+  readonly result: LoadResult = { rows: 0, conflicts: 0, rejected: 0, batches: 0 };
+  private readonly skip: boolean;
+  private readonly staged: boolean;
+  private readonly rowColumn: string;
+  private readonly copyOptions: string;
+  /** Columns of the staging table as it stands (undefined: not created yet). */
+  private stageColumns: TargetColumn[] | undefined;
+  private inTransaction = false;
 
-  const rowColumn = uniqueName('pgfactory row', columns.map((c) => c.name));
-  // The staging table gets row numbers only under --on-error skip (a sequence default costs time
-  // on every row); otherwise they are added after the fact, in COPY order, only when a row fails.
-  const wholeSql = buildInsertSelect(options, columnList, STAGE, undefined);
-  const rangedSql = buildInsertSelect(options, columnList, skip ? STAGE : NUMBERED, rowColumn);
+  constructor(readonly client: pg.Client, private readonly options: LoadOptions) {
+    this.skip = options.onReject !== undefined;
+    this.staged = options.onConflict !== undefined || options.returning !== undefined;
+    this.rowColumn = uniqueName('pgfactory row', options.target.columns.map((c) => c.name));
+    this.copyOptions = `(FORMAT ${options.copyFormat}${options.copyExtra ?? ''})`;
+  }
 
-  const reject = async (batch: Batch, index: number, reason: string) => {
-    result.rejected += 1;
-    await options.onReject!({ line: batch.lineOf(index), reason, raw: batch.raw(index) });
-  };
+  async begin(): Promise<void> {
+    await this.client.query('BEGIN');
+    this.inTransaction = true;
+  }
 
-  const rowFailure = (batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError => {
+  /** Commits; `beforeCommit` runs inside the transaction first (resume progress). */
+  async commit(beforeCommit?: (client: pg.Client) => Promise<void>): Promise<void> {
+    if (beforeCommit !== undefined) await beforeCommit(this.client);
+    this.inTransaction = false;
+    await this.client.query('COMMIT');
+  }
+
+  /** Ends the transaction as a prepared one (two-phase commit of parallel loads). */
+  async prepare(gid: string): Promise<void> {
+    this.inTransaction = false;
+    await this.client.query(`PREPARE TRANSACTION ${quoteLiteral(gid)}`);
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.inTransaction) return;
+    this.inTransaction = false;
+    await this.client.query('ROLLBACK').catch(() => undefined);
+  }
+
+  /** Strict path: streams a batch's pieces into COPY while they are read (nothing kept). */
+  async streamBatch(batch: Batch, next: () => Promise<RecordChunk | undefined>): Promise<void> {
+    this.result.batches += 1;
+    await this.prepareStage(batch.columns);
+    let copied: number;
+    try {
+      copied = await copyIn(this.client, this.copySql(batch.columns), async () => {
+        const piece = await next();
+        if (piece === undefined) return undefined;
+        batch.add(piece);
+        this.options.onSent?.(piece.lines.length, piece.bytesRead);
+        return piece.data;
+      });
+    } catch (error) {
+      throw this.copyFailure(batch, 0, error);
+    }
+    await this.finishStrict(batch, copied);
+  }
+
+  /** A batch read in full first (--on-error skip, parallel workers): a failing range may be sent again. */
+  async loadBatch(batch: Batch): Promise<void> {
+    this.result.batches += 1;
+    await this.prepareStage(batch.columns);
+    if (!this.skip) {
+      const parts = batch.data(0, batch.count);
+      let copied: number;
+      try {
+        copied = await copyIn(this.client, this.copySql(batch.columns), () => parts.shift());
+      } catch (error) {
+        throw this.copyFailure(batch, 0, error);
+      }
+      await this.finishStrict(batch, copied);
+      return;
+    }
+    const copySql = this.copySql(batch.columns);
+    const copied = await this.applyWithSkips(batch, (a, b) => this.copyRange(batch, copySql, a, b), async (error, a) => {
+      const { record } = copyErrorPosition(error);
+      return record !== undefined ? batch.recordAtCopyLine(a, record) : undefined;
+    });
+    if (!this.staged) {
+      this.result.rows += copied;
+      return;
+    }
+    const rejectedBefore = this.result.rejected;
+    const inserted = await this.applyWithSkips(batch, (a, b) => this.insertStaged(batch, a, b), async (_error, a, b) => (await this.bisectInsert(batch, a, b))?.index);
+    this.result.rows += inserted;
+    if (this.options.onConflict !== undefined) this.result.conflicts += copied - inserted - (this.result.rejected - rejectedBefore);
+  }
+
+  /** After a strict COPY: counts its rows, or (staged) moves them to the target in one INSERT … SELECT. */
+  private async finishStrict(batch: Batch, copied: number): Promise<void> {
+    if (!this.staged) {
+      this.result.rows += copied;
+      return;
+    }
+    await this.client.query('SAVEPOINT pgfactory_batch');
+    try {
+      const inserted = await this.insertStaged(batch, 0, undefined);
+      this.result.rows += inserted;
+      if (this.options.onConflict !== undefined) this.result.conflicts += copied - inserted;
+      await this.client.query('RELEASE SAVEPOINT pgfactory_batch');
+    } catch (error) {
+      if (this.options.interrupted() || !isRowError(error)) throw error;
+      await this.client.query('ROLLBACK TO SAVEPOINT pgfactory_batch');
+      // A fresh heap filled by one COPY holds its rows in COPY order: ctid order numbers them.
+      const columnList = columnListOf(batch.columns);
+      await this.client.query(`DROP TABLE IF EXISTS ${NUMBERED}`);
+      await this.client.query(
+        `CREATE TEMP TABLE ${bare(NUMBERED)} AS SELECT row_number() OVER (ORDER BY ctid) - 1 AS ${quoteIdent(this.rowColumn)}, ${columnList} FROM ${STAGE}`,
+      );
+      const found = await this.bisectInsert(batch, 0, batch.count);
+      throw found !== undefined ? this.rowFailure(batch, found.index, found.error) : this.rowFailure(batch, undefined, error);
+    }
+  }
+
+  /** A failed COPY of records starting at `offset` of the batch, as an error naming the input line. */
+  private copyFailure(batch: Batch, offset: number, error: unknown): unknown {
+    if (!isDatabaseError(error) || this.options.interrupted()) return error;
+    const { record, column } = copyErrorPosition(error);
+    return this.rowFailure(batch, record !== undefined ? batch.recordAtCopyLine(offset, record) : undefined, error, column);
+  }
+
+  private rowFailure(batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError {
     const line = index !== undefined ? batch.lineOf(index) : undefined;
     const name = error.column ?? column;
-    const place = [options.file, line !== undefined && !Number.isNaN(line) ? `line ${line}` : undefined, name !== undefined ? `column ${name}` : undefined]
+    const place = [this.options.file, line !== undefined && !Number.isNaN(line) ? `line ${line}` : undefined, name !== undefined ? `column ${name}` : undefined]
       .filter((part) => part !== undefined)
       .join(', ');
     return new ServerError(`${place}: ${serverMessage(error)}`, error.code);
-  };
+  }
 
-  /** Copies records [a, b) of a kept batch; a COPY error names the failing record when it can. */
-  const copyRange = async (batch: Batch, sql: string, a: number, b: number) => {
-    if (staged) await client.query(`SELECT setval('${STAGE_SEQUENCE}', ${a}, false)`);
-    return copyIn(client, sql, batch.data(a, b));
-  };
+  private copySql(columns: TargetColumn[]): string {
+    const into = this.staged ? STAGE : sqlTable(this.options.target);
+    return `COPY ${into} (${columnListOf(columns)}) FROM STDIN ${this.copyOptions}`;
+  }
+
+  /** The staging table, empty and shaped for `columns` (upserts and --returning only). */
+  private async prepareStage(columns: TargetColumn[]): Promise<void> {
+    if (!this.staged) return;
+    if (this.stageColumns === columns) {
+      await this.client.query(`TRUNCATE ${STAGE}`);
+      return;
+    }
+    if (this.stageColumns !== undefined) await this.client.query(`DROP TABLE ${STAGE}; DROP SEQUENCE IF EXISTS ${STAGE_SEQUENCE}`);
+    this.stageColumns = columns;
+    // Typed like the target (domains included, so their checks name the COPY line), no constraints.
+    const definitions = columns.map((column) => `${quoteIdent(column.name)} ${column.typeName}`);
+    // Row numbers only under --on-error skip (a sequence default costs time on every row);
+    // otherwise they are added after the fact, in COPY order, only when a row fails.
+    if (!this.skip) {
+      await this.client.query(`CREATE TEMP TABLE ${bare(STAGE)} (${definitions.join(', ')})`);
+      return;
+    }
+    await this.client.query(`CREATE TEMP SEQUENCE ${bare(STAGE_SEQUENCE)} MINVALUE 0`);
+    await this.client.query(
+      `CREATE TEMP TABLE ${bare(STAGE)} (${[...definitions, `${quoteIdent(this.rowColumn)} int8 NOT NULL DEFAULT nextval('${STAGE_SEQUENCE}')`].join(', ')})`,
+    );
+  }
+
+  /** Copies records [a, b) of a kept batch. */
+  private async copyRange(batch: Batch, sql: string, a: number, b: number): Promise<number> {
+    if (this.staged) await this.client.query(`SELECT setval('${STAGE_SEQUENCE}', ${a}, false)`);
+    const parts = batch.data(a, b);
+    return copyIn(this.client, sql, () => parts.shift());
+  }
+
+  /** INSERT … SELECT from the stage: all of it, or rows [a, b) by row number. */
+  private async insertStaged(batch: Batch, a: number, b: number | undefined): Promise<number> {
+    const text = this.insertSelectSql(batch.columns, b === undefined ? undefined : this.skip ? STAGE : NUMBERED);
+    const query = b === undefined ? { text } : { text, values: [a, b] };
+    const inserted = await this.client.query({ ...query, types: RAW_TEXT_TYPES, rowMode: 'array' });
+    if (this.options.onReturned !== undefined && inserted.fields.length > 0) await this.options.onReturned(inserted.fields, inserted.rows as Row[]);
+    return inserted.rowCount ?? 0;
+  }
+
+  /** `ranged`: the numbered source whose rows [$1, $2) are taken; undefined: all of the stage. */
+  private insertSelectSql(columns: TargetColumn[], ranged: string | undefined): string {
+    const columnList = columnListOf(columns);
+    let sql = `INSERT INTO ${sqlTable(this.options.target)} AS ${TARGET_ALIAS} (${columnList}) SELECT ${columnList} FROM ${ranged ?? STAGE}`;
+    if (ranged !== undefined) sql += ` WHERE ${quoteIdent(this.rowColumn)} >= $1 AND ${quoteIdent(this.rowColumn)} < $2`;
+    return sql + conflictAndReturning(this.options.onConflict, columns, this.options.returning);
+  }
 
   /**
    * --on-error skip: applies [0, count) in ranges under savepoints; a failing range is split around
    * the row `locate` names (or halved), that row rejected, the rest retried.
    */
-  const applyWithSkips = async (batch: Batch, apply: (a: number, b: number) => Promise<number>, locate: (error: pg.DatabaseError, a: number, b: number) => Promise<number | undefined>) => {
+  private async applyWithSkips(
+    batch: Batch,
+    apply: (a: number, b: number) => Promise<number>,
+    locate: (error: pg.DatabaseError, a: number, b: number) => Promise<number | undefined>,
+  ): Promise<number> {
     const ranges: Array<[number, number]> = [[0, batch.count]];
     let done = 0;
     while (ranges.length > 0) {
       const [a, b] = ranges.shift()!;
       if (a >= b) continue;
-      await client.query('SAVEPOINT pgfactory_batch');
+      await this.client.query('SAVEPOINT pgfactory_batch');
       try {
         done += await apply(a, b);
-        await client.query('RELEASE SAVEPOINT pgfactory_batch');
+        await this.client.query('RELEASE SAVEPOINT pgfactory_batch');
       } catch (error) {
-        if (options.interrupted() || !isRowError(error)) throw error;
-        await client.query('ROLLBACK TO SAVEPOINT pgfactory_batch');
+        if (this.options.interrupted() || !isRowError(error)) throw error;
+        await this.client.query('ROLLBACK TO SAVEPOINT pgfactory_batch');
         const k = await locate(error, a, b);
         if (k !== undefined && k >= a && k < b) {
           const { column } = copyErrorPosition(error);
           const name = error.column ?? column;
-          await reject(batch, k, `${name !== undefined ? `column ${name}: ` : ''}${serverMessage(error)}`);
+          this.reject(batch, k, `${name !== undefined ? `column ${name}: ` : ''}${serverMessage(error)}`);
           ranges.unshift([a, k], [k + 1, b]);
         } else if (b - a === 1) {
-          await reject(batch, a, serverMessage(error));
+          this.reject(batch, a, serverMessage(error));
         } else {
           const mid = a + Math.floor((b - a) / 2);
           ranges.unshift([a, mid], [mid, b]);
@@ -237,183 +358,96 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
       }
     }
     return done;
-  };
+  }
+
+  private reject(batch: Batch, index: number, reason: string): void {
+    this.result.rejected += 1;
+    this.options.onReject!({ line: batch.lineOf(index), reason, raw: batch.raw(index) });
+  }
 
   /** The first row of [a, b) whose INSERT … SELECT fails, found by bisecting prefixes under a savepoint. */
-  const bisectInsert = async (a: number, b: number): Promise<{ index: number; error: pg.DatabaseError } | undefined> => {
+  private async bisectInsert(batch: Batch, a: number, b: number): Promise<{ index: number; error: pg.DatabaseError } | undefined> {
+    const sql = this.insertSelectSql(batch.columns, this.skip ? STAGE : NUMBERED);
     let lo = a + 1;
     let hi = b;
     let found: { index: number; error: pg.DatabaseError } | undefined;
     // Invariant: [a, hi) fails; find the smallest such hi.
     while (lo <= hi) {
       const mid = lo + Math.floor((hi - lo) / 2);
-      await client.query('SAVEPOINT pgfactory_probe');
+      await this.client.query('SAVEPOINT pgfactory_probe');
       try {
-        await client.query({ text: rangedSql, values: [a, mid], types: RAW_TEXT_TYPES });
+        await this.client.query({ text: sql, values: [a, mid], types: RAW_TEXT_TYPES });
         lo = mid + 1;
       } catch (error) {
-        if (options.interrupted() || !isRowError(error)) throw error;
+        if (this.options.interrupted() || !isRowError(error)) throw error;
         found = { index: mid - 1, error };
         hi = mid - 1;
       }
-      await client.query('ROLLBACK TO SAVEPOINT pgfactory_probe');
+      await this.client.query('ROLLBACK TO SAVEPOINT pgfactory_probe');
     }
     return found;
-  };
+  }
+}
 
-  const runInsertSelect = async (a: number, b: number | undefined): Promise<number> => {
-    const query = b === undefined ? { text: wholeSql } : { text: rangedSql, values: [a, b] };
-    const inserted = await client.query({ ...query, types: RAW_TEXT_TYPES, rowMode: 'array' });
-    if (options.onReturned !== undefined && inserted.fields.length > 0) await options.onReturned(inserted.fields, inserted.rows as Row[]);
-    return inserted.rowCount ?? 0;
-  };
+/** Limits of the next batch: --commit-every windows, skip batch size, done ranges of a resume. */
+export function batchRoom(cutter: BatchCutter, batch: Batch, options: LoadOptions, skip: boolean): number {
+  const room = Math.min(cutter.roomInWindow(batch, options.commitEvery), cutter.roomBeforeDone());
+  if (skip && (batch.bytes >= SKIP_BATCH_BYTES)) return 0;
+  return skip ? Math.min(room, (options.skipBatchRows ?? 10_000) - batch.count) : room;
+}
 
-  /** Streams a batch's chunks into a COPY while they are read (the fast path: nothing kept). */
-  const streamBatch = async (batch: Batch, first: RecordChunk, more: () => Promise<RecordChunk | undefined>, sql: string): Promise<number> => {
-    const stream = client.query(copyFrom(sql));
-    let error: Error | undefined;
-    stream.on('error', (e: Error) => (error ??= e));
-    try {
-      let chunk: RecordChunk | undefined = first;
-      while (chunk !== undefined) {
-        batch.add(chunk);
-        await writeCopy(stream, chunk.data, () => error);
-        sentRows += chunk.lines.length;
-        options.onProgress?.(sentRows, chunk.bytesRead);
-        chunk = await more();
-      }
-      stream.end();
-      await finished(stream);
-    } catch (e) {
-      if (error === undefined && !stream.destroyed) {
-        // The input failed (malformed row, read error): abandon the COPY so the server rolls it back.
-        stream.destroy(e as Error);
-        await finished(stream).catch(() => undefined);
-        throw e;
-      }
-      const failure = error ?? e;
-      if (isDatabaseError(failure) && !options.interrupted()) {
-        const { record, column } = copyErrorPosition(failure);
-        throw rowFailure(batch, record !== undefined ? record - 1 : undefined, failure, column);
-      }
-      throw failure;
-    }
-    if (error !== undefined) throw error;
-    return stream.rowCount;
-  };
-
-  // Chunks cut to batch boundaries; `more` hands out the rest of the input one piece at a time.
-  const iterator = chunks[Symbol.asyncIterator]();
-  let leftover: RecordChunk | undefined;
-  let resumeLine: number | undefined;
-  const nextPiece = async (room: number): Promise<RecordChunk | undefined> => {
-    let chunk = leftover;
-    leftover = undefined;
-    if (chunk === undefined) {
-      const next = await iterator.next();
-      if (next.done === true) return undefined;
-      chunk = next.value;
-    }
-    const n = chunk.lines.length;
-    if (n > room) {
-      leftover = sliceChunk(chunk, room, n);
-      chunk = sliceChunk(chunk, 0, room);
-    }
-    return chunk;
-  };
-
+/** Loads the whole input over one connection. */
+export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>, options: LoadOptions): Promise<LoadResult> {
+  const loader = new Loader(client, options);
+  const skip = options.onReject !== undefined;
+  const cutter = new BatchCutter(chunks, options.columns, options.done);
+  let committedRows = 0;
+  // The --commit-every window being filled: its record ordinals, rows before it, its first batch.
+  let window: { from: number; to: number; rowsBefore: number; first: Batch } | undefined;
   try {
-    await client.query('BEGIN');
-    inTransaction = true;
-    if (staged) await createStage(client, columns, skip ? rowColumn : undefined);
-    let sinceCommit = 0;
+    await loader.begin();
     for (;;) {
-      // A batch ends at --commit-every boundaries and, under --on-error skip, after skipBatchRows.
-      const limit = Math.min(skip ? options.skipBatchRows ?? 10_000 : Infinity, options.commitEvery !== undefined ? options.commitEvery - sinceCommit : Infinity);
-      const room = (batch: Batch) => (limit === Infinity ? Number.MAX_SAFE_INTEGER : limit - batch.count);
-      const batch = new Batch(skip);
-      const first = await nextPiece(room(batch));
-      if (first === undefined) break;
-      if (sinceCommit === 0) resumeLine = first.lines[0];
-      result.batches += 1;
-      const more = async () => (batch.count >= limit || (skip && batch.bytes >= SKIP_BATCH_BYTES) ? undefined : nextPiece(room(batch)));
-      if (staged && result.batches > 1) await client.query(`TRUNCATE ${STAGE}`);
-      const copySql = staged
-        ? `COPY ${STAGE} (${columnList}) FROM STDIN ${copyOptions}`
-        : `COPY ${sqlTable(target)} (${columnList}) FROM STDIN ${copyOptions}`;
-
-      if (!skip) {
-        const copied = await streamBatch(batch, first, more, copySql);
-        if (!staged) result.rows += copied;
-        else {
-          await client.query('SAVEPOINT pgfactory_batch');
-          try {
-            const inserted = await runInsertSelect(0, undefined);
-            result.rows += inserted;
-            if (options.onConflict !== undefined) result.conflicts += copied - inserted;
-            await client.query('RELEASE SAVEPOINT pgfactory_batch');
-          } catch (error) {
-            if (options.interrupted() || !isRowError(error)) throw error;
-            await client.query('ROLLBACK TO SAVEPOINT pgfactory_batch');
-            // A fresh heap filled by one COPY holds its rows in COPY order: ctid order numbers them.
-            await client.query(`DROP TABLE IF EXISTS ${NUMBERED}`);
-            await client.query(
-              `CREATE TEMP TABLE ${NUMBERED.slice('pg_temp.'.length)} AS SELECT row_number() OVER (ORDER BY ctid) - 1 AS ${quoteIdent(rowColumn)}, ${columnList} FROM ${STAGE}`,
-            );
-            const found = await bisectInsert(0, batch.count);
-            throw found !== undefined ? rowFailure(batch, found.index, found.error) : rowFailure(batch, undefined, error);
-          }
+      const batch = await cutter.open(skip);
+      if (batch === undefined) break;
+      window ??= { from: batch.firstRecord, to: batch.firstRecord, rowsBefore: loader.result.rows, first: batch };
+      const next = () => cutter.piece(batch, batchRoom(cutter, batch, options, skip));
+      if (skip) {
+        for (let piece = await next(); piece !== undefined; piece = await next()) {
+          batch.add(piece);
+          options.onSent?.(piece.lines.length, piece.bytesRead);
         }
+        await loader.loadBatch(batch);
       } else {
-        // Read the whole batch first: a failing range is sent again.
-        let chunk: RecordChunk | undefined = first;
-        while (chunk !== undefined) {
-          batch.add(chunk);
-          sentRows += chunk.lines.length;
-          options.onProgress?.(sentRows, chunk.bytesRead);
-          chunk = await more();
-        }
-        const locateCopy = async (error: pg.DatabaseError, a: number) => {
-          const { record } = copyErrorPosition(error);
-          return record !== undefined ? a + record - 1 : undefined;
-        };
-        const copied = await applyWithSkips(batch, (a, b) => copyRange(batch, copySql, a, b), locateCopy);
-        if (!staged) result.rows += copied;
-        else {
-          const rejectedBefore = result.rejected;
-          const inserted = await applyWithSkips(batch, runInsertSelect, async (_error, a, b) => (await bisectInsert(a, b))?.index);
-          result.rows += inserted;
-          if (options.onConflict !== undefined) result.conflicts += copied - inserted - (result.rejected - rejectedBefore);
-        }
+        await loader.streamBatch(batch, next);
       }
-
-      sinceCommit += batch.count;
-      if (options.commitEvery !== undefined && sinceCommit >= options.commitEvery) {
-        await client.query('COMMIT');
-        committedRows = result.rows;
-        sinceCommit = 0;
-        resumeLine = undefined;
-        await client.query('BEGIN');
+      window.to = batch.firstRecord + batch.count;
+      if (options.commitEvery !== undefined && cutter.roomInWindow(batch, options.commitEvery) === 0) {
+        const ended = window;
+        await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, ended, loader.result.rows - ended.rowsBefore)));
+        committedRows = loader.result.rows;
+        window = undefined;
+        await loader.begin();
       }
     }
-    inTransaction = false;
-    await client.query('COMMIT');
-    return result;
+    const ended = window;
+    await loader.commit(ended !== undefined && options.onWindowCommit !== undefined ? (c) => options.onWindowCommit!(c, ended, loader.result.rows - ended.rowsBefore) : undefined);
+    return loader.result;
   } catch (error) {
-    if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
-    throw withResumeInfo(error, options, committedRows, resumeLine ?? leftover?.lines[0] ?? options.pendingLine?.());
+    await loader.rollback();
+    const windowLine = window !== undefined && !Number.isNaN(window.first.firstLine) ? window.first.firstLine : undefined;
+    throw withResumeInfo(error, options, committedRows, windowLine ?? cutter.pendingLine() ?? options.pendingLine?.());
   }
 }
 
 /** Under --commit-every, a failure says what is already in the table and where to start again. */
-function withResumeInfo(error: unknown, options: LoadOptions, committedRows: number, batchLine: number | undefined): unknown {
+export function withResumeInfo(error: unknown, options: LoadOptions, committedRows: number, batchLine: number | undefined): unknown {
   const interrupted = options.interrupted();
   if (options.commitEvery === undefined) {
     return interrupted ? new InterruptedError('interrupted: the load was cancelled and rolled back; nothing was committed') : error;
   }
   const failedLine = (error as { line?: number }).line;
   const resume = batchLine ?? failedLine;
-  const info = `${committedRows} row${committedRows === 1 ? '' : 's'} committed in earlier batches${resume !== undefined ? `; resume from input line ${resume}` : ''}`;
+  const info = `${committedRows} row${committedRows === 1 ? '' : 's'} committed in earlier batches${resume !== undefined ? `; resume from input line ${resume}` : ''} (the same command with --resume loads the rest)`;
   if (interrupted) return new InterruptedError(`interrupted: the current batch was rolled back; ${info}`);
   if (error instanceof Error) error.message = `${error.message}; ${info}`;
   return error;
@@ -425,23 +459,13 @@ function uniqueName(base: string, taken: string[]): string {
   return name;
 }
 
-async function createStage(client: pg.Client, columns: TargetColumn[], rowColumn: string | undefined): Promise<void> {
-  // Typed like the target (domains included, so their checks name the COPY line), no constraints.
-  const definitions = columns.map((column) => `${quoteIdent(column.name)} ${column.typeName}`);
-  if (rowColumn === undefined) {
-    await client.query(`CREATE TEMP TABLE ${STAGE.slice('pg_temp.'.length)} (${definitions.join(', ')})`);
-    return;
-  }
-  await client.query(`CREATE TEMP SEQUENCE ${STAGE_SEQUENCE.slice('pg_temp.'.length)} MINVALUE 0`);
-  await client.query(
-    `CREATE TEMP TABLE ${STAGE.slice('pg_temp.'.length)} (${[...definitions, `${quoteIdent(rowColumn)} int8 NOT NULL DEFAULT nextval('${STAGE_SEQUENCE}')`].join(', ')})`,
-  );
+function columnListOf(columns: TargetColumn[]): string {
+  return columns.map((column) => quoteIdent(column.name)).join(', ');
 }
 
-function buildInsertSelect(options: LoadOptions, columnList: string, source: string, rowColumn: string | undefined): string {
-  let sql = `INSERT INTO ${sqlTable(options.target)} AS ${TARGET_ALIAS} (${columnList}) SELECT ${columnList} FROM ${source}`;
-  if (rowColumn !== undefined) sql += ` WHERE ${quoteIdent(rowColumn)} >= $1 AND ${quoteIdent(rowColumn)} < $2`;
-  return sql + conflictAndReturning(options.onConflict, options.columns, options.returning);
+/** A pg_temp name without its schema, for CREATE TEMP. */
+function bare(name: string): string {
+  return name.slice('pg_temp.'.length);
 }
 
 /** The alias the insert paths give their target table, for conflictAndReturning's comparison. */

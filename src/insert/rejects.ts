@@ -13,6 +13,7 @@ export type InputFormat = 'csv' | 'tsv' | 'ndjson' | 'json';
 export class RejectFile {
   private fd: number;
   private count = 0;
+  private pending: Rejected[] = [];
 
   constructor(readonly path: string, private readonly format: InputFormat) {
     try {
@@ -30,8 +31,17 @@ export class RejectFile {
     if (this.format === 'tsv') this.write(`line\treason\t${raw}\n`);
   }
 
-  // Synchronous: rejects are few, and this keeps their order exact without back-pressure plumbing.
+  /**
+   * Rejected rows arrive out of input order (a malformed record is found while reading, a server
+   * rejection when its batch runs; parallel workers finish batches in any order): they are held
+   * and written sorted by line when the load ends. Rejects are expected to be few.
+   */
   add(row: Rejected): void {
+    this.pending.push(row);
+  }
+
+  // Synchronous: keeps the file exact without back-pressure plumbing.
+  private writeRow(row: Rejected): void {
     this.count += 1;
     switch (this.format) {
       case 'csv':
@@ -50,6 +60,8 @@ export class RejectFile {
   }
 
   close(): void {
+    for (const row of this.pending.sort((a, b) => a.line - b.line)) this.writeRow(row);
+    this.pending = [];
     if (this.format === 'json') this.write(this.count === 0 ? ']\n' : '\n]\n');
     fs.closeSync(this.fd);
   }

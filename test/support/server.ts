@@ -33,6 +33,8 @@ export interface ServerOptions {
   tls?: TlsFiles;
   /** pg_hba.conf lines put before initdb's own (first match wins). */
   hbaFirst?: string[];
+  /** postgresql.conf lines appended (they override the embedded defaults). */
+  conf?: string[];
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -71,6 +73,7 @@ export function configureServer(dir: string, options: ServerOptions): void {
       '',
     ].join('\n'));
   }
+  if (options.conf !== undefined) fs.appendFileSync(path.join(data, 'postgresql.conf'), ['', '# test settings', ...options.conf, ''].join('\n'));
   if (options.hbaFirst !== undefined && options.hbaFirst.length > 0) {
     const hba = path.join(data, 'pg_hba.conf');
     const original = fs.readFileSync(hba, 'utf8');
@@ -83,7 +86,7 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-own-'));
   fs.chmodSync(dir, 0o755);
   let server: EmbeddedServer = await ensureEmbedded(dir);
-  if (options.tls !== undefined || options.hbaFirst !== undefined) {
+  if (options.tls !== undefined || options.hbaFirst !== undefined || options.conf !== undefined) {
     await stopEmbedded(dir);
     configureServer(dir, options);
     server = await ensureEmbedded(dir);

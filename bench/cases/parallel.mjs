@@ -1,0 +1,108 @@
+// Case 3b, parallel and resumable imports (issue 13): `insert --jobs 2` of the CSV and the NDJSON
+// file vs `psql -c "\copy … csv header"` (≤ 0.80 and ≤ 1.2), the one-job CSV load in the same run
+// (≤ 1.1), a load killed (kill -9) at about half-way and finished with --resume vs a one-shot
+// load (total ≤ 1.2), and BENCH_BIG_ROWS rows (default 10M; 0 skips) with --jobs 2 vs its own
+// BENCH_ROWS time (≤ rows ratio × 1.05, peak RSS ≤ 150 MiB).
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { emptyLike, ensureRows, importFile } from '../lib/data.mjs';
+import { alternate, runTimed, summarise } from '../lib/measure.mjs';
+import { makeRow, skippedRow } from '../lib/report.mjs';
+import { hasCommand, setupSql, trySetupSql } from '../lib/tools.mjs';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function run(ctx) {
+  const label = ctx.rowsLabel(ctx.rows);
+  const bigRows = Number((process.env.BENCH_BIG_ROWS ?? '10000000').replace(/_/g, ''));
+  const names = [
+    `parallel import csv --jobs 2, ${label} rows`,
+    `parallel import ndjson --jobs 2, ${label} rows`,
+    `import csv one job (same run), ${label} rows`,
+    `import csv killed at ~50% + --resume, ${label} rows`,
+    `parallel import csv --jobs 2, ${ctx.rowsLabel(bigRows)} rows`,
+  ];
+  if (!hasCommand(ctx, 'insert')) return names.map((name) => skippedRow(name, 'pgfactory insert is not available in this build'));
+  const prepared = Number(setupSql(ctx, "SELECT setting FROM pg_settings WHERE name = 'max_prepared_transactions'"));
+  if (prepared < 2) return names.map((name) => skippedRow(name, `the server allows ${prepared} prepared transactions; --jobs 2 needs 2`));
+
+  const source = ensureRows(ctx, ctx.rows);
+  const csvFile = importFile(ctx, ctx.rows, 'csv');
+  const ndjsonFile = importFile(ctx, ctx.rows, 'ndjson');
+  const target = emptyLike(ctx, source, 'parallel_target');
+  const empty = () => {
+    setupSql(ctx, [`TRUNCATE ${target}`, `DROP TABLE IF EXISTS ${target.split('.')[0]}.pgfactory_load_progress`]);
+    trySetupSql(ctx, 'CHECKPOINT');
+  };
+  const timed = (argv) => () => runTimed(argv, ctx.runOptions);
+
+  // kill -9 once half the rows are committed, then the same command with --resume; the figure is
+  // the time of both runs together.
+  const killAndResume = async () => {
+    const argv = [ctx.pgfactory, 'insert', target, '--file', csvFile, '--commit-every', String(Math.max(1, Math.round(ctx.rows / 20)))];
+    const started = performance.now();
+    const child = spawn(argv[0], argv.slice(1), { env: ctx.env, cwd: ctx.workDir, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    let killed = false;
+    for (;;) {
+      const done = await Promise.race([exited.then(() => true), sleep(100).then(() => false)]);
+      if (done) break;
+      // Only committed rows are visible to another session.
+      const committed = Number(setupSql(ctx, `SELECT count(*) FROM ${target}`));
+      if (committed >= ctx.rows / 2) {
+        child.kill('SIGKILL');
+        killed = true;
+        await exited;
+        break;
+      }
+    }
+    const firstSeconds = (performance.now() - started) / 1000;
+    if (!killed) throw new Error('the load finished before it could be killed at half-way');
+    const resumed = await runTimed([...argv, '--resume'], ctx.runOptions);
+    const loaded = Number(setupSql(ctx, `SELECT count(*) FROM ${target}`));
+    if (loaded !== ctx.rows) throw new Error(`after --resume the table holds ${loaded} rows, expected ${ctx.rows}`);
+    return { seconds: firstSeconds + resumed.seconds, rssMiB: resumed.rssMiB };
+  };
+  const sides = [
+    { key: 'jobs2csv', prepare: empty, run: timed([ctx.pgfactory, 'insert', target, '--file', csvFile, '--jobs', '2']) },
+    { key: 'jobs2ndjson', prepare: empty, run: timed([ctx.pgfactory, 'insert', target, '--file', ndjsonFile, '--jobs', '2']) },
+    { key: 'csv', prepare: empty, run: timed([ctx.pgfactory, 'insert', target, '--file', csvFile]) },
+    { key: 'resume', prepare: empty, run: killAndResume },
+  ];
+  const psql = ctx.tools.psql;
+  if (psql !== undefined) {
+    const copy = `\\copy ${target} FROM '${csvFile.replace(/'/g, "''")}' csv header`;
+    sides.splice(1, 0, { key: 'psql', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copy]) });
+  }
+  const samples = await alternate(sides, { runs: ctx.runs, warmup: ctx.warmup, onProgress: ctx.progress('parallel') });
+  const reference = psql !== undefined ? summarise(samples.psql) : undefined;
+  const noPsql = psql === undefined ? ' (psql not on PATH: no ratio)' : '';
+  const vsPsql = (name, key, ratioMax) => makeRow({
+    name: name + noPsql, pgfactory: summarise(samples[key]), reference, referenceName: 'psql \\copy',
+    target: { ...(reference !== undefined ? { ratioMax } : {}), rssMaxMiB: 150 },
+  });
+  const oneShot = summarise(samples.csv);
+  const rows = [
+    vsPsql(names[0], 'jobs2csv', 0.8),
+    vsPsql(names[1], 'jobs2ndjson', 1.2),
+    vsPsql(names[2], 'csv', 1.1),
+    makeRow({ name: names[3], pgfactory: summarise(samples.resume), reference: oneShot, referenceName: 'one-shot insert', target: { ratioMax: 1.2 } }),
+  ];
+
+  if (bigRows > 0) {
+    const bigSource = ensureRows(ctx, bigRows);
+    const bigFile = importFile(ctx, bigRows, 'csv');
+    const bigTarget = emptyLike(ctx, bigSource, 'parallel_big');
+    const small = summarise(samples.jobs2csv);
+    setupSql(ctx, `TRUNCATE ${bigTarget}`);
+    trySetupSql(ctx, 'CHECKPOINT');
+    // One run: it takes minutes.
+    const big = summarise([await runTimed([ctx.pgfactory, 'insert', bigTarget, '--file', bigFile, '--jobs', '2'], ctx.runOptions)]);
+    setupSql(ctx, `DROP TABLE ${bigTarget}`);
+    const scale = bigRows / ctx.rows;
+    rows.push(makeRow({ name: names[4], pgfactory: big, reference: small, referenceName: `itself at ${label}`, target: { ratioMax: scale * 1.05, rssMaxMiB: 150 } }));
+  } else {
+    rows.push(skippedRow(names[4], 'BENCH_BIG_ROWS=0'));
+  }
+  return rows;
+}

@@ -1,0 +1,159 @@
+// `insert --jobs N`: N connections load batches of whole records in parallel. One reader cuts the
+// input into batches (by records, never by bytes, so a quoted newline never splits a record and
+// every error keeps its input line); each worker takes the next batch when it is free.
+// All or nothing: every worker PREPAREs its transaction, then all are COMMIT PREPARED, or all are
+// rolled back (prepared ones with ROLLBACK PREPARED) — on an error, Ctrl-C or SIGTERM alike. A
+// kill -9 between the two phases leaves prepared transactions: their names start with the
+// table's, so the next insert into that table finds and reports them (leftoverPrepared).
+// Under --commit-every each worker commits each window on its own instead (no 2PC needed).
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import { UsageError } from '../errors.js';
+import type { ConnectionFactory } from '../factory.js';
+import { quoteLiteral } from '../sql.js';
+import { Batch, BatchCutter } from './batch.js';
+import type { RecordChunk } from './chunks.js';
+import { batchRoom, Loader, withResumeInfo, type LoadOptions, type LoadResult } from './load.js';
+import { displayTable, type Target } from './target.js';
+
+/** Records per batch when --commit-every does not set it: large enough that a COPY's start costs nothing. */
+const PARALLEL_BATCH_RECORDS = 50_000;
+/** …and at most this many bytes, so wide rows do not hold (jobs + 1) large batches in memory. */
+const PARALLEL_BATCH_BYTES = 8 * 1024 * 1024;
+
+const GID_PREFIX = 'pgfactory insert ';
+
+function gidPrefix(target: Target): string {
+  return `${GID_PREFIX}${displayTable(target)} `;
+}
+
+/** Refuses --jobs N for an all-or-nothing load when the server cannot prepare N transactions. */
+export async function checkTwoPhase(client: pg.Client, jobs: number): Promise<void> {
+  const found = await client.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'max_prepared_transactions'");
+  const max = Number(found.rows[0]?.setting ?? 0);
+  if (max < jobs) {
+    throw new UsageError(
+      `--jobs ${jobs} loads all or nothing with two-phase commit, and the server allows ${max} prepared transaction${max === 1 ? '' : 's'} (max_prepared_transactions); ` +
+        `raise it to at least ${jobs} (a restart), or pass --commit-every N to commit each worker's batches on their own`,
+    );
+  }
+}
+
+/** Prepared transactions an interrupted `insert --jobs` into this table left behind (kill -9), as warnings. */
+export async function leftoverPrepared(client: pg.Client, target: Target): Promise<string[]> {
+  const found = await client.query<{ gid: string; prepared: string }>(
+    'SELECT gid, prepared::text AS prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, $1) ORDER BY prepared, gid',
+    [gidPrefix(target)],
+  );
+  return found.rows.map(
+    (row) =>
+      `warning: prepared transaction ${quoteLiteral(row.gid)} (prepared ${row.prepared}) was left by an interrupted insert --jobs into ${displayTable(target)}; ` +
+      `its rows are not in the table and it holds locks until removed: ROLLBACK PREPARED ${quoteLiteral(row.gid)}`,
+  );
+}
+
+interface Worker {
+  loader: Loader;
+  gid: string;
+  prepared: boolean;
+}
+
+/**
+ * Loads the input over `jobs` connections: `first` (already open) and jobs - 1 more from the factory.
+ */
+export async function loadParallel(
+  factory: ConnectionFactory,
+  first: pg.Client,
+  chunks: AsyncIterable<RecordChunk>,
+  options: LoadOptions,
+  jobs: number,
+): Promise<LoadResult> {
+  const skip = options.onReject !== undefined;
+  const windows = options.commitEvery !== undefined;
+  const cutter = new BatchCutter(chunks, options.columns, options.done);
+  const token = crypto.randomBytes(4).toString('hex');
+  const workers: Worker[] = [];
+  let failure: unknown;
+  let committedRows = 0;
+  let reading = Promise.resolve<Batch | undefined>(undefined);
+
+  // One reader: batches are cut in input order, one at a time.
+  const readBatch = async (): Promise<Batch | undefined> => {
+    const batch = await cutter.open(true);
+    if (batch === undefined) return undefined;
+    const limit = windows ? Number.MAX_SAFE_INTEGER : PARALLEL_BATCH_RECORDS;
+    while (batch.bytes < PARALLEL_BATCH_BYTES) {
+      const piece = await cutter.piece(batch, Math.min(batchRoom(cutter, batch, options, skip), limit - batch.count));
+      if (piece === undefined) break;
+      batch.add(piece);
+      options.onSent?.(piece.lines.length, piece.bytesRead);
+    }
+    return batch;
+  };
+  const nextBatch = (): Promise<Batch | undefined> => {
+    reading = reading.then(() => (failure === undefined ? readBatch() : undefined));
+    return reading;
+  };
+
+  const work = async (client: pg.Client, index: number): Promise<void> => {
+    const worker: Worker = { loader: new Loader(client, options), gid: `${gidPrefix(options.target)}${process.pid}-${token} ${index + 1}/${jobs}`, prepared: false };
+    workers.push(worker);
+    const { loader } = worker;
+    try {
+      if (!windows) await loader.begin();
+      for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
+        if (!windows) {
+          await loader.loadBatch(batch);
+          continue;
+        }
+        await loader.begin();
+        const rowsBefore = loader.result.rows;
+        await loader.loadBatch(batch);
+        const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count };
+        await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
+        committedRows += loader.result.rows - rowsBefore;
+      }
+      if (failure !== undefined) {
+        await loader.rollback();
+        return;
+      }
+      if (!windows) {
+        await loader.prepare(worker.gid);
+        worker.prepared = true;
+      }
+    } catch (error) {
+      failure ??= error;
+      await loader.rollback();
+    }
+  };
+
+  // Extra connections come from the factory; each is given back when its worker is done.
+  const extra = Array.from({ length: jobs - 1 }, (_, i) => factory.withConnection((client) => work(client, i + 1)).catch((error) => void (failure ??= error)));
+  await Promise.all([work(first, 0), ...extra].map((p) => Promise.resolve(p)));
+  // Keep the other connections open until the second phase is decided: work() returned already.
+
+  if (failure === undefined && !windows) {
+    // Every worker prepared: the load is decided. Commit them all, even after a Ctrl-C now.
+    for (const worker of workers) await commitPrepared(first, worker.gid);
+  } else if (!windows) {
+    for (const worker of workers.filter((w) => w.prepared)) await first.query(`ROLLBACK PREPARED ${quoteLiteral(worker.gid)}`).catch(() => undefined);
+  }
+  if (failure !== undefined) throw withResumeInfo(failure, options, committedRows, undefined);
+  const result: LoadResult = { rows: 0, conflicts: 0, rejected: 0, batches: 0 };
+  for (const { loader } of workers) {
+    result.rows += loader.result.rows;
+    result.conflicts += loader.result.conflicts;
+    result.rejected += loader.result.rejected;
+    result.batches += loader.result.batches;
+  }
+  return result;
+}
+
+/** COMMIT PREPARED, once more if a Ctrl-C cancelled it: after all prepared, the decision is commit. */
+async function commitPrepared(client: pg.Client, gid: string): Promise<void> {
+  try {
+    await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
+  } catch {
+    await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
+  }
+}
