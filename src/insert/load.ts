@@ -153,7 +153,7 @@ async function writeCopy(stream: NodeJS.WritableStream & { errored?: Error | nul
 }
 
 /** Runs one COPY … FROM STDIN of the given buffers; resolves with the row count. */
-async function copyIn(client: pg.Client, sql: string, source: AsyncIterable<Buffer> | Buffer[]): Promise<number> {
+export async function copyIn(client: pg.Client, sql: string, source: AsyncIterable<Buffer> | Buffer[]): Promise<number> {
   const stream = client.query(copyFrom(sql));
   let error: Error | undefined;
   stream.on('error', (e: Error) => (error ??= e));

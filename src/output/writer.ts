@@ -68,7 +68,8 @@ class TableWriter implements ResultWriter {
   readonly format = 'table' as const;
   private columns: Column[] = [];
   private rows: Row[] = [];
-  private printedBefore = false;
+  // psql leaves a blank line after a table, none after a command tag.
+  private tableBefore = false;
 
   constructor(private readonly out: Output, private readonly options: WriterOptions) {}
 
@@ -85,6 +86,7 @@ class TableWriter implements ResultWriter {
     const { formatExpanded, formatTable } = await import('./table.js');
     const render = this.options.expanded === true ? formatExpanded : formatTable;
     await this.separate();
+    this.tableBefore = true;
     await this.out.write(render(this.columns, this.rows, { nullString: this.options.nullString, paint: this.options.paintHeader }));
     this.rows = [];
   }
@@ -98,8 +100,8 @@ class TableWriter implements ResultWriter {
     await this.out.write(`${tag}\n`);
   }
   private async separate(): Promise<void> {
-    if (this.printedBefore) await this.out.write('\n');
-    this.printedBefore = true;
+    if (this.tableBefore) await this.out.write('\n');
+    this.tableBefore = false;
   }
 }
 
