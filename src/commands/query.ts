@@ -41,7 +41,7 @@ export function queryCommand(io: CommandIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
     .option('--null <string>', 'how NULL is shown in table/csv/tsv (default: empty; \\N in tsv)')
     .option('-x, --expanded', 'one record per block, like psql \\x')
-    .option('--single-transaction', 'run all statements in one transaction')
+    .option('-1, --single-transaction', 'run all statements in one transaction')
     .option('--timing', 'print the time each statement took on stderr')
     .option('-v, --set <name=value>', 'set a psql variable, used as :name, :\'name\' or :"name" (repeatable)', collectVariable)
     .option('-q, --quiet', 'print no command tags (CREATE TABLE, INSERT 0 1 …)')

@@ -48,8 +48,11 @@ export interface ScriptOptions {
 /** The reader name of SQL given as the command's argument. */
 const COMMAND_LINE = '<command line>';
 
-// Statements that print no rows and leave the transaction open (RETURNING aside, which prints).
+// Statements that print no rows (without RETURNING) and leave the transaction open.
 const BATCHABLE = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE', 'ALTER', 'DROP', 'COMMENT', 'GRANT', 'REVOKE', 'SET', 'TRUNCATE']);
+// Their second word makes them refuse to run inside a transaction block (CREATE DATABASE, ALTER
+// SYSTEM …), or SET LOCAL, which would last until the end of the batch.
+const NOT_IN_TRANSACTION = new Set(['DATABASE', 'TABLESPACE', 'SYSTEM', 'SUBSCRIPTION', 'LOCAL']);
 // One message of up to this many statements or characters: round trips are the cost, not bytes.
 const BATCH_STATEMENTS = 500;
 const BATCH_BYTES = 1 << 20;
@@ -248,18 +251,27 @@ class ScriptRun {
   }
 
   /**
-   * Whether a statement may wait in a batch sent as one multi-statement message: only inside a
-   * transaction block (so the batch changes no transaction boundary), when the script stops at the
-   * first error anyway, and for statements that print no rows and do not end the transaction.
+   * Whether a statement may wait in a batch sent as one multi-statement message (one round trip
+   * for many statements). Only while the script stops at the first error, for statements that
+   * print no rows, neither begin nor end a transaction and may run inside one. In autocommit the
+   * batch is one implicit transaction: when a statement in it fails, the ones before it are rolled
+   * back with it, so they are replayed one by one and the database ends as it would have (see
+   * flush()).
    */
   private batchable(item: Extract<ScriptItem, { kind: 'sql' }>): boolean {
     if (item.copyFromStdin || this.timing || (this.options.params ?? []).length > 0) return false;
-    const first = item.words[0];
+    const [first, second] = item.words;
     if (first === undefined || !BATCHABLE.has(first)) return false;
-    if (this.batch.length === 0 && (this.lease!.client.getTransactionStatus() !== 'T' || !this.stopOnError())) return false;
+    if (second !== undefined && NOT_IN_TRANSACTION.has(second)) return false;
+    if (item.words.includes('CONCURRENTLY') || item.words.includes('RETURNING')) return false;
+    if (this.batch.length > 0) return true;
+    const status = this.lease!.client.getTransactionStatus();
+    if ((status !== 'T' && status !== 'I') || !this.stopOnError()) return false;
+    this.batchAutocommit = status === 'I';
     return true;
   }
 
+  private batchAutocommit = false;
   private batch: Array<{ text: string; line: number }> = [];
   private batchBytes = 0;
   private batchSource = '';
@@ -276,13 +288,34 @@ class ScriptRun {
       outcome = await simpleQueryWithTags(this.lease!.client, text, RAW_TEXT_TYPES);
     } catch (error) {
       if (!isDatabaseError(error)) throw error;
-      // The statements before the failing one completed: their tags print as they would have.
-      const tags = (error as { completedTags?: string[] }).completedTags ?? [];
-      const failed = Math.min(tags.length, batch.length - 1);
-      for (const tag of tags) await this.tag(tag);
-      const offset = batch.slice(0, failed).reduce((sum, statement) => sum + statement.text.length + 3, 0);
-      const statement = batch[failed];
       const sourceName = this.batchSource === COMMAND_LINE ? undefined : this.batchSource;
+      if (this.batchAutocommit) {
+        // The whole batch was rolled back (a syntax error fails it before any statement runs):
+        // run it again one statement at a time, each in its own transaction as psql would, up to
+        // the one that fails.
+        for (const statement of batch) {
+          try {
+            const again = await simpleQueryWithTags(this.lease!.client, statement.text, RAW_TEXT_TYPES);
+            await this.printResult(again.results[0], again.tags[0] ?? '');
+          } catch (single) {
+            if (!isDatabaseError(single)) throw single;
+            throw new ServerError(formatServerError(single, { text: statement.text, line: statement.line, offset: 0 }, 0, sourceName), single.code);
+          }
+        }
+        throw new ServerError(formatServerError(error), error.code);
+      }
+      // Inside a transaction block, which the error has aborted: the statements before the failing
+      // one completed. A syntax error stops the batch before any ran; its position names the statement.
+      const tags = (error as { completedTags?: string[] }).completedTags ?? [];
+      let failed = Math.min(tags.length, batch.length - 1);
+      let offset = batch.slice(0, failed).reduce((sum, statement) => sum + statement.text.length + 3, 0);
+      const position = Number(error.position);
+      if (tags.length === 0 && Number.isInteger(position)) {
+        offset = 0;
+        for (failed = 0; failed < batch.length - 1 && offset + batch[failed].text.length + 3 < position; failed += 1) offset += batch[failed].text.length + 3;
+      }
+      for (const tag of tags) await this.tag(tag);
+      const statement = batch[failed];
       throw new ServerError(formatServerError(error, { text: statement.text, line: statement.line, offset: 0 }, offset, sourceName), error.code);
     }
     for (let i = 0; i < outcome.tags.length; i += 1) await this.printResult(outcome.results[i], outcome.tags[i]);
