@@ -18,7 +18,7 @@ import type { Column } from '../output/values.js';
 import { simpleQueryWithTags, type TaggedResult } from '../pg-internals.js';
 import { formatNotice, formatServerError, isDatabaseError, type ServerNotice } from '../db-errors.js';
 import { runStatement } from '../query.js';
-import { isPlainQuery, type Statement } from '../sql.js';
+import { isPlainQuery, SqlLexer, Token, type Statement } from '../sql.js';
 import { parseBoolean, parseMetaArgs, SUPPORTED_META_COMMANDS, wholeLine } from './meta.js';
 import { ScriptReader, type ScriptItem } from './reader.js';
 
@@ -80,11 +80,13 @@ function lease(factory: ConnectionFactory): Promise<Lease> {
 }
 
 /** Validates a whole script before anything runs: every meta-command must be one pgfactory knows. */
-export async function checkScript(reader: ScriptReader): Promise<number> {
+export async function checkScript(reader: ScriptReader): Promise<{ statements: number; metaCommands: number }> {
   let statements = 0;
+  let metaCommands = 0;
   reader.interpolate = false;
   for (let item = await reader.next(); item !== null; item = await reader.next()) {
     if (item.kind === 'meta') {
+      metaCommands += 1;
       if (!SUPPORTED_META_COMMANDS.has(item.name)) throw new UsageError(`${reader.name}:${item.line}: unsupported meta-command \\${item.name}`);
       if (item.name === 'g' || item.name === 'gset' || item.name === 'gexec') {
         if (item.pending.trim() !== '') statements += 1;
@@ -95,7 +97,7 @@ export async function checkScript(reader: ScriptReader): Promise<number> {
       if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
     }
   }
-  return statements;
+  return { statements, metaCommands };
 }
 
 function openReader(source: ScriptSource, variables: Map<string, string>): ScriptReader {
@@ -105,8 +107,8 @@ function openReader(source: ScriptSource, variables: Map<string, string>): Scrip
 /** Runs the script; returns how many statements failed (only when ON_ERROR_STOP is off). */
 export async function runScript(factory: ConnectionFactory, options: ScriptOptions): Promise<void> {
   const variables = new Map(options.variables ?? []);
-  const count = await checkScript(openReader(options.source, variables));
-  if (count === 0) throw new UsageError('no SQL statement to run');
+  const { statements: count, metaCommands } = await checkScript(openReader(options.source, variables));
+  if (count === 0 && metaCommands === 0) throw new UsageError('no SQL statement to run');
   const params = options.params ?? [];
   if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
   const run = new ScriptRun(factory, options, variables);
@@ -569,11 +571,9 @@ class ScriptRun {
 
   /** `\copy table [(columns)] from|to file|stdin|stdout|pstdin|pstdout [with] [options]`, client side. */
   private async copy(line: string, reader: ScriptReader, fail: (message: string) => UsageError): Promise<void> {
-    const match = /^\s*(.+?)\s+(from|to)\s+('(?:[^']|'')*'|\S+)(?:\s+(?:with\s+)?(.*))?$/is.exec(line);
-    if (match === null) throw fail('expected: \\copy table [(columns)] from|to file [options]');
-    const [, what, direction, target, rest] = match;
-    const file = target.startsWith("'") ? target.slice(1, -1).replace(/''/g, "'") : target;
-    const options = (rest ?? '').trim().replace(/;$/, '');
+    const parsed = parseCopyCommand(line);
+    if (parsed === undefined) throw fail('expected: \\copy table [(columns)] | (query) from|to file|stdin|stdout|pstdin|pstdout [with] [options]');
+    const { what, direction, file, options } = parsed;
     const client = this.lease!.client;
     if (direction.toLowerCase() === 'from') {
       const sql = `COPY ${what} FROM STDIN ${options}`;
@@ -619,4 +619,23 @@ function withoutTags(writer: ResultWriter): ResultWriter {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+/** `\copy`'s parts: the table or query, the direction at the top level, the file, the options. */
+function parseCopyCommand(line: string): { what: string; direction: string; file: string; options: string } | undefined {
+  const lexer = new SqlLexer(line);
+  let depth = 0;
+  while (lexer.next()) {
+    if (lexer.kind === Token.Open) depth += 1;
+    else if (lexer.kind === Token.Close) depth -= 1;
+    else if (lexer.kind === Token.Word && depth === 0 && /^(from|to)$/i.test(lexer.value)) {
+      const what = line.slice(0, lexer.start).trim();
+      const rest = line.slice(lexer.end).trimStart();
+      const target = /^('(?:[^']|'')*'|\S+)\s*(?:with\b\s*)?(.*)$/is.exec(rest);
+      if (what === '' || target === null) return undefined;
+      const file = target[1].startsWith("'") ? target[1].slice(1, -1).replace(/''/g, "'") : target[1];
+      return { what, direction: lexer.value.toLowerCase(), file, options: target[2].trim().replace(/;$/, '') };
+    }
+  }
+  return undefined;
 }
