@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
-import { ServerError, UsageError } from '../errors.js';
+import { PgfactoryError, ServerError, UsageError } from '../errors.js';
 import type { ConnectionFactory } from '../factory.js';
-import { RAW_TEXT_TYPES } from '../factory.js';
+import { connectionLostError, RAW_TEXT_TYPES } from '../factory.js';
 import { copyIn } from '../insert/load.js';
 import type { OutputFormat, ResultWriter } from '../output/writer.js';
 import { Output } from '../output/writer.js';
@@ -45,6 +45,9 @@ export interface ScriptOptions {
   stdinFd: number;
 }
 
+// pg's messages when the connection died under a statement.
+const CONNECTION_GONE = /Connection terminated|connection error|not queryable|ECONNRESET|EPIPE/i;
+
 /** The reader name of SQL given as the command's argument. */
 const COMMAND_LINE = '<command line>';
 
@@ -63,7 +66,7 @@ interface Lease {
 }
 
 /** A connection held until release() (withConnection's callback shape turned inside out for \connect). */
-function lease(factory: ConnectionFactory): Promise<Lease> {
+function lease(factory: ConnectionFactory, onLost: (error: unknown) => void): Promise<Lease> {
   return new Promise((resolveLease, rejectLease) => {
     let acquired = false;
     const done = factory.withConnection(
@@ -73,9 +76,8 @@ function lease(factory: ConnectionFactory): Promise<Lease> {
           resolveLease({ client, release: () => (release(), done) });
         }),
     );
-    done.catch((error) => {
-      if (!acquired) rejectLease(error);
-    });
+    // After the hand-out, withConnection fails only when the connection died under the script.
+    done.catch((error) => (acquired ? onLost(error) : rejectLease(error)));
   });
 }
 
@@ -154,8 +156,16 @@ class ScriptRun {
     return value === undefined || parseBoolean(value) !== false;
   }
 
+  // Rejects when the connection in use dies (the factory's watcher names the server): a statement
+  // waiting for an answer that never comes must not hang the script.
+  private failLost: (error: unknown) => void = () => undefined;
+  private readonly lost = new Promise<never>((_, reject) => {
+    this.failLost = reject;
+  });
+
   async run(reader: ScriptReader): Promise<void> {
-    this.lease = await lease(this.factory);
+    this.lost.catch(() => undefined);
+    this.lease = await lease(this.factory, (error) => this.failLost(error));
     const onNotice = (notice: ServerNotice) => this.options.onNotice(formatNotice(notice));
     this.lease.client.on('notice', onNotice);
     try {
@@ -163,7 +173,7 @@ class ScriptRun {
         await this.lease.client.query('BEGIN');
         this.inSingleTransaction = true;
       }
-      await this.runReader(reader);
+      await Promise.race([this.runReader(reader), this.lost]);
       if (this.branches.length > 0) throw new UsageError(`${reader.name}:${this.branches[this.branches.length - 1].line}: \\if without \\endif`);
       if (this.inSingleTransaction) {
         this.inSingleTransaction = false;
@@ -171,6 +181,10 @@ class ScriptRun {
       }
     } catch (error) {
       if (this.inSingleTransaction) await this.lease?.client.query('ROLLBACK').catch(() => undefined);
+      // pg's own words for a dead socket become one line naming the server (exit 2), as in withConnection.
+      if (error instanceof Error && !(error instanceof PgfactoryError) && !isDatabaseError(error) && CONNECTION_GONE.test(error.message)) {
+        throw connectionLostError(this.factory.settings, error);
+      }
       throw error;
     } finally {
       this.lease?.client.removeListener('notice', onNotice);
@@ -557,7 +571,7 @@ class ScriptRun {
       if (portText !== undefined) changes.port = Number(portText);
     }
     const factory = this.options.reconnect(changes);
-    const next = await lease(factory);
+    const next = await lease(factory, (error) => this.failLost(error));
     if (this.inSingleTransaction) await this.lease!.client.query('COMMIT');
     await this.lease!.release().catch(() => undefined);
     this.lease = next;
