@@ -114,6 +114,21 @@ describe('meta-commands', () => {
     expect(result.stderr).toMatch(/^Timing is on\.\nTime: \d+\.\d{3} ms\n$/);
   });
 
+  it('\\connect opens a new connection to another database with the same settings', async () => {
+    await sql('DROP DATABASE IF EXISTS psql_meta_other');
+    await sql('CREATE DATABASE psql_meta_other');
+    try {
+      const result = await runScript("SELECT current_database() AS db;\n\\c psql_meta_other\nSELECT current_database() AS db;\n\\connect -reuse-previous=on \"dbname='postgres'\"\nSELECT current_database() AS db;\n", ['--format', 'csv']);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const user = (await sql<{ u: string }>('SELECT current_user AS u'))[0].u;
+      const first = (await sql<{ d: string }>('SELECT current_database() AS d'))[0].d;
+      expect(result.stdout).toBe(`db\n${first}\nYou are now connected to database "psql_meta_other" as user "${user}".\ndb\npsql_meta_other\nYou are now connected to database "postgres" as user "${user}".\ndb\npostgres\n`);
+    } finally {
+      await sql('DROP DATABASE IF EXISTS psql_meta_other WITH (FORCE)');
+    }
+  });
+
   it('\\restrict refuses every other meta-command until \\unrestrict with the same key', async () => {
     const ok = await runScript('\\restrict abc123\nSELECT 1 AS a;\n\\unrestrict abc123\n\\echo free\n', ['--format', 'csv']);
     expect(ok.stderr).toBe('');

@@ -75,7 +75,10 @@ Examples:
           onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
           onNotice: (text) => io.stderr.write(`${text}\n`),
           reconnect: (changes) => {
-            const settings = { ...context.factory.settings };
+            const base = context.factory.settings;
+            const settings = { ...base };
+            // The password is kept non-enumerable (never printed), so a spread leaves it behind.
+            Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
             for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
             return createConnectionFactory(settings, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout });
           },

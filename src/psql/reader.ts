@@ -16,7 +16,7 @@ export interface VariableLookup {
   get(name: string): string | undefined;
 }
 
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 18;
 
 export class ScriptReader {
   private buf: Buffer = Buffer.alloc(0);
