@@ -20,7 +20,13 @@ const CHUNK_BYTES = 1 << 18;
 
 export class ScriptReader {
   private buf: Buffer = Buffer.alloc(0);
-  private text = '';
+  // The latin1 view of buf, made when a statement is lexed (COPY data is scanned as bytes).
+  private view: string | undefined = '';
+  private get text(): string {
+    return (this.view ??= this.buf.toString('latin1'));
+  }
+  // Whether `pos` is at the start of a line (for finding the `\.` line in COPY data).
+  private lineStart = true;
   private pos = 0;
   private eof = false;
   /** Line number at `countedTo` (an offset in buf). */
@@ -37,7 +43,7 @@ export class ScriptReader {
   constructor(readonly name: string, source: AsyncIterable<Buffer> | Buffer, private readonly variables: VariableLookup) {
     if (Buffer.isBuffer(source)) {
       this.buf = source;
-      this.text = source.toString('latin1');
+      this.view = undefined;
       this.eof = true;
     } else this.chunks = source[Symbol.asyncIterator]();
   }
@@ -63,7 +69,7 @@ export class ScriptReader {
     this.buf = rest.length === 0 ? next.value : Buffer.concat([rest, next.value]);
     this.countedTo -= this.pos;
     this.pos = 0;
-    this.text = this.buf.toString('latin1');
+    this.view = undefined;
     return true;
   }
 
@@ -193,60 +199,77 @@ export class ScriptReader {
 
   /**
    * The inline data after `COPY … FROM stdin`, up to a line holding only `\.` (or the end of the
-   * script), as the script's bytes in chunks.
+   * script), as the script's own bytes: whole chunks are passed on without copying.
    */
   async *copyData(): AsyncGenerator<Buffer> {
     if (this.pendingDataLine) {
       // The statement ended at the end of the buffer: the rest of its line may still be to come.
       this.pendingDataLine = false;
       for (;;) {
-        const nl = this.text.indexOf('\n', this.pos);
+        const nl = this.buf.indexOf(10, this.pos);
         if (nl !== -1) {
           this.pos = nl + 1;
           break;
         }
-        this.pos = this.text.length;
+        this.pos = this.buf.length;
         if (!(await this.fill())) return;
       }
     }
+    this.lineStart = true;
     for (;;) {
       const marker = this.findEndMarker();
       if (marker !== -1) {
         if (marker > this.pos) yield this.buf.subarray(this.pos, marker);
-        const nl = this.text.indexOf('\n', marker);
-        this.pos = nl === -1 ? this.text.length : nl + 1;
+        const nl = this.buf.indexOf(10, marker);
+        this.pos = nl === -1 ? this.buf.length : nl + 1;
+        this.lineStart = true;
         return;
       }
-      // Pass on every complete line; keep a partial last line for the next chunk.
-      const lastNl = this.text.lastIndexOf('\n');
-      const upTo = this.eof ? this.text.length : lastNl + 1;
+      // Pass on everything but a last line that may still become `\.`.
+      let upTo = this.buf.length;
+      if (!this.eof) {
+        const lastNl = this.buf.lastIndexOf(10);
+        const tailStart = lastNl === -1 ? this.pos : lastNl + 1;
+        const tailAtLineStart = lastNl !== -1 || this.lineStart;
+        if (tailAtLineStart && tailStart >= this.pos && isMarkerPrefix(this.buf.subarray(tailStart))) upTo = tailStart;
+      }
       if (upTo > this.pos) {
         yield this.buf.subarray(this.pos, upTo);
+        this.lineStart = this.buf[upTo - 1] === 10;
         this.pos = upTo;
       }
       if (!(await this.fill())) {
-        if (this.pos < this.text.length) {
+        if (this.pos < this.buf.length) {
           yield this.buf.subarray(this.pos);
-          this.pos = this.text.length;
+          this.pos = this.buf.length;
         }
         return;
       }
     }
   }
 
-  /** Offset of a `\.` line at or after `pos`, or -1. */
+  /** Offset of a `\.` line at or after `pos`, or -1 (also when its line end is not read yet). */
   private findEndMarker(): number {
-    const text = this.text;
+    const buf = this.buf;
     let at = this.pos;
     for (;;) {
-      const found = text.indexOf('\\.', at);
+      const found = buf.indexOf(ESCAPED_DOT, at);
       if (found === -1) return -1;
-      const atLineStart = found === this.pos || text.charCodeAt(found - 1) === 10;
-      const after = text.charCodeAt(found + 2);
-      const lineEnds = after === 10 || (after === 13 && text.charCodeAt(found + 3) === 10) || (found + 2 === text.length && this.eof);
+      const atLineStart = found === this.pos ? this.lineStart : buf[found - 1] === 10;
+      const after = found + 2;
+      const lineEnds = buf[after] === 10 || (buf[after] === 13 && buf[after + 1] === 10) || (after === buf.length && this.eof);
       if (atLineStart && lineEnds) return found;
-      if (atLineStart && found + 2 >= text.length - 1 && !this.eof) return -1;
-      at = found + 2;
+      at = found + 1;
     }
   }
+}
+
+const ESCAPED_DOT = Buffer.from('\\.');
+
+/** Whether the bytes of a partial last line could still become the `\.` end line. */
+function isMarkerPrefix(tail: Buffer): boolean {
+  const marker = '\\.\r';
+  if (tail.length > marker.length) return false;
+  for (let i = 0; i < tail.length; i += 1) if (tail[i] !== marker.charCodeAt(i)) return false;
+  return true;
 }
