@@ -15,7 +15,7 @@ import { setupSql, versionOf, which } from './lib/tools.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PGFACTORY = path.join(ROOT, 'bin', 'pgfactory');
-const CASES = ['startup', 'export', 'import', 'parallel', 'bench', 'scaling', 'workload'];
+const CASES = ['startup', 'export', 'import', 'parallel', 'bench', 'scaling', 'workload', 'restore'];
 
 function positiveInt(name, fallback) {
   const text = process.env[name];

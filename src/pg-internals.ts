@@ -5,15 +5,16 @@
 // test/internals.test.ts checks each assumption against the installed version, naming package,
 // version and assumption when one breaks.
 //
-// Start-up: this module is loaded by most commands, so it imports no library at the top level: a
-// reach into pg-cursor or pg-copy-streams gets the library from its caller, which has loaded it
+// Start-up: this module is loaded by most commands, so it imports no library at the top level but
+// pg (which the factory loads anyway): a reach into pg-cursor or pg-copy-streams gets the library
+// from its caller, which has loaded it
 // already, and cli-table3's helpers are require()d on first use (esbuild bundles that require and
 // evaluates the module then).
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type pg from 'pg';
+import pg from 'pg';
 import type Cursor from 'pg-cursor';
 import type { to as copyTo } from 'pg-copy-streams';
 
@@ -275,4 +276,43 @@ export function embeddedBinDir(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pg: full command tags of a simple-protocol query
+
+type QueryInternals = pg.Query & { handleCommandComplete(msg: { text: string }, connection: unknown): void };
+
+export interface TaggedResult {
+  /** One result per statement that completed, in order. */
+  results: pg.QueryResult[];
+  /** The server's command tag of each completed statement (`CREATE TABLE`, `INSERT 0 1`). */
+  tags: string[];
+}
+
+/**
+ * Runs `text` with the simple protocol (one round trip, several statements allowed) and keeps the
+ * server's full command tags. Why: pg's Result keeps only the first word and the row count; its
+ * Query.handleCommandComplete is the only place the text passes.
+ * On an error, `completedTags` on the error holds the tags of the statements that completed.
+ */
+export function simpleQueryWithTags(client: pg.Client, text: string, types: pg.CustomTypesConfig): Promise<TaggedResult> {
+  return new Promise((resolve, reject) => {
+    const tags: string[] = [];
+    const query = new pg.Query({
+      text,
+      rowMode: 'array',
+      types,
+      callback: (error: Error | null, result: pg.QueryResult | pg.QueryResult[]) => {
+        if (error) reject(Object.assign(error, { completedTags: tags }));
+        else resolve({ results: Array.isArray(result) ? result : [result], tags });
+      },
+    } as pg.QueryConfig) as QueryInternals;
+    const original = query.handleCommandComplete;
+    query.handleCommandComplete = function (msg, connection) {
+      tags.push(msg.text);
+      original.call(this, msg, connection);
+    };
+    void client.query(query as unknown as pg.QueryConfig);
+  });
 }

@@ -77,7 +77,7 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
   });
 }
 
-async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
+export async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
   const plain = isPlainQuery(statement.text);
   // What was last sent for this statement: error positions count from its start.
   let sent = statement.text;

@@ -19,7 +19,7 @@ describe('--embedded and pgfactory embedded', () => {
   it('starts a server for one command, stops it afterwards, and keeps the data', async () => {
     const create = await runCli(['query', '--embedded', 'CREATE TABLE kept (a text); INSERT INTO kept VALUES ($$persisted$$)'], { env, noDatabaseUrl: true });
     expect(create.stderr).toBe('');
-    expect(create.stdout).toBe('CREATE TABLE\n\nINSERT 0 1\n');
+    expect(create.stdout).toBe('CREATE TABLE\nINSERT 0 1\n');
     expect(create.code).toBe(0);
 
     const status = await runCli(['embedded', 'status'], { env, noDatabaseUrl: true });

@@ -143,7 +143,7 @@ describe('query statements', () => {
   it('prints tags and each result in order', async () => {
     const result = await runCli(['query', 'CREATE TEMP TABLE x (a int); INSERT INTO x VALUES (1),(2),(3); SELECT count(*) AS n FROM x']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe('CREATE TABLE\n\nINSERT 0 3\n\n┌───┐\n│ n │\n├───┤\n│ 3 │\n└───┘\n(1 row)\n');
+    expect(result.stdout).toBe('CREATE TABLE\nINSERT 0 3\n┌───┐\n│ n │\n├───┤\n│ 3 │\n└───┘\n(1 row)\n');
   });
 
   it('binds parameters without splicing them into SQL', async () => {

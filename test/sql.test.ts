@@ -22,6 +22,17 @@ create function f() returns int begin atomic select 1; select 2; end; select 3`;
     ]);
   });
 
+  it('follows psql: semicolons inside parentheses and CASE … END in a routine body do not end a statement', () => {
+    const sql = `create rule r as on insert to t do also (insert into u values (1); insert into v values (2));
+create or replace function g(x int) returns int begin atomic select case when x > 0 then 1 else 2 end; select 3; end;
+select 4`;
+    expect(splitStatements(sql).map((s) => s.text)).toEqual([
+      'create rule r as on insert to t do also (insert into u values (1); insert into v values (2))',
+      'create or replace function g(x int) returns int begin atomic select case when x > 0 then 1 else 2 end; select 3; end',
+      'select 4',
+    ]);
+  });
+
   it('drops statements that hold only comments and blanks', () => {
     expect(splitStatements('  ;; -- nothing\n/* at all */ ;')).toEqual([]);
   });
@@ -38,6 +49,11 @@ describe('isPlainQuery', () => {
     ["SELECT 'insert into' AS s", true],
     ['INSERT INTO t VALUES (1) RETURNING *', false],
     ['SHOW search_path', false],
+    // one lexer: nested comments and E'' strings read the same as in splitStatements
+    ["/* a /* nested */ insert */ SELECT 1", true],
+    ["/* a /* nested */ */ INSERT INTO t SELECT 1", false],
+    ["SELECT E'\\' INTO' AS s", true],
+    ["WITH x AS (SELECT E'it\\'s (' AS s) SELECT * FROM x", true],
   ])('%s -> %s', (sql, expected) => {
     expect(isPlainQuery(sql)).toBe(expected);
   });

@@ -1,10 +1,15 @@
-// `pgfactory query`: options -> runQuery -> a result writer on stdout.
+// `pgfactory query`: options -> runScript (psql's meta-commands and variables) -> a result writer
+// on stdout; --watch re-runs through runQuery; no SQL on a terminal opens the interactive shell.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { Command, Option } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, openContext, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
 import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo } from '../output/writer.js';
-import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, type CommandIo } from './shared.js';
+import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
   file?: string;
@@ -19,6 +24,18 @@ interface QueryFlags extends ConnectionFlags {
   timing?: boolean;
   statementTimeout?: number;
   watch?: number;
+  set?: Map<string, string>;
+  quiet?: boolean;
+}
+
+/** -v NAME=VALUE, as psql: NAME alone sets the empty string. */
+function collectVariable(text: string, previous: Map<string, string> | undefined): Map<string, string> {
+  const at = text.indexOf('=');
+  const name = at === -1 ? text : text.slice(0, at);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new InvalidArgumentError(`invalid variable name "${name}" (letters, digits and _)`);
+  const variables = new Map(previous ?? []);
+  variables.set(name, at === -1 ? '' : text.slice(at + 1));
+  return variables;
 }
 
 export function queryCommand(io: CommandIo): Command {
@@ -33,8 +50,10 @@ export function queryCommand(io: CommandIo): Command {
     .option('--row-rules', 'table: a rule between every two rows (by default only under the header)')
     .option('--max-width <columns>', 'table: cut longer values to this width with … (0 = never; default on a terminal: its width)', parseNonNegativeInt('--max-width'))
     .option('--no-pager', 'never page long output (default on a terminal: PGFACTORY_PAGER, PSQL_PAGER, PAGER or less -SRFX)')
-    .option('--single-transaction', 'run all statements in one transaction')
+    .option('-1, --single-transaction', 'run all statements in one transaction')
     .option('--timing', 'print the time each statement took on stderr')
+    .option('-v, --set <name=value>', 'set a psql variable, used as :name, :\'name\' or :"name" (repeatable)', collectVariable)
+    .option('-q, --quiet', 'print no command tags (CREATE TABLE, INSERT 0 1 …)')
     .option('--watch <seconds>', 'run the SQL again every so many seconds until Ctrl-C, like psql \\watch', parsePositiveNumber('--watch'))
     .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET after connecting)', parseNonNegativeInt('--statement-timeout'));
   addConnectionOptions(command).helpOption('--help', 'show help for query');
@@ -49,52 +68,97 @@ Examples:
       if (flags.watch !== undefined) throw new UsageError('--watch needs SQL to run (an argument or -f FILE); in the shell, use \\watch');
       return openShell(io, flags, expanded);
     }
-    const { sql, sourceName } = readSql(sqlArgument, flags.file, io);
-    const { createResultWriter } = await import('../output/writer.js');
-    const { runQuery } = await import('../query.js');
-    const { formatNotice } = await import('../db-errors.js');
-    // psql does not page \watch either: every run would wait for the pager to be quit.
-    const terminal = await terminalOf(io, flags.pager && flags.watch === undefined);
-    const writer = (header = true) => createResultWriter(flags.format, io.stdout, io.stderr, {
-      nullString: flags.null,
-      expanded,
-      paintHeader: io.paint?.header,
-      rowRules: flags.rowRules,
-      maxValueWidth: flags.maxWidth,
-      terminal,
-      header,
-    });
-    const options = {
-      sql,
-      sourceName,
-      params: flags.param,
-      singleTransaction: flags.singleTransaction,
-      onTiming: flags.timing === true ? (ms: number) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
-      onNotice: (notice: Parameters<typeof formatNotice>[0]) => io.stderr.write(`${formatNotice(notice)}\n`),
-    };
-    const watching = flags.watch;
-    // --watch reuses one connection for every run.
-    const factoryOptions = { mode: watching === undefined ? 'fresh' : 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout } as const;
-    await withContext(flags, factoryOptions, io, async (context) => {
-      if (watching === undefined) return void (await runQuery(context.factory, options, writer()));
-      const { watch } = await import('../shell/watch.js');
-      const stop = new AbortController();
-      context.onInterrupt(() => stop.abort());
-      // A table is read: the time heads it on stdout. csv/ndjson are appended to for a log: the
-      // header line once, the time on stderr.
-      const table = flags.format === 'table';
-      await watch({
-        intervalSeconds: watching,
-        signal: stop.signal,
-        writeHeader: (text) => void (table ? io.stdout : io.stderr).write(text),
-        runOnce: async (run) => {
-          await runQuery(context.factory, options, writer(run === 1));
-          if (table) io.stdout.write('\n');
-        },
+    if (flags.watch !== undefined) return watchQuery(io, flags, expanded, sqlArgument);
+    const input = await scriptInput(sqlArgument, flags.file, io);
+    try {
+      const { createResultWriter } = await import('../output/writer.js');
+      const { runScript } = await import('../psql/script.js');
+      const terminal = await terminalOf(io, flags.pager);
+      await withContext(flags, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout }, io, async (context) => {
+        const { createConnectionFactory } = await import('../factory.js');
+        return runScript(context.factory, {
+          source: input.source,
+          variables: flags.set,
+          params: flags.param,
+          singleTransaction: flags.singleTransaction,
+          quiet: flags.quiet,
+          timing: flags.timing,
+          format: flags.format,
+          nullString: flags.null,
+          stdout: io.stdout,
+          stderr: io.stderr,
+          stdinFd: io.stdinFd,
+          makeWriter: (format, nullString) => createResultWriter(format, io.stdout, io.stderr, {
+            nullString,
+            expanded,
+            paintHeader: io.paint?.header,
+            rowRules: flags.rowRules,
+            maxValueWidth: flags.maxWidth,
+            terminal,
+          }),
+          onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
+          onNotice: (text) => io.stderr.write(`${text}\n`),
+          reconnect: (changes) => {
+            const base = context.factory.settings;
+            const settings = { ...base };
+            // The password is kept non-enumerable (never printed), so a spread leaves it behind.
+            Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
+            for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
+            return createConnectionFactory(settings, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout });
+          },
+        });
       });
-    });
+    } finally {
+      input.cleanUp();
+    }
   });
   return command;
+}
+
+/** --watch: the SQL again and again on one pooled connection, through the query core. */
+async function watchQuery(io: CommandIo, flags: QueryFlags, expanded: boolean | 'auto', sqlArgument: string | undefined): Promise<void> {
+  const watching = flags.watch!;
+  const { sql, sourceName } = readSql(sqlArgument, flags.file, io);
+  const { createResultWriter } = await import('../output/writer.js');
+  const { runQuery } = await import('../query.js');
+  const { formatNotice } = await import('../db-errors.js');
+  // psql does not page \watch either: every run would wait for the pager to be quit.
+  const terminal = await terminalOf(io, false);
+  const writer = (header: boolean) => createResultWriter(flags.format, io.stdout, io.stderr, {
+    nullString: flags.null,
+    expanded,
+    paintHeader: io.paint?.header,
+    rowRules: flags.rowRules,
+    maxValueWidth: flags.maxWidth,
+    terminal,
+    header,
+  });
+  const options = {
+    sql,
+    sourceName,
+    params: flags.param,
+    singleTransaction: flags.singleTransaction,
+    onTiming: flags.timing === true ? (ms: number) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
+    onNotice: (notice: Parameters<typeof formatNotice>[0]) => io.stderr.write(`${formatNotice(notice)}\n`),
+  };
+  // --watch reuses one connection for every run.
+  await withContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, async (context) => {
+    const { watch } = await import('../shell/watch.js');
+    const stop = new AbortController();
+    context.onInterrupt(() => stop.abort());
+    // A table is read: the time heads it on stdout. csv/ndjson are appended to for a log: the
+    // header line once, the time on stderr.
+    const table = flags.format === 'table';
+    await watch({
+      intervalSeconds: watching,
+      signal: stop.signal,
+      writeHeader: (text) => void (table ? io.stdout : io.stderr).write(text),
+      runOnce: async (run) => {
+        await runQuery(context.factory, options, writer(run === 1));
+        if (table) io.stdout.write('\n');
+      },
+    });
+  });
 }
 
 /** Loaded here only (the launcher runs the bundle as a script, where import() of a built-in fails). */
@@ -158,4 +222,38 @@ function readSql(argument: string | undefined, file: string | undefined, io: Com
     return { sql: argument };
   }
   return { sql: readSqlFile(path, io), sourceName: path };
+}
+
+type ScriptInput = { source: import('../psql/script.js').ScriptSource; cleanUp(): void };
+
+/**
+ * Where the SQL comes from. Standard input is copied to a temporary file first, so the whole
+ * script is checked (unsupported meta-commands) before anything runs, without holding it in memory.
+ */
+async function scriptInput(argument: string | undefined, file: string | undefined, io: CommandIo): Promise<ScriptInput> {
+  if (argument !== undefined && file !== undefined) throw new UsageError('give the SQL either as an argument or with -f/--file, not both');
+  const from = file ?? (argument === '-' ? '-' : undefined);
+  if (from === undefined) {
+    if (argument === undefined) throw new UsageError("no SQL given: pass it as an argument, with -f FILE, or '-' to read stdin");
+    return { source: { kind: 'text', sql: argument }, cleanUp: () => undefined };
+  }
+  if (from !== '-') {
+    try {
+      fs.accessSync(from, fs.constants.R_OK);
+      if (fs.statSync(from).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    } catch (error) {
+      throw new UsageError(`cannot read SQL from ${sqlSourceName(from)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    return { source: { kind: 'file', path: from }, cleanUp: () => undefined };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-stdin-'));
+  const spooled = path.join(dir, 'stdin.sql');
+  const cleanUp = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await pipeline(fs.createReadStream('', { fd: io.stdinFd, autoClose: false }), fs.createWriteStream(spooled));
+  } catch (error) {
+    cleanUp();
+    throw new UsageError(`cannot read SQL from stdin: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return { source: { kind: 'file', path: spooled, name: '-' }, cleanUp };
 }

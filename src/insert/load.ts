@@ -117,7 +117,7 @@ async function writeCopy(stream: CopyStream, data: Buffer, failure: () => Error 
  * count. An input failure (malformed row, read error) abandons the COPY so the server rolls it
  * back; a server error is thrown as the server's.
  */
-async function copyIn(client: pg.Client, sql: string, next: () => Promise<Buffer | undefined> | Buffer | undefined): Promise<number> {
+export async function copyIn(client: pg.Client, sql: string, next: () => Promise<Buffer | undefined> | Buffer | undefined): Promise<number> {
   const stream = client.query(copyFrom(sql));
   let error: Error | undefined;
   stream.on('error', (e: Error) => (error ??= e));

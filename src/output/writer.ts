@@ -85,7 +85,8 @@ class TableWriter implements ResultWriter {
   readonly format = 'table' as const;
   private columns: Column[] = [];
   private rows: Row[] = [];
-  private printedBefore = false;
+  // psql leaves a blank line after a table, none after a command tag.
+  private tableBefore = false;
 
   constructor(private readonly out: Output, private readonly options: WriterOptions) {}
 
@@ -116,6 +117,7 @@ class TableWriter implements ResultWriter {
     }
     this.rows = [];
     await this.separate();
+    this.tableBefore = true;
     if (terminal?.pager !== undefined && (countLines(text) >= terminal.rows || widestLine(text) > terminal.columns)) {
       const { runPager } = await import('../shell/pager.js');
       if (await runPager(terminal.pager, text, terminal.env)) return;
@@ -132,8 +134,8 @@ class TableWriter implements ResultWriter {
     await this.out.write(`${tag}\n`);
   }
   private async separate(): Promise<void> {
-    if (this.printedBefore) await this.out.write('\n');
-    this.printedBefore = true;
+    if (this.tableBefore) await this.out.write('\n');
+    this.tableBefore = false;
   }
 }
 

@@ -1,0 +1,275 @@
+// Reads a psql script (a file, stdin or a string) item by item without holding it whole: SQL
+// statements (variables interpolated as psql does), backslash meta-commands, and the inline data
+// of `COPY … FROM stdin` up to `\.`, passed on as the file's own bytes.
+//
+// The bytes are lexed through a latin1 view (one char per byte): every token psql cares about is
+// ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character, so offsets in the view are
+// offsets in the buffer; only statement text is decoded as UTF-8.
+import fs from 'node:fs';
+import { SqlLexer, StatementEnd, Token } from '../sql.js';
+
+export type ScriptItem =
+  | { kind: 'sql'; text: string; line: number; words: string[]; copyFromStdin: boolean }
+  | { kind: 'meta'; name: string; args: string; line: number; /** SQL typed before the command on its line or lines, not yet sent. */ pending: string };
+
+export interface VariableLookup {
+  get(name: string): string | undefined;
+}
+
+const CHUNK_BYTES = 1 << 18;
+
+export class ScriptReader {
+  private buf: Buffer = Buffer.alloc(0);
+  // The latin1 view of buf, made when a statement is lexed (COPY data is scanned as bytes).
+  private view: string | undefined = '';
+  private get text(): string {
+    return (this.view ??= this.buf.toString('latin1'));
+  }
+  // Whether `pos` is at the start of a line (for finding the `\.` line in COPY data).
+  private lineStart = true;
+  private pos = 0;
+  private eof = false;
+  /** Line number at `countedTo` (an offset in buf). */
+  private line = 1;
+  private countedTo = 0;
+  private readonly chunks: AsyncIterator<Buffer> | undefined;
+  // SQL text carried over a meta-command in the middle of a statement.
+  private carried = '';
+  private carriedLine = 0;
+  private readonly end = new StatementEnd();
+  /** False inside an \if branch not taken: nothing is interpolated. */
+  interpolate = true;
+
+  constructor(readonly name: string, source: AsyncIterable<Buffer> | Buffer, private readonly variables: VariableLookup) {
+    if (Buffer.isBuffer(source)) {
+      this.buf = source;
+      this.view = undefined;
+      this.eof = true;
+    } else this.chunks = source[Symbol.asyncIterator]();
+  }
+
+  static fromFile(path: string, variables: VariableLookup, name = path): ScriptReader {
+    return new ScriptReader(name, fs.createReadStream(path, { highWaterMark: CHUNK_BYTES }), variables);
+  }
+
+  static fromFd(fd: number, variables: VariableLookup, name: string): ScriptReader {
+    return new ScriptReader(name, fs.createReadStream('', { fd, highWaterMark: CHUNK_BYTES, autoClose: false }), variables);
+  }
+
+  /** Reads more of the source; false at its end. Drops what was consumed before `pos`. */
+  private async fill(): Promise<boolean> {
+    if (this.eof || this.chunks === undefined) return false;
+    const next = await this.chunks.next();
+    if (next.done === true) {
+      this.eof = true;
+      return false;
+    }
+    this.lineAt(this.pos);
+    const rest = this.buf.subarray(this.pos);
+    this.buf = rest.length === 0 ? next.value : Buffer.concat([rest, next.value]);
+    this.countedTo -= this.pos;
+    this.pos = 0;
+    this.view = undefined;
+    return true;
+  }
+
+  /** The 1-based line of `offset`, counted on from the last call (offsets only grow). */
+  private lineAt(offset: number): number {
+    if (offset <= this.countedTo) return this.line;
+    let from = this.countedTo;
+    for (;;) {
+      const nl = this.buf.indexOf(10, from);
+      if (nl === -1 || nl >= offset) break;
+      this.line += 1;
+      from = nl + 1;
+    }
+    this.countedTo = offset;
+    return this.line;
+  }
+
+  private decode(start: number, end: number): string {
+    return this.buf.toString('utf8', start, end);
+  }
+
+  /** The next statement or meta-command; null at the end of the script. */
+  async next(): Promise<ScriptItem | null> {
+    for (;;) {
+      const item = this.scan();
+      if (item !== 'more') return item;
+      if (!(await this.fill())) {
+        if (!this.eof) return null;
+      }
+    }
+  }
+
+  /** Lexes from `pos`; 'more' when the item runs past the buffered text and more may come. */
+  private scan(): ScriptItem | null | 'more' {
+    const lexer = new SqlLexer(this.text, this.pos, true);
+    this.end.reset();
+    let codeStart = -1;
+    let pieces = '';
+    let pieceStart = this.pos;
+    const words: string[] = [];
+    let depth = 0;
+    while (lexer.next()) {
+      if (lexer.unterminated && !this.eof) return 'more';
+      const kind = lexer.kind;
+      if (kind === Token.Backslash) {
+        const lineEnd = this.text.indexOf('\n', lexer.start);
+        if (lineEnd === -1 && !this.eof) return 'more';
+        return this.meta(lexer.start, lineEnd === -1 ? this.text.length : lineEnd, codeStart, pieces + this.decode(pieceStart, lexer.start));
+      }
+      if (kind !== Token.Space && kind !== Token.Comment && codeStart === -1) codeStart = lexer.start;
+      if (this.end.ends(lexer)) {
+        const item = this.statement(codeStart, pieces + this.decode(pieceStart, lexer.start), words);
+        this.pos = lexer.end;
+        if (item !== null) {
+          if (item.copyFromStdin) this.skipRestOfLine();
+          return item;
+        }
+        // An empty statement (a lone `;`): go on.
+        return this.scan();
+      }
+      if (kind === Token.Open) depth += 1;
+      else if (kind === Token.Close) depth -= 1;
+      else if (kind === Token.Word && depth === 0 && words.length < 8) words.push(lexer.value.toUpperCase());
+      else if (kind === Token.Variable && this.interpolate) {
+        const value = this.variable(lexer.value);
+        if (value !== undefined) {
+          pieces += this.decode(pieceStart, lexer.start) + value;
+          pieceStart = lexer.end;
+        }
+      }
+    }
+    if (!this.eof) return 'more';
+    // The end of the script: what is left is sent without a semicolon, as psql does.
+    const item = this.statement(codeStart, pieces + this.decode(pieceStart, this.text.length), words);
+    this.pos = this.text.length;
+    return item;
+  }
+
+  private statement(codeStart: number, text: string, words: string[]): Extract<ScriptItem, { kind: 'sql' }> | null {
+    const hasCode = codeStart !== -1;
+    if (!hasCode && this.carried === '') return null;
+    const line = this.carried !== '' ? this.carriedLine : this.lineAt(codeStart);
+    const full = (this.carried + text).trim();
+    this.carried = '';
+    const fromAt = words.indexOf('FROM');
+    const copyFromStdin = words[0] === 'COPY' && fromAt !== -1 && words[fromAt + 1] === 'STDIN';
+    return { kind: 'sql', text: full, line, words, copyFromStdin };
+  }
+
+  private meta(backslash: number, lineEnd: number, codeStart: number, before: string): ScriptItem {
+    if (codeStart !== -1 && this.carried === '') this.carriedLine = this.lineAt(codeStart);
+    const line = this.lineAt(backslash);
+    const pending = this.carried + before;
+    // `\\` ends a meta-command early; what follows on the line is SQL again.
+    let stop = this.text.indexOf('\\\\', backslash + 1);
+    if (stop === -1 || stop > lineEnd) stop = lineEnd;
+    const body = this.decode(backslash + 1, stop).replace(/\r$/, '');
+    const nameMatch = /^[^\s\\]*/.exec(body)!;
+    this.pos = stop === lineEnd ? Math.min(lineEnd + 1, this.text.length) : stop + 2;
+    this.carried = pending.trim() === '' ? '' : pending;
+    return { kind: 'meta', name: nameMatch[0], args: body.slice(nameMatch[0].length), line, pending };
+  }
+
+  /** Clears SQL typed before a meta-command that sent it (\g, \gset, \gexec) or dropped it (\r). */
+  clearPending(): void {
+    this.carried = '';
+  }
+
+  private variable(token: string): string | undefined {
+    const quote = token[1];
+    if (quote === "'" || quote === '"') {
+      const value = this.variables.get(token.slice(2, -1));
+      if (value === undefined) return undefined;
+      return quote === "'" ? `'${value.replace(/'/g, "''")}'` : `"${value.replace(/"/g, '""')}"`;
+    }
+    return this.variables.get(token.slice(1));
+  }
+
+  private skipRestOfLine(): void {
+    const nl = this.text.indexOf('\n', this.pos);
+    // The data starts on the line after the COPY statement.
+    this.pos = nl === -1 ? this.text.length : nl + 1;
+    if (nl === -1) this.pendingDataLine = true;
+  }
+
+  private pendingDataLine = false;
+
+  /**
+   * The inline data after `COPY … FROM stdin`, up to a line holding only `\.` (or the end of the
+   * script), as the script's own bytes: whole chunks are passed on without copying.
+   */
+  async *copyData(): AsyncGenerator<Buffer> {
+    if (this.pendingDataLine) {
+      // The statement ended at the end of the buffer: the rest of its line may still be to come.
+      this.pendingDataLine = false;
+      for (;;) {
+        const nl = this.buf.indexOf(10, this.pos);
+        if (nl !== -1) {
+          this.pos = nl + 1;
+          break;
+        }
+        this.pos = this.buf.length;
+        if (!(await this.fill())) return;
+      }
+    }
+    this.lineStart = true;
+    for (;;) {
+      const marker = this.findEndMarker();
+      if (marker !== -1) {
+        if (marker > this.pos) yield this.buf.subarray(this.pos, marker);
+        const nl = this.buf.indexOf(10, marker);
+        this.pos = nl === -1 ? this.buf.length : nl + 1;
+        this.lineStart = true;
+        return;
+      }
+      // Pass on everything but a last line that may still become `\.`.
+      let upTo = this.buf.length;
+      if (!this.eof) {
+        const lastNl = this.buf.lastIndexOf(10);
+        const tailStart = lastNl === -1 ? this.pos : lastNl + 1;
+        const tailAtLineStart = lastNl !== -1 || this.lineStart;
+        if (tailAtLineStart && tailStart >= this.pos && isMarkerPrefix(this.buf.subarray(tailStart))) upTo = tailStart;
+      }
+      if (upTo > this.pos) {
+        yield this.buf.subarray(this.pos, upTo);
+        this.lineStart = this.buf[upTo - 1] === 10;
+        this.pos = upTo;
+      }
+      if (!(await this.fill())) {
+        if (this.pos < this.buf.length) {
+          yield this.buf.subarray(this.pos);
+          this.pos = this.buf.length;
+        }
+        return;
+      }
+    }
+  }
+
+  /** Offset of a `\.` line at or after `pos`, or -1 (also when its line end is not read yet). */
+  private findEndMarker(): number {
+    const buf = this.buf;
+    let at = this.pos;
+    for (;;) {
+      const found = buf.indexOf(ESCAPED_DOT, at);
+      if (found === -1) return -1;
+      const atLineStart = found === this.pos ? this.lineStart : buf[found - 1] === 10;
+      const after = found + 2;
+      const lineEnds = buf[after] === 10 || (buf[after] === 13 && buf[after + 1] === 10) || (after === buf.length && this.eof);
+      if (atLineStart && lineEnds) return found;
+      at = found + 1;
+    }
+  }
+}
+
+const ESCAPED_DOT = Buffer.from('\\.');
+
+/** Whether the bytes of a partial last line could still become the `\.` end line. */
+function isMarkerPrefix(tail: Buffer): boolean {
+  const marker = '\\.\r';
+  if (tail.length > marker.length) return false;
+  for (let i = 0; i < tail.length; i += 1) if (tail[i] !== marker.charCodeAt(i)) return false;
+  return true;
+}
