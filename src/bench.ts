@@ -223,6 +223,14 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
   for (const shard of shards) {
     for (const [key, value] of Object.entries(shard.factory)) if (typeof value === 'number') factory[key] = (factory[key] ?? 0) + value;
   }
+  // Per host, summed over the threads (every thread lists the same hosts in the same order).
+  const hosts = (shards[0]?.factory.hosts ?? []).map((host, index) => ({
+    host: host.host,
+    connections_opened: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_opened ?? 0), 0),
+    connections_errors: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_errors ?? 0), 0),
+    connections_lost: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_lost ?? 0), 0),
+  }));
+  const failovers = shards.flatMap((shard) => shard.factory.failovers ?? []);
   return {
     mode,
     clients: options.clients,
@@ -237,7 +245,7 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     close: LatencyRecorder.fromSerialized(shards.map((shard) => shard.close)),
     phases: { tcp: sumPhase((shard) => shard.phases.tcp), tls: sumPhase((shard) => shard.phases.tls), startup: sumPhase((shard) => shard.phases.startup) },
     errorMessages,
-    factory: factory as unknown as Omit<FactoryStats, 'mode'>,
+    factory: { ...(factory as unknown as Omit<FactoryStats, 'mode'>), hosts, failovers },
   };
 }
 

@@ -367,12 +367,26 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       this.slot = slot;
       // An idle connection's error (backend terminated, server stopped) must not crash the process.
       this.on('error', (error: Error) => {
-        counters.connections_lost += 1;
-        slot.stats.connections_lost += 1;
-        lostAt = { slot: slot.index, at: performance.now() };
+        this.markLost();
         watchedLoss(this, error);
       });
-      this.on('end', () => watchedLoss(this, new Error('server closed the connection unexpectedly')));
+      this.on('end', () => {
+        // Not ended by us: the server or the network ended it (a FATAL during a query lands here).
+        if (!(this as unknown as { _ending: boolean })._ending) this.markLost();
+        watchedLoss(this, new Error('server closed the connection unexpectedly'));
+      });
+    }
+
+    private opened = false;
+    private lost = false;
+
+    /** Counted once per connection that was open, however pg reports its end. */
+    markLost(): void {
+      if (!this.opened || this.lost) return;
+      this.lost = true;
+      counters.connections_lost += 1;
+      this.slot.stats.connections_lost += 1;
+      lostAt = { slot: this.slot.index, at: performance.now() };
     }
 
     // pg overloads connect() and end(): a promise, or a callback (pg-pool uses the callbacks).
@@ -428,6 +442,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         connecting.delete(this);
       }
       const readyAt = performance.now();
+      this.opened = true;
       counters.connections_opened += 1;
       this.slot.stats.connections_opened += 1;
       counters.connect_ms_total += readyAt - started;
@@ -571,6 +586,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     } catch (error) {
       // A server-side statement error leaves the connection usable; anything else may not.
       if (!(error instanceof pg.DatabaseError) || (error.code ?? '').startsWith('57P')) broken = error as Error;
+      // The pool ends a broken connection before pg sees the socket close: count the loss here.
+      if (connectionGone(error)) client.markLost();
       throw error;
     } finally {
       active.delete(client);
@@ -620,6 +637,12 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     },
     stats: () => ({ ...counters, hosts: slots.map((slot) => ({ ...slot.stats })), failovers: failovers.map((failover) => ({ ...failover })) }),
   };
+}
+
+/** The server ended the session (57P01 admin shutdown, 57P02 crash…) or the socket died. */
+function connectionGone(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return (error.code ?? '').startsWith('57P');
+  return error instanceof ConnectError || (error instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(error.message));
 }
 
 /** How long a command may take to fail on its own once its connection died (see below). */

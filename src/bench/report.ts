@@ -59,6 +59,8 @@ function modeJson(result: ModeResult): Record<string, unknown> {
     errors: result.factory.connections_errors,
     reused: result.factory.connections_reused,
     closed: result.factory.connections_closed,
+    hosts: result.factory.hosts,
+    failovers: result.factory.failovers.map((failover) => ({ ...failover, switch_ms: ms(failover.switch_ms) })),
   };
   json.error_messages = [...result.errorMessages].map(([message, count]) => ({ message, count }));
   return json;
@@ -147,6 +149,15 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
     const open = fresh.connect.mean;
     const close = fresh.close.count > 0 ? fresh.close.mean : 0;
     out += `a fresh connection costs ${fixed3(open + close)} ms: ${fixed3(open)} ms to open, ${fixed3(close)} ms to close\n`;
+  }
+  for (const mode of modes) {
+    if (mode.factory.hosts.length > 1) {
+      const perHost = mode.factory.hosts.map((host) => `${host.host}: ${host.connections_opened} opened, ${host.connections_errors} failed, ${host.connections_lost} lost`);
+      out += `connections per host (${mode.mode}): ${perHost.join('; ')}\n`;
+    }
+    for (const failover of mode.factory.failovers) {
+      out += `failover (${mode.mode}): connection lost on ${failover.from}, next one open on ${failover.to} after ${fixed3(failover.switch_ms)} ms\n`;
+    }
   }
   const { overheadMs, throughputRatio } = overhead(result);
   if (overheadMs !== null) {

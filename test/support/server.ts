@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { destroyEmbedded, embeddedUri, ensureEmbedded, stopEmbedded, type EmbeddedServer } from '../../src/embedded.js';
+import { destroyEmbedded, embeddedUri, ensureEmbedded, freePort, stopEmbedded, type EmbeddedServer } from '../../src/embedded.js';
 
 export interface TestServer {
   dir: string;
@@ -113,6 +113,82 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+export interface ReplicaPair {
+  primary: TestServer;
+  standby: TestServer;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A primary and a streaming hot standby of it. The embedded packages ship no pg_basebackup, so the
+ * standby is a copy of the cleanly stopped primary's data directory with standby.signal and
+ * primary_conninfo; initdb's pg_hba.conf already lets 127.0.0.1 replicate with the password.
+ */
+export async function startReplicaPair(): Promise<ReplicaPair> {
+  const primary = await startTestServer();
+  await primary.stop();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-standby-'));
+  fs.chmodSync(dir, 0o755);
+  // cp -a keeps the owner (the postgres OS user when we are root) and the 0700 mode.
+  execFileSync('cp', ['-a', path.join(primary.dir, 'data'), path.join(dir, 'data')]);
+  const state = JSON.parse(fs.readFileSync(path.join(primary.dir, 'embedded.json'), 'utf8')) as { port: number };
+  state.port = await freePort();
+  fs.writeFileSync(path.join(dir, 'embedded.json'), JSON.stringify(state), { mode: 0o600 });
+  const data = path.join(dir, 'data');
+  fs.rmSync(path.join(data, 'server.log'), { force: true });
+  fs.writeFileSync(path.join(data, 'standby.signal'), '');
+  const owner = serverOwner();
+  if (owner !== undefined) fs.chownSync(path.join(data, 'standby.signal'), owner.uid, owner.gid);
+  fs.appendFileSync(path.join(data, 'postgresql.conf'), [
+    '',
+    '# test standby',
+    `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${primary.user} password=${primary.password}'`,
+    'hot_standby = on',
+    '',
+  ].join('\n'));
+  await primary.start();
+  const server = await ensureEmbedded(dir);
+  const url = embeddedUri(server);
+  const standby: TestServer = {
+    dir,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    url,
+    async start() {
+      await ensureEmbedded(dir);
+    },
+    async stop() {
+      await stopEmbedded(dir);
+    },
+    async destroy() {
+      await destroyEmbedded(dir);
+    },
+    async sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []) {
+      const client = new pg.Client({ connectionString: url, ssl: false });
+      await client.connect();
+      try {
+        return (await client.query<T>(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+  // Streaming before any test relies on it.
+  for (let tries = 0; tries < 300; tries++) {
+    const rows = await primary.sql<{ n: string }>("select count(*) as n from pg_stat_replication where state = 'streaming'");
+    if (rows[0]!.n === '1') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    primary,
+    standby,
+    async destroy() {
+      await Promise.all([primary.destroy(), standby.destroy()]);
     },
   };
 }
