@@ -27,7 +27,7 @@ export function queryCommand(io: CommandIo): Command {
     .option('-x, --expanded', 'one record per block, like psql \\x')
     .option('--single-transaction', 'run all statements in one transaction')
     .option('--timing', 'print the time each statement took on stderr')
-    .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET after connecting)', parseNonNegativeInt('--statement-timeout'));
+    .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET LOCAL around each statement: nothing stays on the session)', parseNonNegativeInt('--statement-timeout'));
   addConnectionOptions(command).helpOption('--help', 'show help for query');
   command.addHelpText('after', `
 Examples:
@@ -44,9 +44,10 @@ Examples:
       expanded: flags.expanded,
       paintHeader: io.paint?.header,
     });
-    await withContext(flags, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout }, io, (context) =>
+    await withContext(flags, { mode: 'fresh' }, io, (context) =>
       runQuery(context.factory, {
         sql,
+        statementTimeoutMs: flags.statementTimeout,
         sourceName,
         params: flags.param,
         singleTransaction: flags.singleTransaction,
