@@ -11,7 +11,6 @@
 //   >  the separate flags  >  DATABASE_URL  >  the service file entry  >  PG* variables
 //   >  the password file (password only, matched per host)  >  defaults.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
@@ -27,6 +26,8 @@ import {
   type TargetSessionAttrs,
 } from './settings/hosts.js';
 import { PARAMETERS, PARAMETER_NAMES, isParameterName, refusal, type ParameterName } from './settings/parameters.js';
+import { passwordFromFile } from './settings/pgpass.js';
+import { findServiceEntry } from './settings/service.js';
 
 export { isConnectionString } from './settings/conninfo.js';
 export type { HostTarget } from './settings/hosts.js';
@@ -233,113 +234,6 @@ function parseConnectionString(text: string, sourceLabel: string): ParsedConnect
   return result;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The service file (pg_service.conf).
-
-/** The entry for `service` in an INI-style service file, or undefined when the file lacks it. */
-function findServiceEntry(text: string, service: string, file: string): Layer | undefined {
-  const sourceLabel = `service "${service}" (${file})`;
-  const layer: Layer = {};
-  let inTarget = false;
-  let found = false;
-  const lines = text.split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.startsWith('[')) {
-      if (found) break; // libpq stops at the section after the one it wanted
-      inTarget = line.endsWith(']') && line.slice(1, -1).trim() === service;
-      found = inTarget;
-      continue;
-    }
-    if (!inTarget) continue;
-    const equals = line.indexOf('=');
-    if (equals === -1) throw new SettingsError(`syntax error in service file "${file}", line ${index + 1}`);
-    // libpq does not trim around '='; trimming is kinder and cannot change a valid file's meaning.
-    const key = line.slice(0, equals).trim();
-    const value = line.slice(equals + 1).trim();
-    if (key === 'service') {
-      throw new SettingsError(`nested service specifications not supported in service file "${file}", line ${index + 1}`);
-    }
-    if (!isParameterName(key)) {
-      throw new SettingsError(`invalid connection option "${key}" in service file "${file}", line ${index + 1}`);
-    }
-    addCandidate(layer, key, value, sourceLabel);
-  }
-  return found ? layer : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The password file (~/.pgpass), read with the `pgpass` package's pure helpers.
-
-interface PgpassEntry {
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-  password: string;
-}
-
-interface PgpassConnInfo {
-  host: string;
-  port: string;
-  database: string;
-  user: string;
-}
-
-interface PgpassHelper {
-  parseLine(line: string): PgpassEntry | null;
-  isValidEntry(entry: PgpassEntry): boolean;
-  match(connInfo: PgpassConnInfo, entry: PgpassEntry): boolean;
-}
-
-// pgpass ships no type declarations, and a module file cannot declare an untyped package, so the
-// helper is loaded through require and given the shape above — when a password file is read, not
-// at every start-up (it pulls in readline: ~4 ms).
-let pgpassHelperModule: PgpassHelper | undefined;
-const pgpassHelper = (): PgpassHelper => (pgpassHelperModule ??= createRequire(import.meta.url)('pgpass/lib/helper.js') as PgpassHelper);
-
-const GROUP_OR_WORLD_ACCESS = 0o077;
-const FILE_TYPE_MASK = 0o170000;
-const REGULAR_FILE = 0o100000;
-
-function passwordFromFile(
-  passfile: string,
-  target: { host: string; port: number; dbname: string; user: string },
-  input: SettingsInput,
-  warnings: string[],
-): Candidate | undefined {
-  const text = input.readFile(passfile);
-  if (text === undefined) return undefined;
-  const mode = input.fileMode(passfile);
-  if (mode !== undefined) {
-    // Only judge the file type when the mode carries one (fake modes in tests are bare permissions).
-    if ((mode & FILE_TYPE_MASK) !== 0 && (mode & FILE_TYPE_MASK) !== REGULAR_FILE) {
-      warnings.push(`WARNING: password file "${passfile}" is not a plain file`);
-      return undefined;
-    }
-    if ((mode & GROUP_OR_WORLD_ACCESS) !== 0) {
-      warnings.push(`WARNING: password file "${passfile}" has group or world access; permissions should be u=rw (0600) or less`);
-      return undefined;
-    }
-  }
-  // libpq matches socket connections against the host name 'localhost' (as well as the directory).
-  const hostsToTry = target.host.startsWith('/') ? [target.host, 'localhost'] : [target.host];
-  const lines = text.split(/\r?\n/);
-  const helper = pgpassHelper();
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!;
-    if (line.trimStart().startsWith('#')) continue; // the helper only skips indented comments
-    const entry = helper.parseLine(line);
-    if (entry === null || !helper.isValidEntry(entry)) continue;
-    const matches = hostsToTry.some((host) =>
-      helper.match({ host, port: String(target.port), database: target.dbname, user: target.user }, entry),
-    );
-    if (matches) return { value: entry.password, source: `pgpass ${passfile}:${index + 1}` };
-  }
-  return undefined;
-}
-
 /** The password to use for one host (explicit, or its own .pgpass line), never enumerable. */
 function setHostPassword(target: HostTarget, password: string | undefined): void {
   Object.defineProperty(target, 'password', { value: password, enumerable: false, writable: true, configurable: true });
@@ -458,8 +352,11 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
     for (const file of files) {
       const text = input.readFile(file);
       if (text === undefined) continue;
-      found = findServiceEntry(text, serviceName, file);
-      if (found !== undefined) break;
+      const entries = findServiceEntry(text, serviceName, file);
+      if (entries === undefined) continue;
+      found = {};
+      for (const { key, value } of entries) addCandidate(found, key, value, `service "${serviceName}" (${file})`);
+      break;
     }
     if (found === undefined) {
       throw new SettingsError(`definition of service "${serviceName}" not found (searched ${files.join(', ')})`);

@@ -211,6 +211,17 @@ describe('multi-host rules', () => {
     );
   });
 
+  it('matches .pgpass per host, and an explicit password applies to every host', () => {
+    const pgpass = { '/home/u/.pgpass': 'a:5432:*:alice:pw-a\nb:5433:*:alice:pw-b\n' };
+    const { values, sources } = resolveSettings(input({ dbname: 'host=a,b,c port=5432,5433,5434' }, {}, pgpass));
+    expect(values.hosts.map((target) => target.password)).toEqual(['pw-a', 'pw-b', undefined]);
+    expect(values.password).toBe('pw-a');
+    expect(sources.password).toBe('pgpass /home/u/.pgpass:1');
+    expect(JSON.stringify(values.hosts)).not.toContain('pw-');
+    const explicit = resolveSettings(input({ dbname: 'host=a,b port=5432,5433' }, { PGPASSWORD: 'given' }, pgpass));
+    expect(explicit.values.hosts.map((target) => target.password)).toEqual(['given', 'given']);
+  });
+
   it('shuffles only for load_balance_hosts=random', () => {
     expect(hostOrder(3, 'disable')).toEqual([0, 1, 2]);
     expect(hostOrder(3, 'random', () => 0)).toEqual([1, 2, 0]);
