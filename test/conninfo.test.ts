@@ -8,15 +8,18 @@ import { hostOrder, hostTargets, targetMismatch } from '../src/settings/hosts.js
 import { PARAMETER_NAMES, refusal } from '../src/settings/parameters.js';
 
 const pairs = (uri: string) => Object.fromEntries(parseUri(uri).map(({ key, value }) => [key, value]));
-const syntaxError = (run: () => unknown): string => {
+/** The message of the error `run` throws, which must be a `kind`. */
+function messageOf(kind: new (...args: never[]) => Error, run: () => unknown): string {
   try {
     run();
   } catch (error) {
-    expect(error).toBeInstanceOf(ConninfoSyntaxError);
+    expect(error).toBeInstanceOf(kind);
     return (error as Error).message;
   }
-  throw new Error('expected a ConninfoSyntaxError');
-};
+  throw new Error(`expected a ${kind.name}`);
+}
+const syntaxError = (run: () => unknown) => messageOf(ConninfoSyntaxError, run);
+const settingsError = (run: () => unknown) => messageOf(SettingsError, run);
 
 describe('URIs', () => {
   it('takes empty hosts, a query host and the bare prefix, as psql does', () => {
@@ -95,15 +98,6 @@ const input = (flags: SettingsInput['flags'], env: Record<string, string> = {}, 
   fileMode: () => 0o100600,
   existsDir: () => false,
 });
-const settingsError = (run: () => unknown): string => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SettingsError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a SettingsError');
-};
 
 describe('parameter table', () => {
   it('knows every libpq keyword; unknown keys are errors naming key and source', () => {

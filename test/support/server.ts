@@ -88,6 +88,11 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
     configureServer(dir, options);
     server = await ensureEmbedded(dir);
   }
+  return serverAt(dir, server);
+}
+
+/** The TestServer handle of the embedded server in `dir` (its port must stay the same across restarts). */
+function serverAt(dir: string, server: EmbeddedServer): TestServer {
   const url = embeddedUri(server);
   return {
     dir,
@@ -151,33 +156,7 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
     '',
   ].join('\n'));
   await primary.start();
-  const server = await ensureEmbedded(dir);
-  const url = embeddedUri(server);
-  const standby: TestServer = {
-    dir,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    url,
-    async start() {
-      await ensureEmbedded(dir);
-    },
-    async stop() {
-      await stopEmbedded(dir);
-    },
-    async destroy() {
-      await destroyEmbedded(dir);
-    },
-    async sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []) {
-      const client = new pg.Client({ connectionString: url, ssl: false });
-      await client.connect();
-      try {
-        return (await client.query<T>(text, values)).rows;
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  const standby = serverAt(dir, await ensureEmbedded(dir));
   // Streaming before any test relies on it.
   for (let tries = 0; tries < 300; tries++) {
     const rows = await primary.sql<{ n: string }>("select count(*) as n from pg_stat_replication where state = 'streaming'");
