@@ -11,8 +11,9 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { describeServer } from './describe.js';
 import { ConnectError, PgfactoryError, SettingsError } from './errors.js';
+import { maskSecret } from './secrets.js';
 import type { AuthMethod, ConnectionSettings } from './settings.js';
-import { describeHost, hostOrder, targetMismatch, type HostTarget, type ServerState } from './settings/hosts.js';
+import { hostOrder, targetMismatch, type HostTarget, type ServerState } from './settings/hosts.js';
 
 export type FactoryMode = 'fresh' | 'pooled';
 
@@ -161,9 +162,6 @@ export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false
   return options;
 }
 
-export function describeServer(settings: ConnectionSettings): string {
-  return describeHost({ host: settings.host, port: settings.port, hostaddr: settings.hosts?.[0]?.hostaddr });
-}
 
 /** OpenSSL's verdicts on a certificate chain that does not lead to a trusted root (Node error codes). */
 const TLS_CHAIN_ERRORS: ReadonlySet<string> = new Set([
@@ -279,7 +277,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     settings: hostView(settings, target),
     useTls: settings.sslmode !== 'disable' && settings.sslmode !== 'allow',
     tls: new Map(),
-    stats: { host: describeHost(target), connections_opened: 0, connections_errors: 0, connections_lost: 0 },
+    stats: { host: describeServer(target), connections_opened: 0, connections_errors: 0, connections_lost: 0 },
   }));
   const targetAttrs = settings.target_session_attrs ?? 'any';
 

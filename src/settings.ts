@@ -15,11 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { SettingsError } from './errors.js';
+import { REDACTED_PASSWORD, redactUri } from './secrets.js';
 import { ConninfoSyntaxError, isConnectionString, parseConnectionString as parseConninfoText, uriPrefixLength } from './settings/conninfo.js';
 import {
   LOAD_BALANCE_HOSTS,
   TARGET_SESSION_ATTRS,
-  describeHost,
   hostTargets,
   type HostTarget,
   type LoadBalanceHosts,
@@ -630,9 +630,4 @@ export function redactedSettings(resolved: ResolvedSettings): Array<{ setting: S
     }
     return { setting, value, source: sources[setting] ?? DEFAULT_SOURCE };
   });
-}
-
-/** Where we tried to connect, in libpq's words: 'host "db", port 5432' or 'socket "/tmp/.s.PGSQL.5432"'. */
-export function describeTarget(values: ConnectionSettings): string {
-  return describeHost(values);
 }

@@ -69,7 +69,7 @@ describe('pgfactory config', () => {
     const result = await runCli(['config'], { noDatabaseUrl: true, env: { DATABASE_URL: 'postgres://u:pw@[bad/db' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      'pgfactory: invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://u:****@[bad/db"\n',
+      'pgfactory: invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://u:********@[bad/db"\n',
     );
   });
 });

@@ -487,7 +487,7 @@ describe('validation', () => {
   it('rejects a malformed URI, redacting the password', () => {
     const error = errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://user:secret@[host/db' } }));
     expect(error.message).toBe(
-      'invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://user:****@[host/db"',
+      'invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://user:********@[host/db"',
     );
     expect(error.message).not.toContain('secret');
   });

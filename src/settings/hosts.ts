@@ -110,13 +110,3 @@ export function targetMismatch(attrs: TargetSessionAttrs, state: ServerState, se
       return secondPass || state.inHotStandby ? undefined : 'server is not in hot standby mode';
   }
 }
-
-/** One line for a host: 'host "db", port 5432', with the address when hostaddr is set, or the socket file. */
-export function describeHost(target: { host: string; port: number; hostaddr?: string | undefined }): string {
-  if (target.hostaddr === undefined && target.host.startsWith('/')) {
-    const dir = target.host.endsWith('/') ? target.host.slice(0, -1) : target.host;
-    return `socket "${dir}/.s.PGSQL.${target.port}"`;
-  }
-  const address = target.hostaddr !== undefined && target.hostaddr !== target.host ? ` (${target.hostaddr})` : '';
-  return `host "${target.host}"${address}, port ${target.port}`;
-}
