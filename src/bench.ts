@@ -322,6 +322,14 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
   for (const shard of shards) {
     for (const [key, value] of Object.entries(shard.factory)) if (typeof value === 'number') factory[key] = (factory[key] ?? 0) + value;
   }
+  // Per host, summed over the threads (every thread lists the same hosts in the same order).
+  const hosts = (shards[0]?.factory.hosts ?? []).map((host, index) => ({
+    host: host.host,
+    connections_opened: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_opened ?? 0), 0),
+    connections_errors: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_errors ?? 0), 0),
+    connections_lost: shards.reduce((total, shard) => total + (shard.factory.hosts[index]?.connections_lost ?? 0), 0),
+  }));
+  const failovers = shards.flatMap((shard) => shard.factory.failovers ?? []);
   return {
     mode,
     clients: options.clients,
@@ -343,7 +351,7 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     scripts: options.scripts.map((_, index) => ({ ops: sum((shard) => shard.scripts[index].ops), errors: sum((shard) => shard.scripts[index].errors) })),
     intervals,
     errorMessages,
-    factory: factory as unknown as Omit<FactoryStats, 'mode'>,
+    factory: { ...(factory as unknown as Omit<FactoryStats, 'mode'>), hosts, failovers },
     resultPaths: { skipping: sum((shard) => shard.resultPaths.skipping), pg: sum((shard) => shard.resultPaths.pg) },
   };
 }

@@ -12,8 +12,18 @@ import pg from 'pg';
 import { describeServer } from './describe.js';
 import { ConnectError, PgfactoryError, ServerError, SettingsError } from './errors.js';
 import { maskSecret } from './secrets.js';
-import { destroyClientSocket, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, sendCancelRequest } from './pg-internals.js';
-import type { ConnectionSettings } from './settings.js';
+import {
+  destroyClientSocket,
+  isConnectTimeout,
+  isNoSslOnServer,
+  libpqConnectionLossText,
+  onAuthenticationRequest,
+  onConnectPhases,
+  onParameterStatus,
+  sendCancelRequest,
+} from './pg-internals.js';
+import type { AuthMethod, ConnectionSettings } from './settings.js';
+import { hostOrder, targetMismatch, type HostTarget, type ServerState } from './settings/hosts.js';
 
 export type FactoryMode = 'fresh' | 'pooled';
 
@@ -59,6 +69,23 @@ export interface FactoryStats {
   /** withConnection() calls, and those that ended with an error. */
   requests: number;
   requests_errors: number;
+  /** Per host, in the order listed: connections opened, failed attempts, connections lost. */
+  hosts: HostStats[];
+  /** Connections lost on one host and opened again on another, with the time in between. */
+  failovers: Failover[];
+}
+
+export interface Failover {
+  from: string;
+  to: string;
+  switch_ms: number;
+}
+
+export interface HostStats {
+  host: string;
+  connections_opened: number;
+  connections_errors: number;
+  connections_lost: number;
 }
 
 export interface ConnectionFactory {
@@ -112,8 +139,14 @@ export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false
   const { sslmode } = settings;
   if (!useTls || sslmode === 'disable' || settings.host.startsWith('/')) return false;
   const options: ConnectionOptions = {};
-  if (settings.sslcert !== undefined) options.cert = readCertFile(settings.sslcert, 'sslcert');
-  if (settings.sslkey !== undefined) options.key = readCertFile(settings.sslkey, 'sslkey');
+  if (settings.sslcertmode !== 'disable') {
+    if (settings.sslcert !== undefined) options.cert = readCertFile(settings.sslcert, 'sslcert');
+    if (settings.sslkey !== undefined) options.key = readCertFile(settings.sslkey, 'sslkey');
+    if (settings.sslpassword !== undefined) options.passphrase = settings.sslpassword;
+  }
+  if (settings.sslcrl !== undefined) options.crl = readCertFile(settings.sslcrl, 'sslcrl');
+  if (settings.ssl_min_protocol_version !== undefined) options.minVersion = settings.ssl_min_protocol_version;
+  if (settings.ssl_max_protocol_version !== undefined) options.maxVersion = settings.ssl_max_protocol_version;
 
   let rootcert = settings.sslrootcert;
   const defaultRoot = path.join(os.homedir(), '.postgresql', 'root.crt');
@@ -128,8 +161,15 @@ export function tlsOptions(settings: ConnectionSettings, useTls: boolean): false
   else options.ca = systemRoots();
   options.rejectUnauthorized = true;
   if (sslmode !== 'verify-full') options.checkServerIdentity = () => undefined;
+  else if (settings.hosts?.[0]?.hostaddr !== undefined) {
+    // Connected to hostaddr: the certificate must still name `host` (libpq).
+    const name = settings.host;
+    const { checkServerIdentity } = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    options.checkServerIdentity = (_address, cert) => checkServerIdentity(name, cert);
+  }
   return options;
 }
+
 
 /** OpenSSL's verdicts on a certificate chain that does not lead to a trusted root (Node error codes). */
 const TLS_CHAIN_ERRORS: ReadonlySet<string> = new Set([
@@ -151,7 +191,7 @@ export function connectError(settings: ConnectionSettings, error: unknown): Conn
     reason = `server certificate not trusted: ${reason} (checked against ${settings.sslrootcert !== undefined ? `sslrootcert "${settings.sslrootcert}"` : 'the root certificate'}, sslmode ${settings.sslmode})`;
   }
   else if (err.code === 'ENOTFOUND') reason = 'unknown host name';
-  else if (isConnectTimeout(reason)) reason = `timeout expired after ${settings.connect_timeout} s (connect_timeout)`;
+  else if (isConnectTimeout(reason)) reason = `timeout expired after ${Math.max(settings.connect_timeout, 2)} s (connect_timeout)`;
   else if (err.code === 'ENOENT' && settings.host.startsWith('/')) reason = 'no such socket (is the server running locally?)';
   return new ConnectError(`cannot connect to ${describeServer(settings)}: ${maskSecret(reason, settings.password)}`);
 }
@@ -163,12 +203,93 @@ function promiseOrCallback(promise: Promise<void>, callback: ((err?: Error) => v
   return undefined;
 }
 
+/** One host of the list, as the factory sees it: its own settings view, TLS state and counters. */
+interface HostSlot {
+  index: number;
+  /** `settings` with host, port and password of this host. */
+  settings: ConnectionSettings;
+  /** prefer/allow: what this server accepted last time, so later connections skip the failed try. */
+  useTls: boolean;
+  /** Certificate files are read once per host, not for every connection. */
+  tls: Map<boolean, ReturnType<typeof tlsOptions>>;
+  stats: HostStats;
+}
+
+function hostView(settings: ConnectionSettings, target: HostTarget): ConnectionSettings {
+  const view = { ...settings, host: target.host, port: target.port, hosts: [target] };
+  const password = settings.hosts !== undefined && settings.hosts.length > 1 && Object.prototype.hasOwnProperty.call(target, 'password')
+    ? target.password
+    : settings.password;
+  // Non-enumerable, as in the settings themselves (the spread above drops both).
+  Object.defineProperty(view, 'password', { value: password, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(view, 'sslpassword', { value: settings.sslpassword, enumerable: false, writable: true, configurable: true });
+  return view;
+}
+
+const AUTH_REQUEST_WORDS: Record<AuthMethod, string> = {
+  password: 'a cleartext password',
+  md5: 'an md5 password',
+  'scram-sha-256': 'SCRAM-SHA-256 authentication',
+  gss: 'GSSAPI authentication',
+  sspi: 'SSPI authentication',
+  oauth: 'OAuth authentication',
+  none: 'no authentication (trust)',
+};
+
+/**
+ * require_auth and channel_binding (libpq's semantics): the server's authentication request is
+ * judged before pg answers it, so a refused method never gets a password.
+ */
+class AuthWatch {
+  asked: AuthMethod | undefined;
+  mechanisms: string[] = [];
+
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly overTls: () => boolean,
+  ) {}
+
+  /** Why the exchange the server asked for is refused; undefined when it may go on. */
+  refusal(): string | undefined {
+    const method = this.asked ?? 'none';
+    const allowed = this.settings.require_auth;
+    if (allowed !== undefined && !allowed.includes(method)) {
+      return `the server asked for ${AUTH_REQUEST_WORDS[method]}, which require_auth (${allowed.join(',')}) does not allow; no password was sent`;
+    }
+    if (this.settings.channel_binding === 'require') {
+      if (method !== 'scram-sha-256') {
+        return `channel_binding=require, but the server asked for ${AUTH_REQUEST_WORDS[method]} (channel binding needs SCRAM-SHA-256-PLUS over TLS)`;
+      }
+      if (!this.overTls() || !this.mechanisms.includes('SCRAM-SHA-256-PLUS')) {
+        return `channel_binding=require, but the server did not offer SCRAM-SHA-256-PLUS${this.overTls() ? '' : ' (the connection is not encrypted)'}`;
+      }
+    }
+    return undefined;
+  }
+}
+
 export function createConnectionFactory(settings: ConnectionSettings, options: FactoryOptions = {}): ConnectionFactory {
   const mode = options.mode ?? 'pooled';
   const poolSize = options.poolSize ?? 10;
   if (!Number.isInteger(poolSize) || poolSize < 1) throw new SettingsError(`invalid pool size ${poolSize}: must be an integer >= 1`);
 
-  const counters: FactoryStats = {
+  // One host: the top-level fields are authoritative (library callers adjust host, port or password
+  // on a settings object).
+  const listed = settings.hosts?.[0];
+  const targets: HostTarget[] =
+    settings.hosts !== undefined && settings.hosts.length > 1
+      ? settings.hosts
+      : [{ host: settings.host, port: settings.port, hostaddr: listed?.host === settings.host ? listed.hostaddr : undefined }];
+  const slots: HostSlot[] = targets.map((target, index) => ({
+    index,
+    settings: hostView(settings, target),
+    useTls: settings.sslmode !== 'disable' && settings.sslmode !== 'allow',
+    tls: new Map(),
+    stats: { host: describeServer(target), connections_opened: 0, connections_errors: 0, connections_lost: 0 },
+  }));
+  const targetAttrs = settings.target_session_attrs ?? 'any';
+
+  const counters: Omit<FactoryStats, 'hosts' | 'failovers'> = {
     mode,
     connections_opened: 0,
     connections_errors: 0,
@@ -180,57 +301,98 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     requests: 0,
     requests_errors: 0,
   };
-  // prefer/allow: what the server accepted last time, so later connections skip the failed try.
-  let useTls = settings.sslmode !== 'disable' && settings.sslmode !== 'allow';
+  const failovers: Failover[] = [];
+  // When a connection to this host was last lost: the next connection opened elsewhere is a failover.
+  let lostAt: { slot: number; at: number } | undefined;
   const active = new Set<pg.Client>();
   // Connections still being opened: Ctrl-C must not wait for connect_timeout on a silent server.
   const connecting = new Set<pg.Client>();
   // Pooled connections handed out at least once: the next hand-out is a reuse.
   const handedOut = new WeakSet<object>();
   let closed = false;
+  // Where the last good connection went: new connections try it first (after a failover, the
+  // host that now fits instead of the dead one, again and again).
+  let preferredSlot = 0;
+  // The host for the next FactoryClient: pg-pool constructs clients itself.
+  let pendingSlot = 0;
 
   const setupSql = options.statementTimeoutMs !== undefined ? `SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}` : undefined;
 
-  // Certificate files are read once per factory, not for every connection it opens.
-  const tlsOptionsByUse = new Map<boolean, ReturnType<typeof tlsOptions>>();
-  function tlsOptionsFor(tls: boolean): ReturnType<typeof tlsOptions> {
-    let options = tlsOptionsByUse.get(tls);
-    if (options === undefined) {
-      options = tlsOptions(settings, tls);
-      tlsOptionsByUse.set(tls, options);
+  function tlsOptionsFor(slot: HostSlot, tls: boolean): ReturnType<typeof tlsOptions> {
+    let found = slot.tls.get(tls);
+    if (found === undefined) {
+      found = tlsOptions(slot.settings, tls);
+      slot.tls.set(tls, found);
     }
-    return options;
+    return found;
   }
 
-  function clientConfig(): pg.ClientConfig {
-    const config: pg.ClientConfig = {
-      host: settings.host,
-      port: settings.port,
+  // libpq waits at least 2 s per host: a 1 s timeout would give up inside one slow round trip.
+  const connectTimeoutMs = settings.connect_timeout > 0 ? Math.max(settings.connect_timeout, 2) * 1000 : 0;
+
+  function clientConfig(slot: HostSlot, auth: () => AuthWatch | undefined): pg.ClientConfig {
+    const target = slot.settings.hosts[0]!;
+    const config: pg.ClientConfig & { sslnegotiation?: string } = {
+      host: target.hostaddr ?? target.host,
+      port: target.port,
       user: settings.user,
       database: settings.dbname,
       application_name: settings.application_name,
-      ssl: tlsOptionsFor(useTls),
+      ssl: tlsOptionsFor(slot, slot.useTls),
+      keepAlive: settings.keepalives ?? true,
+      enableChannelBinding: settings.channel_binding !== 'disable',
     };
+    if (settings.keepalives_idle !== undefined && settings.keepalives_idle > 0) config.keepAliveInitialDelayMillis = settings.keepalives_idle * 1000;
+    if (settings.options !== undefined) config.options = settings.options;
+    if (settings.sslnegotiation === 'direct') config.sslnegotiation = 'direct';
     // A function: the config object never holds the password, and pg never falls back to its own
     // PGPASSWORD/.pgpass lookup (which ignores our precedence and prints warnings of its own).
     config.password = async () => {
-      if (settings.password === undefined) throw new Error(NO_PASSWORD);
-      return settings.password;
+      const refused = auth()?.refusal();
+      if (refused !== undefined) throw new Error(refused);
+      if (slot.settings.password === undefined) throw new Error(NO_PASSWORD);
+      return slot.settings.password;
     };
-    if (settings.connect_timeout > 0) config.connectionTimeoutMillis = settings.connect_timeout * 1000;
+    if (connectTimeoutMs > 0) config.connectionTimeoutMillis = connectTimeoutMs;
     return config;
   }
 
   // A pg.Client that times its own connect and runs the session setup; pg-pool creates these too.
   class FactoryClient extends pg.Client {
-    constructor() {
-      super(clientConfig());
+    readonly slot: HostSlot;
+    /** What the server said about itself at startup (target_session_attrs). */
+    serverState: ServerState | undefined;
+    private auth: AuthWatch | undefined;
+
+    // pg-pool passes its own options here: a number is ours (fresh mode), else the pending host.
+    constructor(slotIndex?: unknown) {
+      const slot = slots[typeof slotIndex === 'number' ? slotIndex : pendingSlot]!;
+      let self: FactoryClient | undefined;
+      super(clientConfig(slot, () => self?.auth));
+      self = this;
+      this.slot = slot;
       // An idle connection's error (backend terminated, server stopped) must not crash the process.
       this.on('error', (error: Error) => {
-        counters.connections_lost += 1;
+        this.markLost();
         watchedLoss(this, error);
       });
-      this.on('end', () => watchedLoss(this, new Error('server closed the connection unexpectedly')));
+      this.on('end', () => {
+        // Not ended by us: the server or the network ended it (a FATAL during a query lands here).
+        if (!(this as unknown as { _ending: boolean })._ending) this.markLost();
+        watchedLoss(this, new Error('server closed the connection unexpectedly'));
+      });
+    }
+
+    private opened = false;
+    private lost = false;
+
+    /** Counted once per connection that was open, however pg reports its end. */
+    markLost(): void {
+      if (!this.opened || this.lost) return;
+      this.lost = true;
+      counters.connections_lost += 1;
+      this.slot.stats.connections_lost += 1;
+      lostAt = { slot: this.slot.index, at: performance.now() };
     }
 
     // pg overloads connect() and end(): a promise, or a callback (pg-pool uses the callbacks).
@@ -244,11 +406,35 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       let tcpAt: number | undefined;
       let tlsAt: number | undefined;
       onConnectPhases(this, () => (tcpAt = performance.now()), () => (tlsAt = performance.now()));
+      const watchAuth = settings.require_auth !== undefined || settings.channel_binding === 'require';
+      if (watchAuth) {
+        const auth = new AuthWatch(settings, () => tlsAt !== undefined);
+        this.auth = auth;
+        onAuthenticationRequest(this, (method, mechanisms) => {
+          auth.asked = method;
+          if (mechanisms !== undefined) auth.mechanisms = mechanisms;
+        });
+      }
+      let state: Partial<ServerState> | undefined;
+      if (targetAttrs !== 'any') {
+        // Servers >= 14 report both at startup; older ones are asked below.
+        state = {};
+        const seen = state;
+        onParameterStatus(this, (name, value) => {
+          if (name === 'in_hot_standby') seen.inHotStandby = value === 'on';
+          if (name === 'default_transaction_read_only') seen.readOnly = value === 'on';
+        });
+      }
       connecting.add(this);
       try {
         await super.connect();
+        // A server that asked for no password at all (trust) is judged once it let us in.
+        const refused = this.auth?.refusal();
+        if (refused !== undefined) throw new Error(refused);
+        if (state !== undefined) this.serverState = await this.askServerState(state);
       } catch (error) {
         counters.connections_errors += 1;
+        this.slot.stats.connections_errors += 1;
         // pg leaves the socket open after some startup failures (e.g. a refused password exchange),
         // which would keep the process alive.
         destroyClientSocket(this);
@@ -257,8 +443,14 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         connecting.delete(this);
       }
       const readyAt = performance.now();
+      this.opened = true;
       counters.connections_opened += 1;
+      this.slot.stats.connections_opened += 1;
       counters.connect_ms_total += readyAt - started;
+      if (lostAt !== undefined && lostAt.slot !== this.slot.index) {
+        failovers.push({ from: slots[lostAt.slot]!.stats.host, to: this.slot.stats.host, switch_ms: readyAt - lostAt.at });
+        lostAt = undefined;
+      }
       options.onConnect?.({
         total_ms: readyAt - started,
         tcp_ms: tcpAt !== undefined ? tcpAt - started : undefined,
@@ -266,6 +458,19 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         startup_ms: tcpAt !== undefined ? readyAt - (tlsAt ?? tcpAt) : undefined,
       });
       if (setupSql !== undefined) await super.query(setupSql);
+    }
+
+    /** libpq's checks: the startup reports, else `pg_is_in_recovery()` and `transaction_read_only`. */
+    private async askServerState(reported: Partial<ServerState>): Promise<ServerState> {
+      if (reported.inHotStandby !== undefined && reported.readOnly !== undefined) {
+        // libpq counts a hot standby as read-only whatever default_transaction_read_only says.
+        return { inHotStandby: reported.inHotStandby, readOnly: reported.readOnly || reported.inHotStandby };
+      }
+      const result = await super.query<{ standby: boolean; read_only: string }>(
+        "select pg_catalog.pg_is_in_recovery() as standby, pg_catalog.current_setting('transaction_read_only') as read_only",
+      );
+      const row = result.rows[0]!;
+      return { inHotStandby: row.standby, readOnly: row.read_only === 'on' || row.standby };
     }
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -283,10 +488,10 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     }
   }
 
-  /** Opens a connection, applying libpq's prefer/allow fallback between TLS and plain. */
-  async function connectWithFallback<T>(open: () => Promise<T>): Promise<T> {
+  /** Opens a connection to one host, applying libpq's prefer/allow fallback between TLS and plain. */
+  async function openOn<T>(slot: HostSlot, open: () => Promise<T>): Promise<T> {
     // Concurrent first connects may all fail the same way: decide on what this attempt tried.
-    const triedTls = useTls;
+    const triedTls = slot.useTls;
     try {
       return await open();
     } catch (error) {
@@ -296,16 +501,55 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         (settings.sslmode === 'allow' && !triedTls && NEEDS_SSL.test(message));
       // A setting that cannot be used (an unreadable sslrootcert) is the user's to fix, not the server's.
       if (error instanceof SettingsError) throw error;
-      if (!retry) throw connectError(settings, error);
+      if (!retry) throw connectError(slot.settings, error);
       // The refused first try is part of one connection attempt, not a failed connection.
       counters.connections_errors -= 1;
-      useTls = !triedTls;
+      slot.stats.connections_errors -= 1;
+      slot.useTls = !triedTls;
       try {
         return await open();
       } catch (second) {
-        throw connectError(settings, second);
+        throw connectError(slot.settings, second);
       }
     }
+  }
+
+  /**
+   * libpq's host loop: each host in turn (from the one that worked last; shuffled with
+   * load_balance_hosts=random), each with its own connect_timeout, until one connects and fits
+   * target_session_attrs (prefer-standby: a second pass takes any). When none does, one error
+   * names every host tried with its own reason.
+   */
+  async function connectSomewhere<T extends FactoryClient>(open: (slot: HostSlot) => Promise<T>, discard: (client: T) => void): Promise<T> {
+    if (slots.length === 1 && targetAttrs === 'any') return openOn(slots[0]!, () => open(slots[0]!));
+    const order = hostOrder(slots.length, settings.load_balance_hosts ?? 'disable');
+    if (settings.load_balance_hosts !== 'random') order.push(...order.splice(0, order.indexOf(preferredSlot)));
+    const failures: string[] = [];
+    const passes = targetAttrs === 'prefer-standby' ? 2 : 1;
+    for (let pass = 1; pass <= passes; pass++) {
+      for (const index of order) {
+        const slot = slots[index]!;
+        let client: T;
+        try {
+          client = await openOn(slot, () => open(slot));
+        } catch (error) {
+          if (!(error instanceof ConnectError)) throw error;
+          failures.push(error.message.replace(/^cannot connect to /, ''));
+          continue;
+        }
+        const state = client.serverState;
+        const mismatch = state === undefined ? undefined : targetMismatch(targetAttrs, state, pass === 2);
+        if (mismatch !== undefined) {
+          failures.push(`${slot.stats.host}: ${mismatch} (target_session_attrs=${targetAttrs})`);
+          discard(client);
+          continue;
+        }
+        preferredSlot = index;
+        return client;
+      }
+    }
+    const tried = [...new Set(failures)];
+    throw new ConnectError(slots.length === 1 ? `cannot connect to ${tried[0]}` : `cannot connect to any of ${slots.length} hosts: ${tried.join('; ')}`);
   }
 
   const pool = mode === 'pooled'
@@ -313,43 +557,59 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
         Client: FactoryClient as unknown as typeof pg.Client,
         max: poolSize,
         idleTimeoutMillis: 0,
-        connectionTimeoutMillis: settings.connect_timeout > 0 ? settings.connect_timeout * 1000 : 0,
+        // The client's own timeout (per host) fires first, with the better message.
+        connectionTimeoutMillis: connectTimeoutMs > 0 ? connectTimeoutMs + 1000 : 0,
       })
     : undefined;
   pool?.on('error', () => {
     // counted by FactoryClient's own listener; the pool drops the client itself
   });
 
+  type PooledClient = FactoryClient & pg.PoolClient;
+
   async function withPooled<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    // An idle connection is handed out as it is; only opening one needs the TLS fallback.
-    const client = pool!.idleCount > 0 ? await pool!.connect() : await connectWithFallback(() => pool!.connect());
+    // An idle connection is handed out as it is; only opening one needs the host loop.
+    const client = (pool!.idleCount > 0
+      ? await pool!.connect()
+      : await connectSomewhere(
+          (slot) => {
+            pendingSlot = slot.index;
+            return pool!.connect() as Promise<PooledClient>;
+          },
+          (unfit) => unfit.release(true),
+        )) as PooledClient;
     if (handedOut.has(client)) counters.connections_reused += 1;
     else handedOut.add(client);
-    active.add(client as unknown as pg.Client);
+    active.add(client);
     let broken: Error | undefined;
     try {
-      return await failOnConnectionLoss(settings, client as unknown as pg.Client, fn(client as unknown as pg.Client));
+      return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } catch (error) {
       // A server-side statement error leaves the connection usable (and its open transaction in
       // place, which the shell relies on); anything else may not.
       const sqlstate = error instanceof pg.DatabaseError ? error.code : error instanceof ServerError ? error.sqlstate : undefined;
       if (sqlstate === undefined || sqlstate.startsWith('57P')) broken = error as Error;
+      // The pool ends a broken connection before pg sees the socket close: count the loss here.
+      if (connectionGone(error)) client.markLost();
       throw error;
     } finally {
-      active.delete(client as unknown as pg.Client);
+      active.delete(client);
       client.release(broken ?? false);
     }
   }
 
   async function withFresh<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = await connectWithFallback(async () => {
-      const candidate = new FactoryClient();
-      await candidate.connect();
-      return candidate;
-    });
+    const client = await connectSomewhere(
+      async (slot) => {
+        const candidate = new FactoryClient(slot.index);
+        await candidate.connect();
+        return candidate;
+      },
+      (unfit) => void unfit.end().catch(() => undefined),
+    );
     active.add(client);
     try {
-      return await failOnConnectionLoss(settings, client, fn(client));
+      return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } finally {
       active.delete(client);
       await client.end().catch(() => undefined);
@@ -371,15 +631,21 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     async cancelActive(): Promise<void> {
       // A connection still opening has nothing to cancel: drop it, so its connect fails now.
       for (const client of connecting) destroyClientSocket(client);
-      await Promise.all([...active].map((client) => cancelQuery(settings, client)));
+      await Promise.all([...active].map((client) => cancelQuery((client as FactoryClient).slot?.settings ?? settings, client)));
     },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
       await pool?.end();
     },
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, hosts: slots.map((slot) => ({ ...slot.stats })), failovers: failovers.map((failover) => ({ ...failover })) }),
   };
+}
+
+/** The server ended the session (57P01 admin shutdown, 57P02 crash…) or the socket died. */
+function connectionGone(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return (error.code ?? '').startsWith('57P');
+  return error instanceof ConnectError || (error instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(error.message));
 }
 
 /** How long a command may take to fail on its own once its connection died (see below). */
@@ -437,5 +703,6 @@ export function connectionLostError(settings: ConnectionSettings, error: Error):
 
 /** Asks the server to cancel what `client` is running (node-postgres has no public call for this). */
 export function cancelQuery(settings: ConnectionSettings, client: pg.Client): Promise<void> {
-  return sendCancelRequest(client, settings.host.startsWith('/') ? path.join(settings.host, `.s.PGSQL.${settings.port}`) : settings.port, settings.host);
+  const host = settings.hosts?.[0]?.hostaddr ?? settings.host;
+  return sendCancelRequest(client, host.startsWith('/') ? path.join(host, `.s.PGSQL.${settings.port}`) : settings.port, host);
 }

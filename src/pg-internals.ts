@@ -94,6 +94,28 @@ export async function sendCancelRequest(client: pg.Client, target: number | stri
   });
 }
 
+/**
+ * Calls `onRequest` with the authentication method the server asks for, before pg answers it.
+ * Why: require_auth and channel_binding must judge the request before a password goes out; pg
+ * has no hook between the server's request and its reply (its connection's events, prepended).
+ */
+export function onAuthenticationRequest(client: pg.Client, onRequest: (method: 'password' | 'md5' | 'scram-sha-256', mechanisms?: string[]) => void): void {
+  const connection = connectionOf(client) as unknown as NodeJS.EventEmitter;
+  connection.prependListener('authenticationCleartextPassword', () => onRequest('password'));
+  connection.prependListener('authenticationMD5Password', () => onRequest('md5'));
+  connection.prependListener('authenticationSASL', (message: { mechanisms: string[] }) => onRequest('scram-sha-256', message.mechanisms));
+}
+
+/**
+ * Calls `onStatus` for every ParameterStatus the server reports. Why: pg keeps none of them
+ * public; target_session_attrs reads in_hot_standby and default_transaction_read_only (≥ 14).
+ */
+export function onParameterStatus(client: pg.Client, onStatus: (name: string, value: string) => void): void {
+  (connectionOf(client) as unknown as NodeJS.EventEmitter).on('parameterStatus', (message: { parameterName: string; parameterValue: string }) =>
+    onStatus(message.parameterName, message.parameterValue),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // pg: error texts (pg's errors carry no code for these)
 

@@ -21,6 +21,12 @@ export interface QueryOptions {
   sourceName?: string;
   params?: string[];
   singleTransaction?: boolean;
+  /**
+   * statement_timeout for these statements only: SET LOCAL in a transaction around each one, so
+   * nothing stays behind on the server connection (PgBouncer transaction pooling hands that
+   * connection to the next client).
+   */
+  statementTimeoutMs?: number;
   /** Called after each statement with its elapsed time (for --timing). */
   onTiming?: (elapsedMs: number, statement: Statement) => void;
   /** Called for each NOTICE/WARNING the server sends (db-errors' formatNotice prints it as psql does). */
@@ -58,7 +64,9 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
       }
       for (const statement of statements) {
         const started = performance.now();
-        const summary = await runStatement(client, statement, params, writer, options.sourceName);
+        const summary = await withStatementTimeout(client, statement.text, options.statementTimeoutMs, (own) =>
+          runStatement(client, statement, params, writer, options.sourceName, own),
+        );
         summary.elapsedMs = performance.now() - started;
         options.onTiming?.(summary.elapsedMs, statement);
         summaries.push(summary);
@@ -77,7 +85,52 @@ export async function runQuery(factory: ConnectionFactory, options: QueryOptions
   });
 }
 
-export async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined): Promise<StatementSummary> {
+/** pg's transaction status; before the first ReadyForQuery pg reports null: nothing has run, the session is idle. */
+const transactionStatus = (client: pg.Client): string => client.getTransactionStatus() ?? 'I';
+
+// Statements PostgreSQL refuses inside a transaction block, and transaction control itself.
+const NO_TRANSACTION_BLOCK =
+  /^\s*(vacuum|create\s+database|drop\s+database|alter\s+system|create\s+tablespace|drop\s+tablespace|(create|drop)\s+(unique\s+)?index\s+concurrently|reindex\b.*\bconcurrently|create\s+subscription|drop\s+subscription|alter\s+subscription|cluster\s*;?\s*$)/i;
+const TRANSACTION_CONTROL = /^\s*(begin|start\s+transaction|commit|end|rollback|abort|savepoint|release|prepare\s+transaction|commit\s+prepared|rollback\s+prepared)\b/i;
+
+/**
+ * Runs one statement under `timeoutMs` without leaving the setting on the session. Idle: BEGIN,
+ * SET LOCAL, the statement, COMMIT (`work` is told it runs in a transaction of ours). Inside the
+ * user's transaction: SET LOCAL, which ends with it. Transaction control and statements that
+ * cannot run in a transaction block get a session SET and a RESET right after (the only case
+ * where a PgBouncer in transaction mode could hand the setting on, for the statement's duration).
+ */
+export async function withStatementTimeout<T>(client: pg.Client, text: string, timeoutMs: number | undefined, work: (ownTransaction: boolean) => Promise<T>): Promise<T> {
+  if (timeoutMs === undefined) return work(false);
+  const value = Math.trunc(timeoutMs);
+  const status = transactionStatus(client);
+  if (status === 'E') return work(false); // a failed transaction refuses every statement anyway
+  if (status === 'T' && !TRANSACTION_CONTROL.test(text)) {
+    await client.query(`SET LOCAL statement_timeout = ${value}`);
+    return work(false);
+  }
+  if (TRANSACTION_CONTROL.test(text) || NO_TRANSACTION_BLOCK.test(text)) {
+    if (status === 'T') return work(false);
+    await client.query(`SET statement_timeout = ${value}`);
+    try {
+      return await work(false);
+    } finally {
+      if (transactionStatus(client) === 'I') await client.query('RESET statement_timeout').catch(() => undefined);
+    }
+  }
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL statement_timeout = ${value}`);
+    const result = await work(true);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function runStatement(client: pg.Client, statement: Statement, params: string[], writer: ResultWriter, sourceName: string | undefined, ownTransaction = false): Promise<StatementSummary> {
   const plain = isPlainQuery(statement.text);
   // What was last sent for this statement: error positions count from its start.
   let sent = statement.text;
@@ -91,7 +144,7 @@ export async function runStatement(client: pg.Client, statement: Statement, para
       }
       const plan = copyPlanFor(statement.text, serverFormat, columns);
       sent = plan.sql;
-      const rowCount = await withPlanSettings(client, plan.settings, () => copyOut(client, plan, writer));
+      const rowCount = await withPlanSettings(client, plan.settings, ownTransaction, () => copyOut(client, plan, writer));
       return { tag: `SELECT ${rowCount}`, rowCount, elapsedMs: 0 };
     }
     const formattedSql = serverFormat !== undefined ? serverFormattedQueryFor(statement.text, serverFormat) : undefined;
@@ -120,9 +173,13 @@ async function describeColumns(client: pg.Client, describeSql: string): Promise<
  * PgBouncer). Inside the user's own transaction the settings are skipped rather than changed
  * under them.
  */
-async function withPlanSettings<T>(client: pg.Client, settings: string[] | undefined, work: () => Promise<T>): Promise<T> {
-  // Before the first ReadyForQuery pg reports null: nothing has run yet, so the session is idle.
-  if (settings === undefined || (client.getTransactionStatus() ?? 'I') !== 'I') return work();
+async function withPlanSettings<T>(client: pg.Client, settings: string[] | undefined, ownTransaction: boolean, work: () => Promise<T>): Promise<T> {
+  if (settings !== undefined && ownTransaction) {
+    // Already in a transaction of ours (see withStatementTimeout): SET LOCAL ends with it.
+    for (const setting of settings) await client.query(setting);
+    return work();
+  }
+  if (settings === undefined || transactionStatus(client) !== 'I') return work();
   await client.query('BEGIN');
   try {
     for (const setting of settings) await client.query(setting);

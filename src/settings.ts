@@ -3,25 +3,40 @@
 //
 // `resolveSettings` is pure: the caller hands in the environment, the parsed .env file and the few
 // file-system probes it needs, so every precedence rule can be tested without touching the machine.
-// `loadSettings` is the only I/O edge.
+// `loadSettings` is the only I/O edge. The grammar is in settings/conninfo.ts, the keyword table in
+// settings/parameters.ts, the multi-host rules in settings/hosts.ts.
 //
-// Precedence, highest first, decided per field:
+// Precedence, highest first, decided per keyword:
 //   a plain `-d name`  >  overrides (e.g. --embedded)  >  the -W prompt  >  a URI/conninfo in -d
 //   >  the separate flags  >  DATABASE_URL  >  the service file entry  >  PG* variables
-//   >  the password file (password only)  >  defaults.
+//   >  the password file (password only, matched per host)  >  defaults.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { parse as parseConnectionUri } from 'pg-connection-string';
 import { SettingsError } from './errors.js';
 import { REDACTED_PASSWORD, redactUri } from './secrets.js';
-import { pgpassHelper } from './pg-internals.js';
+import { ConninfoSyntaxError, isConnectionString, parseConnectionString as parseConninfoText, uriPrefixLength } from './settings/conninfo.js';
+import {
+  LOAD_BALANCE_HOSTS,
+  TARGET_SESSION_ATTRS,
+  hostTargets,
+  type HostTarget,
+  type LoadBalanceHosts,
+  type TargetSessionAttrs,
+} from './settings/hosts.js';
+import { PARAMETERS, PARAMETER_NAMES, isParameterName, refusal, type ParameterName } from './settings/parameters.js';
+import { passwordFromFile } from './settings/pgpass.js';
+import { findServiceEntry } from './settings/service.js';
+
+export { isConnectionString } from './settings/conninfo.js';
+export type { HostTarget } from './settings/hosts.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
 export const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
+/** The settings `pgfactory config` always shows; the others only when set. */
 export const SETTING_NAMES = [
   'host',
   'port',
@@ -34,14 +49,23 @@ export const SETTING_NAMES = [
   'sslkey',
   'application_name',
   'connect_timeout',
-] as const;
+] as const satisfies readonly ParameterName[];
 
-export type SettingName = (typeof SETTING_NAMES)[number];
+export type SettingName = ParameterName;
+
+export const CHANNEL_BINDINGS = ['disable', 'prefer', 'require'] as const;
+export type ChannelBinding = (typeof CHANNEL_BINDINGS)[number];
+
+/** require_auth's methods (libpq); `none` = the server asks for no password at all (trust). */
+export const AUTH_METHODS = ['password', 'md5', 'gss', 'sspi', 'scram-sha-256', 'oauth', 'none'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 export interface ConnectionSettings {
-  /** Host name, IP, or a unix-socket directory (starts with '/'). */
+  /** The first host (all of them are in `hosts`): a name, an IP, or a unix-socket directory. */
   host: string;
   port: number;
+  /** Every host to try, in the order given; each may carry its own .pgpass password. */
+  hosts: HostTarget[];
   user: string;
   password: string | undefined;
   dbname: string;
@@ -49,10 +73,29 @@ export interface ConnectionSettings {
   sslrootcert: string | undefined;
   sslcert: string | undefined;
   sslkey: string | undefined;
+  sslpassword: string | undefined;
+  sslcrl: string | undefined;
+  sslnegotiation: 'postgres' | 'direct';
+  sslcertmode: 'allow' | 'disable';
+  ssl_min_protocol_version: TlsVersion | undefined;
+  ssl_max_protocol_version: TlsVersion | undefined;
   application_name: string;
-  /** Seconds; 0 = wait forever (libpq); our default is DEFAULT_CONNECT_TIMEOUT_S. */
+  /** Seconds per host; 0 = wait forever (libpq); our default is DEFAULT_CONNECT_TIMEOUT_S. */
   connect_timeout: number;
+  /** Startup `options` (e.g. `-c search_path=x`). */
+  options: string | undefined;
+  keepalives: boolean;
+  /** Seconds of idle before the first keepalive; undefined = the system's. */
+  keepalives_idle: number | undefined;
+  target_session_attrs: TargetSessionAttrs;
+  load_balance_hosts: LoadBalanceHosts;
+  /** undefined = any method; else what the server may ask for (libpq's `!` lists are expanded). */
+  require_auth: AuthMethod[] | undefined;
+  channel_binding: ChannelBinding;
 }
+
+export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
 
 /** libpq waits forever by default; a CLI that hangs on a typo'd host is worse than one that gives up. */
 export const DEFAULT_CONNECT_TIMEOUT_S = 10;
@@ -64,8 +107,11 @@ export const DEFAULT_SOCKET_DIRS = ['/var/run/postgresql', '/tmp'] as const;
 
 export interface ResolvedSettings {
   values: ConnectionSettings;
-  /** Human-readable origin of every field, e.g. 'flag --host', 'env PGHOST', 'pgpass /home/u/.pgpass:3', 'default'. */
-  sources: Record<SettingName, string>;
+  /**
+   * Human-readable origin of every field shown by `config`, e.g. 'flag --host', 'env PGHOST',
+   * 'pgpass /home/u/.pgpass:3', 'default': SETTING_NAMES always, other keywords when set.
+   */
+  sources: Partial<Record<SettingName, string>> & Record<(typeof SETTING_NAMES)[number], string>;
   /** One-line warnings for the CLI to print on stderr. */
   warnings: string[];
 }
@@ -100,7 +146,7 @@ export interface SettingsInput {
   /** For the default unix-socket directory. */
   existsDir: (path: string) => boolean;
   /** Beats every other layer except an explicit plain -d database name. */
-  overrides?: { values: Partial<ConnectionSettings>; source: string };
+  overrides?: { values: Partial<Record<SettingName, string | number>>; source: string };
 }
 
 /** The source label of each flag, so the CLI's help and `pgfactory config` agree. */
@@ -117,49 +163,18 @@ export const FLAG_SOURCES = {
 
 const DEFAULT_SOURCE = 'default';
 
-/** libpq's environment variables, one per setting. */
-const ENV_VARIABLES: Record<SettingName, string> = {
-  host: 'PGHOST',
-  port: 'PGPORT',
-  user: 'PGUSER',
-  password: 'PGPASSWORD',
-  dbname: 'PGDATABASE',
-  sslmode: 'PGSSLMODE',
-  sslrootcert: 'PGSSLROOTCERT',
-  sslcert: 'PGSSLCERT',
-  sslkey: 'PGSSLKEY',
-  application_name: 'PGAPPNAME',
-  connect_timeout: 'PGCONNECT_TIMEOUT',
-};
-
 /**
  * libpq treats an empty host/port/user/dbname as "not given" at every layer (an empty PGHOST means
  * the default host, not a host called ''), so we do too. Every other setting keeps '' as a value:
  * PGPASSWORD='' is an empty password, PGAPPNAME='' an empty application name.
  */
-const EMPTY_MEANS_UNSET: ReadonlySet<SettingName> = new Set<SettingName>(['host', 'port', 'user', 'dbname']);
-
-/**
- * Keywords libpq accepts that pgfactory does not use. A connection string written for psql may carry
- * them, so they are skipped with a warning rather than rejected; anything else is a typo.
- */
-const IGNORED_LIBPQ_KEYWORDS: ReadonlySet<string> = new Set([
-  'hostaddr', 'passfile', 'channel_binding', 'options', 'client_encoding', 'fallback_application_name',
-  'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout',
-  'replication', 'gssencmode', 'sslnegotiation', 'sslcompression', 'sslpassword', 'sslcertmode', 'sslcrl',
-  'sslcrldir', 'sslsni', 'requirepeer', 'ssl_min_protocol_version', 'ssl_max_protocol_version',
-  'min_protocol_version', 'max_protocol_version', 'krbsrvname', 'gsslib', 'gssdelegation',
-  'target_session_attrs', 'load_balance_hosts', 'require_auth', 'scram_client_key', 'scram_server_key',
-  'oauth_issuer', 'oauth_client_id', 'oauth_client_secret', 'oauth_scope',
-]);
+const EMPTY_MEANS_UNSET: ReadonlySet<SettingName> = new Set<SettingName>(['host', 'hostaddr', 'port', 'user', 'dbname']);
 
 const PASSWORD_ON_COMMAND_LINE_WARNING =
   'WARNING: a password on the command line is visible to other users in the process list; use PGPASSWORD, a .env file or ~/.pgpass instead';
 
-const URI_PREFIXES = ['postgresql://', 'postgres://'];
-
 // ---------------------------------------------------------------------------------------------
-// Layers: each maps a setting to a raw string and the label of where it came from.
+// Layers: each maps a keyword to a raw string and the label of where it came from.
 
 interface Candidate {
   value: string;
@@ -168,232 +183,60 @@ interface Candidate {
 
 type Layer = Partial<Record<SettingName, Candidate>>;
 
-function isSettingName(key: string): key is SettingName {
-  return (SETTING_NAMES as readonly string[]).includes(key);
-}
-
 function addCandidate(layer: Layer, name: SettingName, value: string | undefined, source: string): void {
   if (value === undefined) return;
   if (value === '' && EMPTY_MEANS_UNSET.has(name)) return;
   layer[name] = { value, source };
 }
 
-function layerFromValues(values: Partial<Record<SettingName, string>>, source: string): Layer {
-  const layer: Layer = {};
-  for (const name of SETTING_NAMES) addCandidate(layer, name, values[name], source);
-  return layer;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Connection strings: postgres:// URIs and libpq `key=value` strings.
 
 interface ParsedConnectionString {
-  values: Partial<Record<SettingName, string>>;
+  layer: Layer;
   service: string | undefined;
 }
 
 export function isConnectionUri(text: string): boolean {
-  return URI_PREFIXES.some((prefix) => text.startsWith(prefix));
-}
-
-/** psql's rule for -d: a URI, or anything with '=' in it, is a connection string; else a database name. */
-export function isConnectionString(text: string): boolean {
-  return isConnectionUri(text) || text.includes('=');
+  return uriPrefixLength(text) > 0;
 }
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function noteOption(key: string, value: string, sourceLabel: string, parsed: ParsedConnectionString, warnings: string[], unknownIsError: boolean): void {
-  if (key === 'service') {
-    parsed.service = value;
-  } else if (isSettingName(key)) {
-    parsed.values[key] = value;
-  } else if (IGNORED_LIBPQ_KEYWORDS.has(key)) {
-    warnings.push(`WARNING: ignoring connection option "${key}" in ${sourceLabel}: not supported by pgfactory`);
-  } else if (unknownIsError) {
-    throw new SettingsError(`invalid connection option "${key}" in ${sourceLabel}`);
-  } else {
-    warnings.push(`WARNING: ignoring unknown parameter "${key}" in ${sourceLabel}`);
-  }
-}
-
 /**
- * A postgres:// URI. pg-connection-string parses the part before '?'; we read the query ourselves
- * because that library maps sslmode to its own ssl object (and reads certificate files from disk).
- * Query parameters override the authority part, as in libpq. Unknown query parameters only warn:
- * DATABASE_URLs are often written for other drivers (`?schema=public`, `?ssl=true`).
+ * A URI or key=value string from `sourceLabel`. Every key must be a libpq keyword: an unknown one
+ * is a typo (`sslmdoe=verify-full` must not connect without TLS), named with its source.
  */
-function parseUri(uri: string, sourceLabel: string, warnings: string[]): ParsedConnectionString {
-  const queryStart = uri.indexOf('?');
-  const base = queryStart === -1 ? uri : uri.slice(0, queryStart);
-  const query = queryStart === -1 ? '' : uri.slice(queryStart + 1);
-  const parsed: ParsedConnectionString = { values: {}, service: undefined };
+function parseConnectionString(text: string, sourceLabel: string): ParsedConnectionString {
+  let parsed: ReturnType<typeof parseConninfoText>;
   try {
-    const fromAuthority = parseConnectionUri(base);
-    // pg-connection-string reports an absent part as '' or null; an empty part means "not given".
-    const present = (value: unknown): string | undefined =>
-      typeof value === 'string' && value !== '' ? value : undefined;
-    parsed.values.host = present(fromAuthority.host);
-    parsed.values.port = present(fromAuthority.port);
-    parsed.values.user = present(fromAuthority.user);
-    parsed.values.password = present(fromAuthority.password);
-    parsed.values.dbname = present(fromAuthority.database);
-    for (const [key, value] of new URLSearchParams(query)) {
-      noteOption(key, value, sourceLabel, parsed, warnings, false);
-    }
+    parsed = parseConninfoText(text);
   } catch (error) {
-    if (error instanceof SettingsError) throw error;
-    throw new SettingsError(`invalid connection URI "${redactUri(uri)}" in ${sourceLabel}: ${errorMessage(error)}`);
+    if (!(error instanceof ConninfoSyntaxError)) throw error;
+    // libpq's messages quote the whole URI: the password must not go with it.
+    const message = isConnectionUri(text) ? error.message.split(text).join(redactUri(text)) : error.message;
+    throw new SettingsError(`invalid connection ${isConnectionUri(text) ? 'URI' : 'string'} in ${sourceLabel}: ${message}`);
   }
-  return parsed;
-}
-
-const isSpace = (char: string | undefined): boolean => char !== undefined && /\s/.test(char);
-
-/**
- * A libpq `key=value key='quoted value'` string (libpq's conninfo_parse): spaces around '=' are
- * allowed, single quotes group, and a backslash escapes the next character. Unknown keywords are
- * an error, as in libpq. Messages never echo text that follows `password=`.
- */
-function parseConninfo(text: string, sourceLabel: string, warnings: string[]): ParsedConnectionString {
-  const parsed: ParsedConnectionString = { values: {}, service: undefined };
-  const fail = (problem: string): never => {
-    throw new SettingsError(`invalid connection string in ${sourceLabel}: ${problem}`);
-  };
-  let previousKey: string | undefined;
-  let i = 0;
-  while (i < text.length) {
-    while (isSpace(text[i])) i++;
-    if (i >= text.length) break;
-    let key = '';
-    while (i < text.length && !isSpace(text[i]) && text[i] !== '=') key += text[i++];
-    // A key right after password= is most likely the tail of an unquoted password with a space.
-    const keyForMessage = previousKey === 'password' ? 'the value of password (quote values that contain spaces)' : `"${key}"`;
-    while (isSpace(text[i])) i++;
-    if (text[i] !== '=') fail(`missing "=" after ${keyForMessage}`);
-    i++;
-    while (isSpace(text[i])) i++;
-    let value = '';
-    if (text[i] === "'") {
-      i++;
-      let closed = false;
-      while (i < text.length) {
-        const char = text[i]!;
-        if (char === '\\' && i + 1 < text.length) {
-          value += text[i + 1];
-          i += 2;
-        } else if (char === "'") {
-          closed = true;
-          i++;
-          break;
-        } else {
-          value += char;
-          i++;
-        }
-      }
-      if (!closed) fail(`unterminated quoted string after ${key === 'password' ? 'password' : `"${key}"`}`);
-    } else {
-      while (i < text.length && !isSpace(text[i])) {
-        if (text[i] === '\\' && i + 1 < text.length) i++;
-        value += text[i++];
-      }
-    }
-    if (previousKey === 'password' && !isSettingName(key) && key !== 'service' && !IGNORED_LIBPQ_KEYWORDS.has(key)) {
-      fail('unknown keyword after the value of password (quote values that contain spaces)');
-    }
-    noteOption(key, value, sourceLabel, parsed, warnings, true);
-    previousKey = key;
-  }
-  return parsed;
-}
-
-function parseConnectionString(text: string, sourceLabel: string, warnings: string[]): ParsedConnectionString {
-  return isConnectionUri(text) ? parseUri(text, sourceLabel, warnings) : parseConninfo(text, sourceLabel, warnings);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The service file (pg_service.conf).
-
-/** The entry for `service` in an INI-style service file, or undefined when the file lacks it. */
-function findServiceEntry(text: string, service: string, file: string, warnings: string[]): Layer | undefined {
-  const sourceLabel = `service "${service}" (${file})`;
-  const values: Partial<Record<SettingName, string>> = {};
-  let inTarget = false;
-  let found = false;
-  const lines = text.split(/\r?\n/);
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.startsWith('[')) {
-      if (found) break; // libpq stops at the section after the one it wanted
-      inTarget = line.endsWith(']') && line.slice(1, -1).trim() === service;
-      found = inTarget;
-      continue;
-    }
-    if (!inTarget) continue;
-    const equals = line.indexOf('=');
-    if (equals === -1) throw new SettingsError(`syntax error in service file "${file}", line ${index + 1}`);
-    // libpq does not trim around '='; trimming is kinder and cannot change a valid file's meaning.
-    const key = line.slice(0, equals).trim();
-    const value = line.slice(equals + 1).trim();
+  const result: ParsedConnectionString = { layer: {}, service: undefined };
+  for (const { key, value } of parsed.pairs) {
     if (key === 'service') {
-      throw new SettingsError(`nested service specifications not supported in service file "${file}", line ${index + 1}`);
-    }
-    if (isSettingName(key)) {
-      values[key] = value;
-    } else if (IGNORED_LIBPQ_KEYWORDS.has(key)) {
-      warnings.push(`WARNING: ignoring connection option "${key}" in ${sourceLabel}: not supported by pgfactory`);
+      result.service = value;
+    } else if (isParameterName(key)) {
+      addCandidate(result.layer, key, value, sourceLabel);
     } else {
-      throw new SettingsError(`invalid connection option "${key}" in service file "${file}", line ${index + 1}`);
+      throw new SettingsError(
+        parsed.uri ? `invalid URI query parameter: "${key}" in ${sourceLabel}` : `invalid connection option "${key}" in ${sourceLabel}`,
+      );
     }
   }
-  return found ? layerFromValues(values, sourceLabel) : undefined;
+  return result;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The password file (~/.pgpass), read with the `pgpass` package's pure helpers (src/pg-internals.ts).
-
-const GROUP_OR_WORLD_ACCESS = 0o077;
-const FILE_TYPE_MASK = 0o170000;
-const REGULAR_FILE = 0o100000;
-
-function passwordFromFile(
-  passfile: string,
-  target: { host: string; port: number; dbname: string; user: string },
-  input: SettingsInput,
-  warnings: string[],
-): Candidate | undefined {
-  const text = input.readFile(passfile);
-  if (text === undefined) return undefined;
-  const mode = input.fileMode(passfile);
-  if (mode !== undefined) {
-    // Only judge the file type when the mode carries one (fake modes in tests are bare permissions).
-    if ((mode & FILE_TYPE_MASK) !== 0 && (mode & FILE_TYPE_MASK) !== REGULAR_FILE) {
-      warnings.push(`WARNING: password file "${passfile}" is not a plain file`);
-      return undefined;
-    }
-    if ((mode & GROUP_OR_WORLD_ACCESS) !== 0) {
-      warnings.push(`WARNING: password file "${passfile}" has group or world access; permissions should be u=rw (0600) or less`);
-      return undefined;
-    }
-  }
-  // libpq matches socket connections against the host name 'localhost' (as well as the directory).
-  const hostsToTry = target.host.startsWith('/') ? [target.host, 'localhost'] : [target.host];
-  const lines = text.split(/\r?\n/);
-  const helper = pgpassHelper();
-  for (let index = 0; index < lines.length; index++) {
-    const line = lines[index]!;
-    if (line.trimStart().startsWith('#')) continue; // the helper only skips indented comments
-    const entry = helper.parseLine(line);
-    if (entry === null || !helper.isValidEntry(entry)) continue;
-    const matches = hostsToTry.some((host) =>
-      helper.match({ host, port: String(target.port), database: target.dbname, user: target.user }, entry),
-    );
-    if (matches) return { value: entry.password, source: `pgpass ${passfile}:${index + 1}` };
-  }
-  return undefined;
+/** The password to use for one host (explicit, or its own .pgpass line), never enumerable. */
+function setHostPassword(target: HostTarget, password: string | undefined): void {
+  Object.defineProperty(target, 'password', { value: password, enumerable: false, writable: true, configurable: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,30 +244,58 @@ function passwordFromFile(
 
 const MAX_INT32 = 2147483647;
 
-function parsePort(candidate: Candidate): number {
-  const port = /^\d+$/.test(candidate.value) ? Number(candidate.value) : NaN;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new SettingsError(`invalid port "${candidate.value}" from ${candidate.source}: must be an integer 1-65535`);
-  }
-  return port;
-}
-
-function parseConnectTimeout(candidate: Candidate): number {
+function parseSeconds(candidate: Candidate, name: string, zeroMeans: string): number {
   const seconds = /^\d+$/.test(candidate.value) ? Number(candidate.value) : NaN;
   if (!Number.isInteger(seconds) || seconds > MAX_INT32) {
     throw new SettingsError(
-      `invalid connect_timeout "${candidate.value}" from ${candidate.source}: must be a whole number of seconds 0-${MAX_INT32} (0 = wait forever)`,
+      `invalid ${name} "${candidate.value}" from ${candidate.source}: must be a whole number of seconds 0-${MAX_INT32} (${zeroMeans})`,
     );
   }
   return seconds;
 }
 
-function parseSslMode(candidate: Candidate): SslMode {
-  const mode = SSL_MODES.find((known) => known === candidate.value);
-  if (mode === undefined) {
-    throw new SettingsError(`invalid sslmode "${candidate.value}" from ${candidate.source}: expected one of ${SSL_MODES.join(', ')}`);
+function oneOf<T extends string>(name: string, allowed: readonly T[]): (candidate: Candidate) => T {
+  return (candidate) => {
+    const found = allowed.find((known) => known === candidate.value);
+    if (found === undefined) {
+      throw new SettingsError(`invalid ${name} "${candidate.value}" from ${candidate.source}: expected one of ${allowed.join(', ')}`);
+    }
+    return found;
+  };
+}
+
+const parseSslMode = oneOf<SslMode>('sslmode', SSL_MODES);
+
+/** libpq's boolean-ish integers (keepalives, sslsni, sslcompression): any integer, 0 = off. */
+function parseFlag(name: string): (candidate: Candidate) => boolean {
+  return (candidate) => {
+    if (!/^-?\d+$/.test(candidate.value.trim())) {
+      throw new SettingsError(`invalid integer value "${candidate.value}" for connection option "${name}" from ${candidate.source}`);
+    }
+    return Number(candidate.value) !== 0;
+  };
+}
+
+/** require_auth: a comma list of methods, all negated with '!' or none (libpq's rule). */
+export function parseRequireAuth(candidate: Candidate): AuthMethod[] {
+  const items = candidate.value.split(',');
+  const negated = items.map((item) => item.startsWith('!'));
+  if (negated.some((n) => n !== negated[0])) {
+    throw new SettingsError(
+      `invalid require_auth value "${candidate.value}" from ${candidate.source}: negative and positive methods cannot be mixed`,
+    );
   }
-  return mode;
+  const methods = items.map((item) => {
+    const method = item.replace(/^!/, '');
+    const known = AUTH_METHODS.find((name) => name === method);
+    if (known === undefined) {
+      throw new SettingsError(
+        `invalid require_auth method "${method}" from ${candidate.source}: expected ${AUTH_METHODS.join(', ')} (each may be negated with !)`,
+      );
+    }
+    return known;
+  });
+  return negated[0] === true ? AUTH_METHODS.filter((method) => !methods.includes(method)) : [...new Set(methods)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,22 +324,21 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
   const dbnameFlagIsPlain = dbnameFlag !== undefined && !isConnectionString(dbnameFlag);
   let dashD: ParsedConnectionString | undefined;
   if (dbnameFlag !== undefined && !dbnameFlagIsPlain) {
-    dashD = parseConnectionString(dbnameFlag, FLAG_SOURCES.dbname, warnings);
-    if (dashD.values.password !== undefined) warnings.push(PASSWORD_ON_COMMAND_LINE_WARNING);
+    dashD = parseConnectionString(dbnameFlag, FLAG_SOURCES.dbname);
+    if (dashD.layer.password !== undefined) warnings.push(PASSWORD_ON_COMMAND_LINE_WARNING);
   }
 
   // DATABASE_URL: from the environment, else from .env.
   const databaseUrl = lookupVariable('DATABASE_URL');
   let fromDatabaseUrl: ParsedConnectionString | undefined;
-  let databaseUrlLabel = 'DATABASE_URL';
   if (databaseUrl !== undefined && databaseUrl.value !== '') {
-    databaseUrlLabel = databaseUrl.source.startsWith('env ') ? 'DATABASE_URL' : `DATABASE_URL (${dotenvLabel})`;
+    const databaseUrlLabel = databaseUrl.source.startsWith('env ') ? 'DATABASE_URL' : `DATABASE_URL (${dotenvLabel})`;
     if (!isConnectionString(databaseUrl.value)) {
       throw new SettingsError(
         `invalid DATABASE_URL "${redactUri(databaseUrl.value)}" from ${databaseUrl.source}: expected a postgres:// URI or a key=value connection string`,
       );
     }
-    fromDatabaseUrl = parseConnectionString(databaseUrl.value, databaseUrlLabel, warnings);
+    fromDatabaseUrl = parseConnectionString(databaseUrl.value, databaseUrlLabel);
   }
 
   // The service: named in -d, else in DATABASE_URL, else PGSERVICE.
@@ -482,8 +352,11 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
     for (const file of files) {
       const text = input.readFile(file);
       if (text === undefined) continue;
-      found = findServiceEntry(text, serviceName, file, warnings);
-      if (found !== undefined) break;
+      const entries = findServiceEntry(text, serviceName, file);
+      if (entries === undefined) continue;
+      found = {};
+      for (const { key, value } of entries) addCandidate(found, key, value, `service "${serviceName}" (${file})`);
+      break;
     }
     if (found === undefined) {
       throw new SettingsError(`definition of service "${serviceName}" not found (searched ${files.join(', ')})`);
@@ -496,9 +369,8 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
 
   const overridesLayer: Layer = {};
   if (input.overrides !== undefined) {
-    for (const name of SETTING_NAMES) {
-      const value = input.overrides.values[name];
-      if (value !== undefined) addCandidate(overridesLayer, name, String(value), input.overrides.source);
+    for (const [name, value] of Object.entries(input.overrides.values)) {
+      if (value !== undefined && isParameterName(name)) addCandidate(overridesLayer, name, String(value), input.overrides.source);
     }
   }
 
@@ -516,8 +388,10 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
   addCandidate(separateFlagsLayer, 'application_name', flags.applicationName, FLAG_SOURCES.applicationName);
 
   const envLayer: Layer = {};
-  for (const name of SETTING_NAMES) {
-    const found = lookupVariable(ENV_VARIABLES[name]);
+  for (const name of PARAMETER_NAMES) {
+    const variable = (PARAMETERS[name] as { env?: string }).env;
+    if (variable === undefined || name === 'service' || name === 'passfile') continue;
+    const found = lookupVariable(variable);
     if (found !== undefined) addCandidate(envLayer, name, found.value, found.source);
   }
 
@@ -525,9 +399,9 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
     plainDbnameLayer,
     overridesLayer,
     promptLayer,
-    dashD === undefined ? {} : layerFromValues(dashD.values, FLAG_SOURCES.dbname),
+    dashD?.layer ?? {},
     separateFlagsLayer,
-    fromDatabaseUrl === undefined ? {} : layerFromValues(fromDatabaseUrl.values, databaseUrlLabel),
+    fromDatabaseUrl?.layer ?? {},
     // As in libpq, a service's values beat the PG* variables.
     serviceLayer,
     envLayer,
@@ -540,7 +414,15 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
     return undefined;
   };
 
-  const sources = {} as Record<SettingName, string>;
+  // Refused keywords first: a setting that cannot be honoured must never be silently dropped.
+  for (const name of PARAMETER_NAMES) {
+    const candidate = winner(name);
+    if (candidate === undefined) continue;
+    const why = refusal(name, candidate.value);
+    if (why !== undefined) throw new SettingsError(`pgfactory does not support ${name} (${why}), set in ${candidate.source}`);
+  }
+
+  const sources: Partial<Record<SettingName, string>> = {};
   const pick = <T>(name: SettingName, convert: (candidate: Candidate) => T, fallback: () => T): T => {
     const candidate = winner(name);
     sources[name] = candidate === undefined ? DEFAULT_SOURCE : candidate.source;
@@ -549,30 +431,57 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
   const asString = (candidate: Candidate): string => candidate.value;
   const none = (): undefined => undefined;
 
-  const host = pick('host', asString, () => DEFAULT_SOCKET_DIRS.find((dir) => input.existsDir(dir)) ?? 'localhost');
-  const port = pick('port', parsePort, () => DEFAULT_PORT);
+  const defaultHost = () => DEFAULT_SOCKET_DIRS.find((dir) => input.existsDir(dir)) ?? 'localhost';
+  const hostCandidate = winner('host');
+  const hostaddrCandidate = winner('hostaddr');
+  const portCandidate = winner('port');
+  const hosts = hostTargets(
+    {
+      host: hostCandidate?.value,
+      hostaddr: hostaddrCandidate?.value,
+      port: portCandidate?.value,
+      hostSource: hostCandidate?.source ?? DEFAULT_SOURCE,
+      hostaddrSource: hostaddrCandidate?.source ?? DEFAULT_SOURCE,
+      portSource: portCandidate?.source ?? DEFAULT_SOURCE,
+    },
+    defaultHost,
+    DEFAULT_PORT,
+  );
+  sources.host = hostCandidate?.source ?? DEFAULT_SOURCE;
+  sources.port = portCandidate?.source ?? DEFAULT_SOURCE;
+  if (hostaddrCandidate !== undefined) sources.hostaddr = hostaddrCandidate.source;
   const user = pick('user', asString, () => input.osUser);
   const dbname = pick('dbname', asString, () => user); // libpq: the database defaults to the user name
-  let password: string | undefined = pick('password', asString, none);
+  const password: string | undefined = pick('password', asString, none);
   if (password === undefined) {
-    // Only now are host/port/dbname/user final, which is what the password file is matched on.
-    const passfile = lookupLocator('PGPASSFILE') ?? path.join(input.homedir, '.pgpass');
-    const fromFile = passwordFromFile(passfile, { host, port, dbname, user }, input, warnings);
-    if (fromFile !== undefined) {
-      password = fromFile.value;
-      sources.password = fromFile.source;
-    }
+    // Only now are host/port/dbname/user final, which is what the password file is matched on:
+    // libpq looks up each host in turn as it tries it.
+    const passfileCandidate = winner('passfile');
+    const passfile =
+      passfileCandidate !== undefined && passfileCandidate.value !== ''
+        ? passfileCandidate.value
+        : (lookupLocator('PGPASSFILE') ?? path.join(input.homedir, '.pgpass'));
+    if (passfileCandidate !== undefined) sources.passfile = passfileCandidate.source;
+    hosts.forEach((target, index) => {
+      const fromFile = passwordFromFile(passfile, { host: target.host, port: target.port, dbname, user }, input, warnings);
+      setHostPassword(target, fromFile?.value);
+      if (index === 0 && fromFile !== undefined) sources.password = fromFile.source;
+    });
+  } else {
+    for (const target of hosts) setHostPassword(target, password);
   }
   const sslmode = pick<SslMode>('sslmode', parseSslMode, () => 'prefer');
   const sslrootcert = pick('sslrootcert', asString, none);
   const sslcert = pick('sslcert', asString, none);
   const sslkey = pick('sslkey', asString, none);
-  const applicationName = pick('application_name', asString, () => DEFAULT_APPLICATION_NAME);
-  const connectTimeout = pick('connect_timeout', parseConnectTimeout, () => DEFAULT_CONNECT_TIMEOUT_S);
+  const fallbackApplicationName = winner('fallback_application_name')?.value;
+  const applicationName = pick('application_name', asString, () => fallbackApplicationName ?? DEFAULT_APPLICATION_NAME);
+  const connectTimeout = pick('connect_timeout', (c) => parseSeconds(c, 'connect_timeout', '0 = wait forever'), () => DEFAULT_CONNECT_TIMEOUT_S);
 
   const values = {
-    host,
-    port,
+    host: hosts[0]!.host,
+    port: hosts[0]!.port,
+    hosts,
     user,
     dbname,
     sslmode,
@@ -582,12 +491,46 @@ export function resolveSettings(input: SettingsInput): ResolvedSettings {
     application_name: applicationName,
     connect_timeout: connectTimeout,
   } as ConnectionSettings;
-  // Non-enumerable so a stray console.log or JSON.stringify of the settings never shows it.
-  Object.defineProperty(values, 'password', { value: password, enumerable: false, writable: true, configurable: true });
+  // Non-enumerable so a stray console.log or JSON.stringify of the settings never shows it. Callers
+  // that know one host only read this one: the first host's.
+  Object.defineProperty(values, 'password', { value: hosts[0]!.password, enumerable: false, writable: true, configurable: true });
 
-  const orderedSources = {} as Record<SettingName, string>;
-  for (const name of SETTING_NAMES) orderedSources[name] = sources[name];
-  return { values, sources: orderedSources, warnings };
+  // The rest: shown by `config` only when set.
+  const optional = <T>(name: SettingName, convert: (candidate: Candidate) => T, fallback: T): T => {
+    const candidate = winner(name);
+    if (candidate === undefined) return fallback;
+    sources[name] = candidate.source;
+    return convert(candidate);
+  };
+  const sslpassword = optional<string | undefined>('sslpassword', asString, undefined);
+  Object.defineProperty(values, 'sslpassword', { value: sslpassword, enumerable: false, writable: true, configurable: true });
+  values.sslcrl = optional('sslcrl', asString, undefined);
+  values.sslnegotiation = optional('sslnegotiation', oneOf('sslnegotiation', ['postgres', 'direct'] as const), 'postgres');
+  values.sslcertmode = optional('sslcertmode', oneOf('sslcertmode', ['allow', 'disable'] as const), 'allow');
+  values.ssl_min_protocol_version = optional('ssl_min_protocol_version', oneOf('ssl_min_protocol_version', TLS_VERSIONS), undefined);
+  values.ssl_max_protocol_version = optional('ssl_max_protocol_version', oneOf('ssl_max_protocol_version', TLS_VERSIONS), undefined);
+  values.options = optional('options', asString, undefined);
+  values.keepalives = optional('keepalives', parseFlag('keepalives'), true);
+  values.keepalives_idle = optional('keepalives_idle', (c) => parseSeconds(c, 'keepalives_idle', '0 = the system default'), undefined);
+  values.target_session_attrs = optional('target_session_attrs', oneOf('target_session_attrs', TARGET_SESSION_ATTRS), 'any');
+  values.load_balance_hosts = optional('load_balance_hosts', oneOf('load_balance_hosts', LOAD_BALANCE_HOSTS), 'disable');
+  values.require_auth = optional<AuthMethod[] | undefined>('require_auth', parseRequireAuth, undefined);
+  values.channel_binding = optional('channel_binding', oneOf('channel_binding', CHANNEL_BINDINGS), 'prefer');
+  // Checked, with no effect of their own (see the README's parameter table).
+  for (const name of ['client_encoding', 'gssdelegation', 'min_protocol_version'] as const) {
+    optional(name, asString, undefined);
+  }
+  optional('gssencmode', oneOf('gssencmode', ['disable', 'prefer', 'require'] as const), undefined);
+  optional('sslsni', parseFlag('sslsni'), undefined);
+  optional('sslcompression', parseFlag('sslcompression'), undefined);
+  optional('max_protocol_version', oneOf('max_protocol_version', ['3.0', '3.2', 'latest'] as const), undefined);
+  if (values.sslmode === 'disable' && values.channel_binding === 'require') {
+    throw new SettingsError(`channel_binding=require (${sources.channel_binding}) needs TLS, but sslmode is disable (${sources.sslmode})`);
+  }
+
+  const orderedSources: Partial<Record<SettingName, string>> = {};
+  for (const name of PARAMETER_NAMES) if (sources[name] !== undefined) orderedSources[name] = sources[name];
+  return { values, sources: orderedSources as ResolvedSettings['sources'], warnings: [...new Set(warnings)] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -672,14 +615,19 @@ export function loadSettings(
 /** For `pgfactory config`: every setting in SETTING_NAMES order, with the password masked. */
 export function redactedSettings(resolved: ResolvedSettings): Array<{ setting: SettingName; value: string; source: string }> {
   const { values, sources } = resolved;
-  return SETTING_NAMES.map((setting) => {
+  const shown = PARAMETER_NAMES.filter((name) => (SETTING_NAMES as readonly string[]).includes(name) || sources[name] !== undefined);
+  const order = [...SETTING_NAMES, ...shown.filter((name) => !(SETTING_NAMES as readonly string[]).includes(name))];
+  return order.map((setting) => {
     let value: string;
-    if (setting === 'password') {
-      value = values.password === undefined ? '' : REDACTED_PASSWORD;
+    if (setting === 'password' || setting === 'sslpassword') {
+      value = (values as unknown as Record<string, unknown>)[setting] === undefined ? '' : REDACTED_PASSWORD;
+    } else if (setting === 'host' || setting === 'port' || setting === 'hostaddr') {
+      // The whole list, as given: one entry per host.
+      value = values.hosts.map((target) => String(target[setting] ?? '')).join(',');
     } else {
-      const raw = values[setting];
-      value = raw === undefined ? '' : String(raw);
+      const raw = (values as unknown as Record<string, unknown>)[setting];
+      value = raw === undefined ? '' : Array.isArray(raw) ? raw.join(',') : String(raw);
     }
-    return { setting, value, source: sources[setting] };
+    return { setting, value, source: sources[setting] ?? DEFAULT_SOURCE };
   });
 }

@@ -136,11 +136,11 @@ describe('connect timeout', () => {
     expect(result.waitedS).toBeGreaterThanOrEqual(2);
   });
 
-  it('PGCONNECT_TIMEOUT works the same way', async () => {
+  it('PGCONNECT_TIMEOUT works the same way; 1 s is raised to libpq\'s minimum of 2 s', async () => {
     const result = await againstSilent(['query', 'SELECT 1'], { PGCONNECT_TIMEOUT: '1' });
-    expect(result.stderr).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${result.port}: timeout expired after 1 s (connect_timeout)\n`);
+    expect(result.stderr).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${result.port}: timeout expired after 2 s (connect_timeout)\n`);
     expect(result.code).toBe(2);
-    expect(result.waitedS).toBeGreaterThanOrEqual(1);
+    expect(result.waitedS).toBeGreaterThanOrEqual(2);
   });
 
   it('without a setting the documented default (10 s) applies: never waits forever', async () => {
@@ -152,10 +152,10 @@ describe('connect timeout', () => {
 
   it('insert and bench give up after the timeout too', async () => {
     for (const args of [['insert', 'some_table', '--set', 'a=1'], ['bench', '-T', '1']]) {
-      const result = await againstSilent([...args, '--connect-timeout', '1']);
-      expect(result.stderr).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${result.port}: timeout expired after 1 s (connect_timeout)\n`);
+      const result = await againstSilent([...args, '--connect-timeout', '2']);
+      expect(result.stderr).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${result.port}: timeout expired after 2 s (connect_timeout)\n`);
       expect(result.code).toBe(2);
-      expect(result.waitedS).toBeGreaterThanOrEqual(1);
+      expect(result.waitedS).toBeGreaterThanOrEqual(2);
     }
   });
 

@@ -68,7 +68,9 @@ describe('pgfactory config', () => {
   it('a malformed DATABASE_URL is a clear error', async () => {
     const result = await runCli(['config'], { noDatabaseUrl: true, env: { DATABASE_URL: 'postgres://u:pw@[bad/db' } });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^pgfactory: invalid connection URI "postgres:\/\/u:\*{8}@\[bad\/db" in DATABASE_URL: .+\n$/);
+    expect(result.stderr).toBe(
+      'pgfactory: invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://u:********@[bad/db"\n',
+    );
   });
 });
 

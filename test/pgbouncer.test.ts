@@ -135,12 +135,18 @@ describe.skipIf(SKIP_PGBOUNCER)('through PgBouncer (pool_mode = transaction)', (
     expect(table.stdout).toMatch(/^bouncer: throughput: pooled runs /m);
   }, 240_000);
 
-  // --statement-timeout is applied with a session-level SET after connecting. Under transaction
-  // pooling that SET stays on the server connection and reaches the next client of PgBouncer.
-  it.skip('query --statement-timeout leaves no session state behind for the next client (known: SET leaks through transaction pooling)', async () => {
-    const first = await viaBouncer(['query', '--statement-timeout', '12345', 'SELECT 1']);
-    expect(first.code).toBe(0);
-    const next = await viaBouncer(['query', '--format', 'csv', 'SHOW statement_timeout']);
-    expect(next.stdout).toBe('statement_timeout\n0\n');
+  // --statement-timeout is a SET LOCAL in a transaction around each statement: under transaction
+  // pooling a session-level SET would stay on the server connection and reach the next client.
+  it('query --statement-timeout applies to its own statements and leaves no session state behind for the next client', async () => {
+    const first = await viaBouncer(['query', '--format', 'csv', '--statement-timeout', '12345', 'SHOW statement_timeout; SELECT 1 AS one']);
+    expect(first).toMatchObject({ stdout: 'statement_timeout\n12345ms\none\n1\n', code: 0 });
+    const slow = await viaBouncer(['query', '--statement-timeout', '100', 'SELECT pg_sleep(2)']);
+    expect(slow.stderr).toContain('canceling statement due to statement timeout');
+    expect(slow.code).not.toBe(0);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      // Every server connection of the pool (4): none kept the setting.
+      const next = await viaBouncer(['query', '--format', 'csv', 'SHOW statement_timeout']);
+      expect(next.stdout).toBe('statement_timeout\n0\n');
+    }
   });
 });

@@ -193,11 +193,11 @@ describe('failure paths that take time, for every password source', () => {
   });
 
   it.concurrent.each(SOURCES)('connect timeout ($name)', async (source) => {
-    const result = await runWith(source, { ...realTarget(), port: silent.port }, ['query', '--connect-timeout', '1', 'SELECT 1']);
-    expect(withoutWarning(result.stderr)).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${silent.port}: timeout expired after 1 s (connect_timeout)\n`);
+    const result = await runWith(source, { ...realTarget(), port: silent.port }, ['query', '--connect-timeout', '2', 'SELECT 1']);
+    expect(withoutWarning(result.stderr)).toBe(`pgfactory: cannot connect to host "127.0.0.1", port ${silent.port}: timeout expired after 2 s (connect_timeout)\n`);
     expect(result.code).toBe(2);
     for (const command of [['insert', `${SCHEMA}.t`, '--set', 'id=1'], ['bench', '-t', '1']]) {
-      const other = await runWith(source, { ...realTarget(), port: silent.port }, [...command, '--connect-timeout', '1']);
+      const other = await runWith(source, { ...realTarget(), port: silent.port }, [...command, '--connect-timeout', '2']);
       expect(other.code).toBe(2);
     }
   });

@@ -60,6 +60,7 @@ describe('defaults', () => {
     expect({ ...values, password: values.password }).toEqual({
       host: 'localhost',
       port: 5432,
+      hosts: [{ host: 'localhost', hostaddr: undefined, port: 5432 }],
       user: 'alice',
       password: undefined,
       dbname: 'alice',
@@ -69,6 +70,18 @@ describe('defaults', () => {
       sslkey: undefined,
       application_name: 'pgfactory',
       connect_timeout: DEFAULT_CONNECT_TIMEOUT_S,
+      sslcrl: undefined,
+      sslnegotiation: 'postgres',
+      sslcertmode: 'allow',
+      ssl_min_protocol_version: undefined,
+      ssl_max_protocol_version: undefined,
+      options: undefined,
+      keepalives: true,
+      keepalives_idle: undefined,
+      target_session_attrs: 'any',
+      load_balance_hosts: 'disable',
+      require_auth: undefined,
+      channel_binding: 'prefer',
     });
     expect(Object.values(sources)).toEqual(SETTING_NAMES.map(() => 'default'));
     expect(warnings).toEqual([]);
@@ -292,15 +305,22 @@ describe('-d', () => {
     ]);
   });
 
-  it('warns about and skips libpq options pgfactory does not use', () => {
-    const { warnings } = resolve({ flags: { dbname: 'dbname=x options=-cwork_mem=1MB' } });
-    expect(warnings).toEqual(['WARNING: ignoring connection option "options" in flag -d: not supported by pgfactory']);
+  it('takes options and refuses what pgfactory cannot honour, by name and source', () => {
+    const { values, sources } = resolve({ flags: { dbname: "dbname=x options='-c work_mem=1MB'" } });
+    expect(values.options).toBe('-c work_mem=1MB');
+    expect(sources.options).toBe('flag -d');
+    expect(errorOf(() => resolve({ flags: { dbname: 'dbname=x tcp_user_timeout=10' } })).message).toBe(
+      'pgfactory does not support tcp_user_timeout (TCP_USER_TIMEOUT: Node.js sockets expose no way to set it), set in flag -d',
+    );
   });
 
-  it('warns about unknown URI parameters instead of failing', () => {
-    const { warnings, values } = resolve({ env: { DATABASE_URL: 'postgres://h/db?schema=public' } });
-    expect(values.dbname).toBe('db');
-    expect(warnings).toEqual(['WARNING: ignoring unknown parameter "schema" in DATABASE_URL']);
+  it('refuses unknown URI parameters, as libpq does', () => {
+    expect(errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://h/db?schema=public' } })).message).toBe(
+      'invalid URI query parameter: "schema" in DATABASE_URL',
+    );
+    expect(errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://h/db?sslmdoe=verify-full' } })).message).toBe(
+      'invalid URI query parameter: "sslmdoe" in DATABASE_URL',
+    );
   });
 });
 
@@ -465,8 +485,10 @@ describe('validation', () => {
   });
 
   it('rejects a malformed URI, redacting the password', () => {
-    const error = errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://user:secret@host:notaport/db' } }));
-    expect(error.message).toBe('invalid connection URI "postgres://user:********@host:notaport/db" in DATABASE_URL: Invalid URL');
+    const error = errorOf(() => resolve({ env: { DATABASE_URL: 'postgres://user:secret@[host/db' } }));
+    expect(error.message).toBe(
+      'invalid connection URI in DATABASE_URL: end of string reached when looking for matching "]" in IPv6 host address in URI: "postgres://user:********@[host/db"',
+    );
     expect(error.message).not.toContain('secret');
   });
 
@@ -478,15 +500,15 @@ describe('validation', () => {
 
   it('rejects malformed conninfo strings without echoing passwords', () => {
     expect(errorOf(() => resolve({ flags: { dbname: "host='unterminated" } })).message).toBe(
-      'invalid connection string in flag -d: unterminated quoted string after "host"',
+      'invalid connection string in flag -d: unterminated quoted string after "host" in connection info string',
     );
     expect(errorOf(() => resolve({ flags: { dbname: 'host=h dbname' } })).message).toBe(
-      'invalid connection string in flag -d: missing "=" after "dbname"',
+      'invalid connection string in flag -d: missing "=" after "dbname" in connection info string',
     );
     expect(errorOf(() => resolve({ flags: { dbname: 'hots=h' } })).message).toBe('invalid connection option "hots" in flag -d');
     const leaked = errorOf(() => resolve({ flags: { dbname: 'password=my secret' } }));
     expect(leaked.message).toBe(
-      'invalid connection string in flag -d: missing "=" after the value of password (quote values that contain spaces)',
+      'invalid connection string in flag -d: missing "=" after the value of password (quote values that contain spaces) in connection info string',
     );
     expect(leaked.message).not.toContain('secret');
   });

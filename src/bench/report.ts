@@ -75,6 +75,8 @@ function modeJson(result: ModeResult, options: BenchResult['options']): Record<s
     errors: result.factory.connections_errors,
     reused: result.factory.connections_reused,
     closed: result.factory.connections_closed,
+    hosts: result.factory.hosts,
+    failovers: result.factory.failovers.map((failover) => ({ ...failover, switch_ms: ms(failover.switch_ms) })),
   };
   if (options.scripts.length > 1) json.scripts = options.scripts.map((script, index) => ({ name: script.name, weight: script.weight, ...result.scripts[index] }));
   if (options.progressS !== undefined) json.intervals = result.intervals.map(intervalJson);
@@ -258,8 +260,16 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
     }
   }
   for (const column of columns) {
-    const path = resultPath(column.mode);
-    if (path === 'pg' || path === 'mixed') out += `note (${column.label}): ${column.mode.resultPaths.pg} of ${column.mode.resultPaths.pg + column.mode.resultPaths.skipping} results were read by pg's parser, not stepped over: figures include that client CPU\n`;
+    const mode = column.mode;
+    if (mode.factory.hosts.length > 1) {
+      const perHost = mode.factory.hosts.map((host) => `${host.host}: ${host.connections_opened} opened, ${host.connections_errors} failed, ${host.connections_lost} lost`);
+      out += `connections per host (${column.label}): ${perHost.join('; ')}\n`;
+    }
+    for (const failover of mode.factory.failovers) {
+      out += `failover (${column.label}): connection lost on ${failover.from}, next one open on ${failover.to} after ${fixed3(failover.switch_ms)} ms\n`;
+    }
+    const path = resultPath(mode);
+    if (path === 'pg' || path === 'mixed') out += `note (${column.label}): ${mode.resultPaths.pg} of ${mode.resultPaths.pg + mode.resultPaths.skipping} results were read by pg's parser, not stepped over: figures include that client CPU\n`;
   }
   for (const column of columns) out += `\n${formatHistogram(`latency histogram (${column.label}), ms:`, column.mode.latency)}`;
   return out;

@@ -55,7 +55,7 @@ export function queryCommand(io: CommandIo): Command {
     .option('-v, --set <name=value>', 'set a psql variable, used as :name, :\'name\' or :"name" (repeatable)', collectVariable)
     .option('-q, --quiet', 'print no command tags (CREATE TABLE, INSERT 0 1 …)')
     .option('--watch <seconds>', 'run the SQL again every so many seconds until Ctrl-C, like psql \\watch', parsePositiveNumber('--watch'))
-    .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET after connecting)', parseNonNegativeInt('--statement-timeout'));
+    .option('--statement-timeout <ms>', 'cancel statements running longer than this (SET LOCAL around each statement: nothing stays on the session)', parseNonNegativeInt('--statement-timeout'));
   addConnectionOptions(command).helpOption('--help', 'show help for query');
   command.addHelpText('after', `
 Examples:
@@ -74,9 +74,10 @@ Examples:
       const { createResultWriter } = await import('../output/writer.js');
       const { runScript } = await import('../psql/script.js');
       const terminal = await terminalOf(io, flags.pager);
-      await withContext(flags, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout }, io, async (context) => {
+      await withContext(flags, { mode: 'fresh' }, io, async (context) => {
         const { createConnectionFactory } = await import('../factory.js');
         return runScript(context.factory, {
+          statementTimeoutMs: flags.statementTimeout,
           source: input.source,
           variables: flags.set,
           params: flags.param,
@@ -104,7 +105,7 @@ Examples:
             // The password is kept non-enumerable (never printed), so a spread leaves it behind.
             Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
             for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
-            return createConnectionFactory(settings, { mode: 'fresh', statementTimeoutMs: flags.statementTimeout });
+            return createConnectionFactory(settings, { mode: 'fresh' });
           },
         });
       });
@@ -135,6 +136,7 @@ async function watchQuery(io: CommandIo, flags: QueryFlags, expanded: boolean | 
   });
   const options = {
     sql,
+    statementTimeoutMs: flags.statementTimeout,
     sourceName,
     params: flags.param,
     singleTransaction: flags.singleTransaction,
@@ -142,7 +144,7 @@ async function watchQuery(io: CommandIo, flags: QueryFlags, expanded: boolean | 
     onNotice: (notice: Parameters<typeof formatNotice>[0]) => io.stderr.write(`${formatNotice(notice)}\n`),
   };
   // --watch reuses one connection for every run.
-  await withContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, async (context) => {
+  await withContext(flags, { mode: 'pooled', poolSize: 1 }, io, async (context) => {
     const { watch } = await import('../shell/watch.js');
     const stop = new AbortController();
     context.onInterrupt(() => stop.abort());

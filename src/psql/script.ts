@@ -17,7 +17,7 @@ import { Output } from '../output/writer.js';
 import type { Column } from '../output/values.js';
 import { simpleQueryWithTags, type TaggedResult } from '../pg-internals.js';
 import { formatNotice, formatServerError, isDatabaseError, type ServerNotice } from '../db-errors.js';
-import { runStatement } from '../query.js';
+import { runStatement, withStatementTimeout } from '../query.js';
 import { isPlainQuery, SqlLexer, Token, type Statement } from '../sql.js';
 import { parseBoolean, parseMetaArgs, SUPPORTED_META_COMMANDS, wholeLine } from './meta.js';
 import { ScriptReader, type ScriptItem } from './reader.js';
@@ -32,6 +32,8 @@ export interface ScriptOptions {
   singleTransaction?: boolean;
   quiet?: boolean;
   timing?: boolean;
+  /** --statement-timeout: SET LOCAL around each statement, so nothing stays on the session (PgBouncer). */
+  statementTimeoutMs?: number;
   format: OutputFormat;
   nullString?: string;
   stdout: Writable;
@@ -233,7 +235,7 @@ class ScriptRun {
   private async statement(item: Extract<ScriptItem, { kind: 'sql' }>, reader: ScriptReader): Promise<void> {
     const client = this.lease!.client;
     if (item.copyFromStdin) {
-      const rows = await copyInData(client, item.text, reader.copyData());
+      const rows = await withStatementTimeout(client, item.text, this.options.statementTimeoutMs, () => copyInData(client, item.text, reader.copyData()));
       await this.tag(`COPY ${rows}`);
       return;
     }
@@ -241,6 +243,10 @@ class ScriptRun {
   }
 
   private async send(text: string, words: string[], line: number, sourceName: string): Promise<void> {
+    await withStatementTimeout(this.lease!.client, text, this.options.statementTimeoutMs, (ownTransaction) => this.sendNow(text, words, line, sourceName, ownTransaction));
+  }
+
+  private async sendNow(text: string, words: string[], line: number, sourceName: string, ownTransaction: boolean): Promise<void> {
     const client = this.lease!.client;
     const first = words[0];
     if (first === 'COPY' && words.includes('TO') && words[words.indexOf('TO') + 1] === 'STDOUT') {
@@ -250,7 +256,7 @@ class ScriptRun {
     }
     const params = this.options.params ?? [];
     if ((first === 'SELECT' || first === 'VALUES' || first === 'TABLE' || first === 'WITH' || params.length > 0) && (params.length > 0 || isPlainQuery(text))) {
-      await runStatement(client, { text, line, offset: 0 }, params, this.writer, sourceName === COMMAND_LINE ? undefined : sourceName);
+      await runStatement(client, { text, line, offset: 0 }, params, this.writer, sourceName === COMMAND_LINE ? undefined : sourceName, ownTransaction);
       return;
     }
     const { results, tags } = await simpleQueryWithTags(client, text, RAW_TEXT_TYPES);
@@ -275,7 +281,8 @@ class ScriptRun {
    * flush()).
    */
   private batchable(item: Extract<ScriptItem, { kind: 'sql' }>): boolean {
-    if (item.copyFromStdin || this.timing || (this.options.params ?? []).length > 0) return false;
+    // With a statement timeout each statement gets its own SET LOCAL (see send()).
+    if (item.copyFromStdin || this.timing || (this.options.params ?? []).length > 0 || this.options.statementTimeoutMs !== undefined) return false;
     const [first, second] = item.words;
     if (first === undefined || !BATCHABLE.has(first)) return false;
     if (second !== undefined && NOT_IN_TRANSACTION.has(second)) return false;

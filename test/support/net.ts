@@ -42,6 +42,8 @@ export interface Proxy {
   cancelRequests(): number;
   /** Destroys every open connection, as a network failure would. */
   cutAll(): void;
+  /** With recordClientMessages: the type byte of every message clients sent after the startup packet. */
+  clientMessageTypes(): string[];
   close(): Promise<void>;
 }
 
@@ -53,12 +55,15 @@ export interface ProxyOptions {
   dropCancel?: boolean;
   /** The server's replies reach the client in pieces of 1..N bytes, one socket write each. */
   splitRepliesMax?: number;
+  /** Parse what clients send (plain connections only) and keep each message's type byte. */
+  recordClientMessages?: boolean;
 }
 
 /** Forwards 127.0.0.1:<port> to the target. */
 export async function startProxy(targetPort: number, options: ProxyOptions = {}): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   let cancelRequests = 0;
+  const clientTypes: string[] = [];
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
@@ -76,6 +81,7 @@ export async function startProxy(targetPort: number, options: ProxyOptions = {})
       }
       const upstream = net.connect(targetPort, '127.0.0.1');
       track(upstream);
+      if (options.recordClientMessages === true) recordTypes(first, client, clientTypes);
       upstream.write(first);
       client.pipe(upstream);
       if (options.splitRepliesMax === undefined) upstream.pipe(client);
@@ -88,6 +94,7 @@ export async function startProxy(targetPort: number, options: ProxyOptions = {})
   return {
     port: (server.address() as net.AddressInfo).port,
     cancelRequests: () => cancelRequests,
+    clientMessageTypes: () => [...clientTypes],
     cutAll: () => {
       for (const socket of sockets) socket.destroy();
     },
@@ -96,6 +103,34 @@ export async function startProxy(targetPort: number, options: ProxyOptions = {})
       server.close(() => resolve());
     }),
   };
+}
+
+/** Splits a client's byte stream into protocol messages: the untyped startup packet, then typed ones. */
+function recordTypes(first: Buffer, client: net.Socket, types: string[]): void {
+  let pending = first;
+  let startupDone = false;
+  const take = () => {
+    for (;;) {
+      if (!startupDone) {
+        if (pending.length < 4) return;
+        const length = pending.readInt32BE(0);
+        if (pending.length < length) return;
+        pending = pending.subarray(length);
+        startupDone = true;
+        continue;
+      }
+      if (pending.length < 5) return;
+      const length = pending.readInt32BE(1);
+      if (pending.length < 1 + length) return;
+      types.push(String.fromCharCode(pending[0]!));
+      pending = pending.subarray(1 + length);
+    }
+  };
+  take();
+  client.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    take();
+  });
 }
 
 /** Forwards `from` to `to` in random small pieces, each its own write after a macrotask break. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { destroyEmbedded, embeddedUri, ensureEmbedded, stopEmbedded, type EmbeddedServer } from '../../src/embedded.js';
+import { destroyEmbedded, embeddedUri, ensureEmbedded, freePort, stopEmbedded, type EmbeddedServer } from '../../src/embedded.js';
 
 export interface TestServer {
   dir: string;
@@ -91,6 +91,11 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
     configureServer(dir, options);
     server = await ensureEmbedded(dir);
   }
+  return serverAt(dir, server);
+}
+
+/** The TestServer handle of the embedded server in `dir` (its port must stay the same across restarts). */
+function serverAt(dir: string, server: EmbeddedServer): TestServer {
   const url = embeddedUri(server);
   return {
     dir,
@@ -116,6 +121,56 @@ export async function startTestServer(options: ServerOptions = {}): Promise<Test
       } finally {
         await client.end();
       }
+    },
+  };
+}
+
+export interface ReplicaPair {
+  primary: TestServer;
+  standby: TestServer;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A primary and a streaming hot standby of it. The embedded packages ship no pg_basebackup, so the
+ * standby is a copy of the cleanly stopped primary's data directory with standby.signal and
+ * primary_conninfo; initdb's pg_hba.conf already lets 127.0.0.1 replicate with the password.
+ */
+export async function startReplicaPair(): Promise<ReplicaPair> {
+  const primary = await startTestServer();
+  await primary.stop();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-standby-'));
+  fs.chmodSync(dir, 0o755);
+  // cp -a keeps the owner (the postgres OS user when we are root) and the 0700 mode.
+  execFileSync('cp', ['-a', path.join(primary.dir, 'data'), path.join(dir, 'data')]);
+  const state = JSON.parse(fs.readFileSync(path.join(primary.dir, 'embedded.json'), 'utf8')) as { port: number };
+  state.port = await freePort();
+  fs.writeFileSync(path.join(dir, 'embedded.json'), JSON.stringify(state), { mode: 0o600 });
+  const data = path.join(dir, 'data');
+  fs.rmSync(path.join(data, 'server.log'), { force: true });
+  fs.writeFileSync(path.join(data, 'standby.signal'), '');
+  const owner = serverOwner();
+  if (owner !== undefined) fs.chownSync(path.join(data, 'standby.signal'), owner.uid, owner.gid);
+  fs.appendFileSync(path.join(data, 'postgresql.conf'), [
+    '',
+    '# test standby',
+    `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${primary.user} password=${primary.password}'`,
+    'hot_standby = on',
+    '',
+  ].join('\n'));
+  await primary.start();
+  const standby = serverAt(dir, await ensureEmbedded(dir));
+  // Streaming before any test relies on it.
+  for (let tries = 0; tries < 300; tries++) {
+    const rows = await primary.sql<{ n: string }>("select count(*) as n from pg_stat_replication where state = 'streaming'");
+    if (rows[0]!.n === '1') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    primary,
+    standby,
+    async destroy() {
+      await Promise.all([primary.destroy(), standby.destroy()]);
     },
   };
 }
