@@ -71,14 +71,15 @@ describe('dead and refused first hosts', () => {
     expect(await portReached([silent.port, pair.primary.port], 'connect_timeout=2')).toBe(String(pair.primary.port));
     const elapsedS = (performance.now() - started) / 1000;
     expect(elapsedS).toBeGreaterThanOrEqual(1.9);
-    expect(elapsedS).toBeLessThan(5);
+    // A hang bound, not a speed test: a busy machine may take long to start the CLI.
+    expect(elapsedS).toBeLessThan(60);
   });
 
-  it('a refused first host: the second at once, not after connect_timeout (10 s)', async () => {
+  it('a refused first host: the second at once, not after connect_timeout (120 s)', async () => {
     const down = await freePort();
     const started = performance.now();
-    expect(await portReached([down, pair.primary.port], 'connect_timeout=10')).toBe(String(pair.primary.port));
-    expect((performance.now() - started) / 1000).toBeLessThan(5);
+    expect(await portReached([down, pair.primary.port], 'connect_timeout=120')).toBe(String(pair.primary.port));
+    expect((performance.now() - started) / 1000).toBeLessThan(60);
   });
 
   it('hostaddr: connects to the address; the host name is only a name (never looked up)', async () => {
@@ -99,9 +100,7 @@ describe('dead and refused first hosts', () => {
 });
 
 describe('failover during a pooled bench run', () => {
-  // Passed before the rebase onto b04f047 (embedded leases/locks); since then the run sees no
-  // error: the old primary's stop() seems not to end its sessions. To investigate (see the report).
-  it.skip('promote the standby, stop the old primary: errors counted, the run finishes on the new primary, exit 0', async () => {
+  it('promote the standby, stop the old primary: errors counted, the run finishes on the new primary, exit 0', async () => {
     const { primary, standby } = pair;
     const cli = spawnCli(
       ['bench', '--mode', 'pooled', '-c', '2', '-j', '1', '-T', '30', '--format', 'json', '-d',

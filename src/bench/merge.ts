@@ -116,12 +116,27 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
       connections_errors: sum((json) => json.connections?.errors),
       connections_reused: sum((json) => json.connections?.reused),
       connections_closed: sum((json) => json.connections?.closed),
+      hosts: mergeHosts(parts.map((part) => part.json.connections?.hosts ?? [])),
+      failovers: parts.flatMap((part) => part.json.connections?.failovers ?? []),
     } as ModeResult['factory'],
     // Each machine's JSON says which path read its results; the merged counts are not kept.
     resultPaths: { skipping: 0, pg: 0 },
     // The machines ran side by side: their rates add up.
     opsPerSec: sum((json) => json.ops_per_sec),
   };
+}
+
+/** Per-host connection counts of several runs: summed host by host (each run lists its hosts in the same order). */
+function mergeHosts(runs: Array<Array<Record<string, unknown>>>): ModeResult['factory']['hosts'] {
+  const merged = new Map<string, Record<string, unknown>>();
+  for (const hosts of runs) {
+    for (const host of hosts) {
+      const into = merged.get(host.host as string);
+      if (into === undefined) merged.set(host.host as string, { ...host });
+      else for (const [key, value] of Object.entries(host)) if (typeof value === 'number') into[key] = ((into[key] as number | undefined) ?? 0) + value;
+    }
+  }
+  return [...merged.values()] as unknown as ModeResult['factory']['hosts'];
 }
 
 function optionsFromWorkload(workload: Json, clients: number): BenchOptions {
