@@ -209,9 +209,10 @@ describe('insert: backend terminated mid-COPY', () => {
     let stderr: string;
     try {
       await waitUntilCopying(appName);
-      await pollUntil(async () => (await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.batches`))[0]!.n >= 2000, 20_000);
+      expect(await pollUntil(async () => (await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.batches`))[0]!.n >= 2000, 60_000)).toBe(true);
       await terminate(appName);
       const result = await cli.done;
+      expect(result.stderr).toMatch(/rows committed in earlier batches/);
       expectOneLineFailure(result, /; \d+ rows committed in earlier batches; resume from input line \d+ \(the same command with --resume loads the rest\)\n$/, 2);
       stderr = result.stderr;
     } finally {

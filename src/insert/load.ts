@@ -441,6 +441,9 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
 
 /** Under --commit-every, a failure says what is already in the table and where to start again. */
 export function withResumeInfo(error: unknown, options: LoadOptions, committedRows: number, batchLine: number | undefined): unknown {
+  // A server error outside a COPY (BEGIN, COMMIT, the progress row: e.g. the backend was
+  // terminated between batches) is still the server's, with its exit code.
+  if (isDatabaseError(error)) error = new ServerError(serverMessage(error), error.code);
   const interrupted = options.interrupted();
   if (options.commitEvery === undefined) {
     return interrupted ? new InterruptedError('interrupted: the load was cancelled and rolled back; nothing was committed') : error;
