@@ -120,7 +120,9 @@ describe('failover during a pooled bench run', () => {
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout) as { modes: { pooled: { errors: number; ops: number; connections: Record<string, unknown> } } };
     const pooled = json.modes.pooled;
-    expect(pooled.errors).toBeGreaterThan(0);
+    // Operations in flight when the primary went down fail and are counted; whether any were in
+    // flight depends on timing (a session idle in the pool is only lost, not an error), so the
+    // proof of the failover is below: both sessions lost on the old primary, reopened on the new.
     expect(pooled.ops).toBeGreaterThan(pooled.errors);
     const hosts = pooled.connections.hosts as Array<{ host: string; connections_opened: number; connections_lost: number }>;
     expect(hosts.map((host) => host.host)).toEqual([`host "127.0.0.1", port ${primary.port}`, `host "127.0.0.1", port ${standby.port}`]);
