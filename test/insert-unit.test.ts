@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { arrayLiteral, copyTextValue, parseJsonObject } from '../src/insert/json.js';
 import { Batch } from '../src/insert/batch.js';
+import { DelimitedReader } from '../src/insert/delimited.js';
 import type { RecordChunk } from '../src/insert/chunks.js';
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
@@ -70,5 +71,49 @@ describe('Batch.recordAtCopyLine', () => {
     // A COPY that starts at record 1: its first record's break is not counted.
     expect([1, 2, 3].map((line) => batch.recordAtCopyLine(1, line))).toEqual([1, 2, 3]);
     expect(batch.lineOf(2)).toBe(5);
+  });
+});
+
+describe('DelimitedReader chunk boundaries', () => {
+  // Every record as the reader hands it on (bytes, input line) and every malformed one.
+  async function read(input: string, format: 'csv' | 'tsv', chunkBytes: number, select?: number[]) {
+    const bytes = Buffer.from(input);
+    async function* source() {
+      for (let at = 0; at < bytes.length; at += chunkBytes) yield bytes.subarray(at, at + chunkBytes);
+    }
+    const malformed: string[] = [];
+    const reader = new DelimitedReader(source(), { file: 'x', format, hasHeader: true, keepRaw: false, onMalformed: (m) => void malformed.push(`${m.line}: ${m.reason}`) });
+    const names = await reader.names();
+    reader.setPlan({ fieldCount: names!.length, select });
+    const records: string[] = [];
+    for await (const chunk of reader.records()) {
+      for (let i = 0; i < chunk.lines.length; i += 1) records.push(`${chunk.lines[i]}: ${chunk.data.toString('utf8', chunk.offsets[i], chunk.offsets[i + 1])}`);
+    }
+    return { names, records, malformed };
+  }
+
+  const csv = 'a,b,c\n1,x,y\r\n2,"multi\nline, ""quoted""",z\n3,,\n\n4,a"b,c\n5,"unterminated,q\n6,p,q\n7,"",\r\n8,only two\n9,"x\r\ny",z';
+  const tsv = 'a\tb\tc\n1\tx\\ty\tz\n2\tcont\\\nnued\tz\r\n3\t\t\n4\tonly\n5\t\\N\tz';
+
+  it('cuts the same records, lines and errors whatever the read size', async () => {
+    for (const [input, format] of [[csv, 'csv'], [tsv, 'tsv']] as const) {
+      const whole = await read(input, format, input.length);
+      for (const size of [1, 2, 3, 5, 7, 13]) expect(await read(input, format, size)).toEqual(whole);
+      for (const size of [1, 4, 9]) expect(await read(input, format, size, [2, 0])).toEqual(await read(input, format, input.length, [2, 0]));
+    }
+  });
+
+  it('finds records, lines and errors exactly', async () => {
+    const clean = 'a,b,c\n1,x,y\r\n2,"multi\nline, ""quoted""",z\n3,,\n\n4,a"b,c\n6,p,q\n7,"",\r\n8,only two\n9,"x\r\ny",z';
+    expect(await read(clean, 'csv', 4)).toEqual({
+      names: ['a', 'b', 'c'],
+      records: ['2: 1,x,y\r\n', '3: 2,"multi\nline, ""quoted""",z\n', '5: 3,,\n', '8: 6,p,q\n', '9: 7,"",\r\n', '11: 9,"x\r\ny",z'],
+      malformed: ['7: quote inside an unquoted field (field 2); quote the whole field and double the quote', '10: expected 3 fields, found 2'],
+    });
+    expect(await read(tsv, 'tsv', 4)).toEqual({
+      names: ['a', 'b', 'c'],
+      records: ['2: 1\tx\\ty\tz\n', '3: 2\tcont\\\nnued\tz\r\n', '5: 3\t\t\n', '7: 5\t\\N\tz'],
+      malformed: ['6: expected 3 fields, found 2'],
+    });
   });
 });

@@ -8,7 +8,7 @@ export class Batch {
   readonly pieces: RecordChunk[] = [];
   // Compact line map: consecutive lines are stored as their first line only.
   // COPY lines: where each run starts in the COPY data, and its records' spans when not all 1.
-  private readonly lineRuns: Array<{ start: number; count: number; first: number; lines: number[] | undefined; copyStart: number; spans: number[] | undefined }> = [];
+  private readonly lineRuns: Array<{ start: number; count: number; first: number; lines: Float64Array | undefined; copyStart: number; spans: number[] | undefined }> = [];
   private copyLines = 0;
   count = 0;
   bytes = 0;

@@ -6,9 +6,9 @@ export interface RecordChunk {
   /** COPY payload: whole records, each ending with a newline (the input's last one may not). */
   data: Buffer;
   /** Byte offset in `data` where each record starts, then `data.length` (count + 1 entries). */
-  offsets: number[];
+  offsets: Float64Array;
   /** Input line on which each record starts. */
-  lines: number[];
+  lines: Float64Array;
   /**
    * Lines each record takes in the COPY data (COPY's "line N" counts them), when some record
    * takes more than one (a quoted line break); undefined when every record is one line.
@@ -32,12 +32,17 @@ export interface Malformed {
 /** Strict loads throw here (InputError); `--on-error skip` writes the record to the reject file. */
 export type MalformedHandler = (record: Malformed) => void;
 
-/** Collects records into one chunk; runs of adjacent input bytes are kept as one slice (no copying). */
+/**
+ * Collects records into one chunk; runs of adjacent input bytes are kept as one slice (no copying).
+ * Offsets and lines are typed arrays: a parallel load keeps many chunks alive at once, and number
+ * arrays of a million records made the garbage collector copy them over and over.
+ */
 export class ChunkBuilder {
   private parts: Buffer[] = [];
   private length = 0;
-  private offsets: number[] = [];
-  private lines: number[] = [];
+  private count_ = 0;
+  private offsets = new Float64Array(1024);
+  private lines = new Float64Array(1024);
   private raw: string[] | undefined;
   private spans: number[] | undefined;
   // The pending run of input bytes: buf[runStart, runEnd).
@@ -50,24 +55,44 @@ export class ChunkBuilder {
   }
 
   get count(): number {
-    return this.lines.length;
+    return this.count_;
+  }
+
+  /** Whether records are kept as written (the `raw` callbacks are called). */
+  get keepsRaw(): boolean {
+    return this.raw !== undefined;
   }
 
   /** Input line of the first record collected and not yet taken. */
   get firstLine(): number | undefined {
-    return this.lines[0];
+    return this.count_ > 0 ? this.lines[0] : undefined;
   }
 
   private addSpan(span: number): void {
-    if (span !== 1 && this.spans === undefined) this.spans = new Array<number>(this.lines.length).fill(1);
+    if (span !== 1 && this.spans === undefined) this.spans = new Array<number>(this.count_).fill(1);
     this.spans?.push(span);
+  }
+
+  /** Records a new record's offset and line (offsets keep one slot more for the end). */
+  private push(offset: number, line: number): void {
+    const n = this.count_;
+    if (n + 1 >= this.offsets.length) {
+      const offsets = new Float64Array(this.offsets.length * 2);
+      offsets.set(this.offsets);
+      this.offsets = offsets;
+      const lines = new Float64Array(this.lines.length * 2);
+      lines.set(this.lines);
+      this.lines = lines;
+    }
+    this.offsets[n] = offset;
+    this.lines[n] = line;
+    this.count_ = n + 1;
   }
 
   /** A record passed through unchanged: input bytes [start, end), `span` lines long. */
   addSlice(buf: Buffer, start: number, end: number, line: number, raw?: () => string, span = 1): void {
     this.addSpan(span);
-    this.offsets.push(this.length + (this.runBuf !== undefined ? this.runEnd - this.runStart : 0));
-    this.lines.push(line);
+    this.push(this.length + (this.runBuf !== undefined ? this.runEnd - this.runStart : 0), line);
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
     if (this.runBuf === buf && this.runEnd === start) {
       this.runEnd = end;
@@ -83,8 +108,7 @@ export class ChunkBuilder {
   addBuffer(data: Buffer, line: number, raw?: () => string, span = 1): void {
     this.addSpan(span);
     this.flushRun();
-    this.offsets.push(this.length);
-    this.lines.push(line);
+    this.push(this.length, line);
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
     this.parts.push(data);
     this.length += data.length;
@@ -100,15 +124,15 @@ export class ChunkBuilder {
   /** The chunk so far (undefined when empty); the builder starts over. */
   take(bytesRead: number): RecordChunk | undefined {
     this.flushRun();
-    if (this.lines.length === 0) return undefined;
+    const n = this.count_;
+    if (n === 0) return undefined;
     const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
-    this.offsets.push(data.length);
-    const chunk: RecordChunk = { data, offsets: this.offsets, lines: this.lines, raw: this.raw, bytesRead, spans: this.spans };
+    this.offsets[n] = data.length;
+    const chunk: RecordChunk = { data, offsets: this.offsets.slice(0, n + 1), lines: this.lines.slice(0, n), raw: this.raw, bytesRead, spans: this.spans };
     this.spans = undefined;
     this.parts = [];
     this.length = 0;
-    this.offsets = [];
-    this.lines = [];
+    this.count_ = 0;
     this.raw = this.raw !== undefined ? [] : undefined;
     return chunk;
   }

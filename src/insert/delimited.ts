@@ -68,6 +68,15 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   private eof = false;
   private line = 1;
   private bytesRead = 0;
+  /** The part of a read chunk not yet in `buf` (see fill). */
+  private held: Buffer | undefined;
+  /** Whether scans must record where each field is (header, or a column subset to send). */
+  private needFields = true;
+  // Where the next quote (csv) or backslash (text), and the next CR, are in `buf` (see fastLine).
+  private specialsOf: Buffer | undefined;
+  private nextSpecial = 0;
+  private nextCr = 0;
+  private readonly lineResult: Scanned = { start: 0, contentEnd: 0, end: 0, fields: 0, newlines: 0, error: undefined, errorLine: 0 };
   private fieldStarts = new Int32Array(64);
   private fieldEnds = new Int32Array(64);
   private ended = false;
@@ -136,6 +145,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   async *records(): AsyncGenerator<RecordChunk> {
     await this.sniffDelimiter();
     const { plan, builder } = this.beginRecords();
+    this.needFields = plan.select !== undefined;
     const delimiter = Buffer.from([this.delimiter]);
     const newline = Buffer.from([LF]);
     while (!this.ended) {
@@ -152,9 +162,11 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       this.pos = end;
       this.line += scanned.newlines;
       if (end === start) break;
-      const raw = () => buf.toString('utf8', start, contentEnd);
+      const text = () => buf.toString('utf8', start, contentEnd);
+      // A closure per record only when the records are kept as written (--on-error skip).
+      const raw = builder.keepsRaw ? text : undefined;
       if (scanned.error !== undefined) {
-        this.options.onMalformed({ line: line + scanned.errorLine, reason: scanned.error, raw: raw() });
+        this.options.onMalformed({ line: line + scanned.errorLine, reason: scanned.error, raw: text() });
         continue;
       }
       // A blank line cannot be a record of several columns: skip it, as people expect of CSV.
@@ -166,7 +178,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         break;
       }
       if (scanned.fields !== plan.fieldCount) {
-        this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: raw() });
+        this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: text() });
         continue;
       }
       // Lines the record takes in the COPY data: its line breaks, and one for a last line without one.
@@ -195,17 +207,35 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   }
 
   private async fill(): Promise<boolean> {
-    if (this.eof) return false;
-    const next = await this.iterator.next();
-    if (next.done === true) {
-      this.eof = true;
-      // Rescan what is left with end-of-input rules.
-      return this.pos < this.buf.length;
+    let chunk: Buffer;
+    const fromHeld = this.held !== undefined;
+    if (this.held !== undefined) {
+      chunk = this.held;
+      this.held = undefined;
+    } else {
+      if (this.eof) return false;
+      const next = await this.iterator.next();
+      if (next.done === true) {
+        this.eof = true;
+        // Rescan what is left with end-of-input rules.
+        return this.pos < this.buf.length;
+      }
+      chunk = next.value;
+      this.bytesRead += chunk.length;
+      if (this.bytesRead === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
     }
-    let chunk = next.value;
-    this.bytesRead += chunk.length;
-    if (this.bytesRead === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-    this.buf = this.pos < this.buf.length ? Buffer.concat([this.buf.subarray(this.pos), chunk]) : chunk;
+    if (this.pos < this.buf.length) {
+      // Only the record cut by the chunk's end is copied, joined with the new chunk's first line;
+      // the rest of the chunk is scanned in place (copying every chunk cost more than scanning it).
+      // A record still cut after that (a quoted line break) takes the whole rest.
+      const lf = fromHeld ? -1 : chunk.indexOf(LF);
+      if (lf >= 0 && lf + 1 < chunk.length) {
+        this.held = chunk.subarray(lf + 1);
+        chunk = chunk.subarray(0, lf + 1);
+      }
+      chunk = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    }
+    this.buf = chunk;
     this.pos = 0;
     return true;
   }
@@ -228,8 +258,50 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
     return this.copyFormat === 'csv' ? this.scanCsv() : this.scanText();
   }
 
+  /** A well-formed record; the object is reused by the next scan. */
   private recordEnd(start: number, fields: number, newlines: number, contentEnd: number, end: number): Scanned {
-    return { start, contentEnd, end, fields, newlines, error: undefined, errorLine: 0 };
+    const result = this.lineResult;
+    result.start = start;
+    result.contentEnd = contentEnd;
+    result.end = end;
+    result.fields = fields;
+    result.newlines = newlines;
+    return result;
+  }
+
+  /**
+   * The common record, found without walking it field by field: one line with no quote (csv) or
+   * backslash (text) and no CR but its line end's. Its fields are counted, not located, so only
+   * when no field positions are needed. Undefined: take the full scan.
+   */
+  private fastLine(start: number, special: number): Scanned | undefined {
+    const { buf } = this;
+    const lf = buf.indexOf(LF, start);
+    if (lf < 0) return undefined;
+    if (this.specialsOf !== buf) {
+      this.specialsOf = buf;
+      this.nextSpecial = -1;
+      this.nextCr = -1;
+    }
+    // Cached positions, found again only once passed: in most data these bytes are rare.
+    if (this.nextSpecial < start) {
+      const found = buf.indexOf(special, start);
+      this.nextSpecial = found < 0 ? buf.length : found;
+    }
+    if (this.nextSpecial < lf) return undefined;
+    if (this.nextCr < start) {
+      const found = buf.indexOf(CR, start);
+      this.nextCr = found < 0 ? buf.length : found;
+    }
+    let contentEnd = lf;
+    if (this.nextCr < lf) {
+      if (this.nextCr !== lf - 1) return undefined;
+      contentEnd = lf - 1;
+    }
+    const delimiter = this.delimiter;
+    let fields = 1;
+    for (let i = start; i < contentEnd; i += 1) if (buf[i] === delimiter) fields += 1;
+    return this.recordEnd(start, fields, 1, contentEnd, lf + 1);
   }
 
   /**
@@ -254,6 +326,10 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   }
 
   private scanCsv(): Scanned | typeof INCOMPLETE {
+    if (!this.needFields) {
+      const line = this.fastLine(this.pos, this.quote);
+      if (line !== undefined) return line;
+    }
     const { buf, eof } = this;
     const n = buf.length;
     const { delimiter, quote, escape } = this;
@@ -343,6 +419,10 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
   }
 
   private scanText(): Scanned | typeof INCOMPLETE {
+    if (!this.needFields) {
+      const line = this.fastLine(this.pos, BACKSLASH);
+      if (line !== undefined) return line;
+    }
     const { buf, eof } = this;
     const n = buf.length;
     const start = this.pos;

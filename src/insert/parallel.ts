@@ -1,6 +1,7 @@
 // `insert --jobs N`: N connections load batches of whole records in parallel. One reader cuts the
 // input into batches (by records, never by bytes, so a quoted newline never splits a record and
-// every error keeps its input line); each worker takes the next batch when it is free.
+// every error keeps its input line) and keeps a few ready ahead of the workers, so a backend never
+// waits for Node to read its next batch; each worker takes the next ready batch when it is free.
 // All or nothing: every worker PREPAREs its transaction, then all are COMMIT PREPARED, or all are
 // rolled back (prepared ones with ROLLBACK PREPARED) — on an error, Ctrl-C or SIGTERM alike. A
 // kill -9 between the two phases leaves prepared transactions: their names start with the
@@ -17,9 +18,9 @@ import { batchRoom, Loader, withResumeInfo, type LoadOptions, type LoadResult } 
 import { displayTable, type Target } from './target.js';
 
 /** Records per batch when --commit-every does not set it: large enough that a COPY's start costs nothing. */
-const PARALLEL_BATCH_RECORDS = 50_000;
-/** …and at most this many bytes, so wide rows do not hold (jobs + 1) large batches in memory. */
-const PARALLEL_BATCH_BYTES = 8 * 1024 * 1024;
+const PARALLEL_BATCH_RECORDS = 20_000;
+/** …and at most this many bytes, so wide rows do not hold many large batches in memory. */
+const PARALLEL_BATCH_BYTES = 4 * 1024 * 1024;
 
 const GID_PREFIX = 'pgfactory insert ';
 
@@ -75,9 +76,10 @@ export async function loadParallel(
   const workers: Worker[] = [];
   let failure: unknown;
   let committedRows = 0;
-  let reading = Promise.resolve<Batch | undefined>(undefined);
 
-  // One reader: batches are cut in input order, one at a time.
+  // The reader runs ahead of the workers: up to `jobs` batches wait ready (plus one per worker in
+  // flight and the one being read), so memory stays bounded.
+  const ready = new BatchQueue(jobs);
   const readBatch = async (): Promise<Batch | undefined> => {
     const batch = await cutter.open(true);
     if (batch === undefined) return undefined;
@@ -90,10 +92,16 @@ export async function loadParallel(
     }
     return batch;
   };
-  const nextBatch = (): Promise<Batch | undefined> => {
-    reading = reading.then(() => (failure === undefined ? readBatch() : undefined));
-    return reading;
+  const readAll = async (): Promise<void> => {
+    try {
+      for (let batch = await readBatch(); batch !== undefined && failure === undefined; batch = await readBatch()) await ready.put(batch);
+    } catch (error) {
+      failure ??= error;
+    } finally {
+      ready.end();
+    }
   };
+  const nextBatch = (): Promise<Batch | undefined> => (failure === undefined ? ready.take() : Promise.resolve(undefined));
 
   const work = async (client: pg.Client, index: number): Promise<void> => {
     const worker: Worker = { loader: new Loader(client, options), gid: `${gidPrefix(options.target)}${process.pid}-${token} ${index + 1}/${jobs}`, prepared: false };
@@ -128,8 +136,12 @@ export async function loadParallel(
   };
 
   // Extra connections come from the factory; each is given back when its worker is done.
+  void readAll();
   const extra = Array.from({ length: jobs - 1 }, (_, i) => factory.withConnection((client) => work(client, i + 1)).catch((error) => void (failure ??= error)));
-  await Promise.all([work(first, 0), ...extra].map((p) => Promise.resolve(p)));
+  await Promise.all([work(first, 0), ...extra]);
+  // After a failure the reader stops at its next batch (a read it waits for ends when the caller
+  // closes the input); on success it has ended already.
+  ready.abort();
   // Keep the other connections open until the second phase is decided: work() returned already.
 
   if (failure === undefined && !windows) {
@@ -155,5 +167,55 @@ async function commitPrepared(client: pg.Client, gid: string): Promise<void> {
     await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
   } catch {
     await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
+  }
+}
+
+/** Batches read ahead of the workers: put() waits while `capacity` are ready; take() waits for one. */
+class BatchQueue {
+  private readonly batches: Batch[] = [];
+  private closed = false;
+  private taker: ((batch: Batch | undefined) => void)[] = [];
+  private putter: (() => void) | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  async put(batch: Batch): Promise<void> {
+    if (this.closed) return;
+    const taker = this.taker.shift();
+    if (taker !== undefined) {
+      taker(batch);
+      return;
+    }
+    this.batches.push(batch);
+    if (this.batches.length >= this.capacity) await new Promise<void>((resolve) => (this.putter = resolve));
+  }
+
+  take(): Promise<Batch | undefined> {
+    const batch = this.batches.shift();
+    if (batch !== undefined) {
+      this.wakePutter();
+      return Promise.resolve(batch);
+    }
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.taker.push(resolve));
+  }
+
+  /** The reader is done: batches still queued are taken, then take() gives undefined. */
+  end(): void {
+    this.closed = true;
+    for (const taker of this.taker.splice(0)) taker(undefined);
+  }
+
+  /** The load failed: queued batches are dropped and a waiting put() returns. */
+  abort(): void {
+    this.end();
+    this.batches.length = 0;
+    this.wakePutter();
+  }
+
+  private wakePutter(): void {
+    const putter = this.putter;
+    this.putter = undefined;
+    putter?.();
   }
 }
