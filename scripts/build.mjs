@@ -22,7 +22,7 @@ const common = {
     // missing (Node 20), which loads undici: ~20 ms of every start-up. We never run there.
     navigator: '{"userAgent":"Node.js"}',
   },
-  minify: true,
+  minify: process.env.PGFACTORY_NO_MINIFY !== "1",
   legalComments: 'none',
   logLevel: 'warning',
 };

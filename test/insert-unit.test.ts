@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrayLiteral, copyTextValue, parseJsonObject } from '../src/insert/json.js';
+import { arrayLiteral, copyTextValue, FlatRowEncoder, parseJsonObject } from '../src/insert/json.js';
 import { Batch } from '../src/insert/batch.js';
 import { DelimitedReader } from '../src/insert/delimited.js';
 import type { RecordChunk } from '../src/insert/chunks.js';
@@ -115,5 +115,47 @@ describe('DelimitedReader chunk boundaries', () => {
       records: ['2: 1\tx\\ty\tz\n', '3: 2\tcont\\\nnued\tz\r\n', '5: 3\t\t\n', '7: 5\t\\N\tz'],
       malformed: ['6: expected 3 fields, found 2'],
     });
+  });
+});
+
+describe('FlatRowEncoder', () => {
+  const columns = [
+    { name: 'a', isJson: false, isArray: false },
+    { name: 'b', isJson: true, isArray: false },
+    { name: 'c', isJson: false, isArray: true },
+  ];
+  const columnOf = (key: string) => {
+    const i = columns.findIndex((column) => column.name === key);
+    return i < 0 ? undefined : i;
+  };
+  // The exact path the encoder stands in for.
+  const general = (text: string) => {
+    const values = columns.map(() => '\\N');
+    for (const field of parseJsonObject(text)) values[columnOf(field.key)!] = copyTextValue(field, columns[columnOf(field.key)!]);
+    return `${values.join('\t')}\n`;
+  };
+
+  it('encodes flat objects exactly as the general path does', () => {
+    const encoder = new FlatRowEncoder(columns, columnOf);
+    const lines = [
+      '{"a":1,"b":"x","c":"{1,2}"}',
+      '{"a":1,"b":"x","c":"{1,2}"}',
+      '{"c":-0.5e+10,"a":"tab\\there","b":"q\\"uote"}',
+      ' { "a" : true , "b" : false , "c" : null } ',
+      '{"b":"\\u00e9\\\\","a":"back\\\\slash\\n"}',
+      '{}',
+      '{"a":12345678901234567890.10,"a":"last wins"}',
+      '{"a":"é ü 😀","b":123}',
+    ];
+    expect(lines.map((line) => encoder.encode(line))).toEqual(lines.map(general));
+    expect(encoder.encode('{"a":1,"b":"x","c":"{1,2}"}')).toBe('1\t"x"\t{1,2}\n');
+    expect(encoder.encode('{"c":-0.5e+10,"a":"tab\\there","b":"q\\"uote"}')).toBe('tab\\there\t"q\\\\"uote"\t-0.5e+10\n');
+  });
+
+  it('leaves anything else to the general path', () => {
+    const encoder = new FlatRowEncoder(columns, columnOf);
+    for (const line of ['{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a\\u0062":1}', '{"a":"\u0001"}']) {
+      expect(encoder.encode(line), line).toBeUndefined();
+    }
   });
 });

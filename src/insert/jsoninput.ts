@@ -4,7 +4,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
-import { copyTextValue, JsonSyntaxError, parseJsonObject, type JsonField } from './json.js';
+import { copyTextValue, FlatRowEncoder, JsonSyntaxError, parseJsonObject, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
 
 export interface JsonInputOptions {
@@ -97,9 +97,10 @@ export class JsonReader extends RecordReader<KeyPlan> {
         if (index !== undefined) values[index] = copyTextValue(field, columns[index]);
       }
       rows.push(`${values.join('\t')}\n`);
-      builder.addBuffer(EMPTY, element.line, () => element.text);
+      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
       return undefined;
     };
+    let flat = new FlatRowEncoder(columns, (key) => indexOf.get(key));
     // Rows are gathered per chunk and encoded once (far cheaper than a Buffer each).
     let rows: string[] = [];
     const take = (bytesRead: number): RecordChunk | undefined => {
@@ -124,6 +125,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
       widened = true;
       indexOf = new Map(columns.map((column, i) => [column.name, i]));
       values = new Array(columns.length);
+      flat = new FlatRowEncoder(columns, (key) => indexOf.get(key));
     };
 
     let batch = this.held;
@@ -135,21 +137,32 @@ export class JsonReader extends RecordReader<KeyPlan> {
         if (next.done === true) break;
         batch = next.value;
       }
-      const items = pending.length > 0 ? pending : [];
+      const items = pending;
       pending = [];
-      for (const element of batch?.elements ?? []) {
-        const fields = this.parse(element);
-        if (fields !== undefined) items.push({ element, fields });
-      }
       const bytesRead = batch?.bytesRead ?? 0;
+      const elements = batch?.elements ?? [];
       batch = undefined;
-      for (let i = 0; i < items.length; i += 1) {
-        const wider = add(items[i].element, items[i].fields);
+      // The first object (parsed by names()) goes first, then the batch in order.
+      for (let i = 0; i < items.length + elements.length; i += 1) {
+        let item = items[i];
+        if (item === undefined) {
+          const element = elements[i - items.length];
+          const row = flat.encode(element.text);
+          if (row !== undefined) {
+            rows.push(row);
+            builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
+            continue;
+          }
+          const fields = this.parse(element);
+          if (fields === undefined) continue;
+          item = { element, fields };
+        }
+        const wider = add(item.element, item.fields);
         if (wider === undefined) continue;
         const chunk = take(bytesRead);
         if (chunk !== undefined) yield chunk;
         widen(wider);
-        add(items[i].element, items[i].fields);
+        add(item.element, item.fields);
       }
       const chunk = take(bytesRead);
       if (chunk !== undefined) yield chunk;
@@ -178,6 +191,13 @@ function countNewlines(text: string, end: number): number {
 }
 
 /**
+ * Bytes decoded into one string at a time. A string over V8's largest regular object (128 KiB)
+ * goes to its large-object space, allocated and freed page by page: decoding the 256 KiB read
+ * chunks whole took about 30 times the CPU (most of it system time).
+ */
+const DECODE_BYTES = 1 << 16;
+
+/**
  * The input as text, decoded across chunk boundaries (a chunk may end inside a UTF-8 character)
  * and without a leading byte-order mark; the last item (`final`) carries the decoder's remainder.
  */
@@ -186,11 +206,14 @@ async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ tex
   let bytesRead = 0;
   let first = true;
   for await (const chunk of source) {
-    bytesRead += chunk.length;
-    let text = decoder.write(chunk);
-    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    if (text !== '') first = false;
-    yield { text, bytesRead, final: false };
+    for (let at = 0; at < chunk.length; at += DECODE_BYTES) {
+      const piece = chunk.subarray(at, at + DECODE_BYTES);
+      bytesRead += piece.length;
+      let text = decoder.write(piece);
+      if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text !== '') first = false;
+      yield { text, bytesRead, final: false };
+    }
   }
   yield { text: decoder.end(), bytesRead, final: true };
 }
