@@ -1,6 +1,6 @@
 // Bundles the CLI, the library and bench's worker entry with esbuild. Start-up time is most of
 // what `pgfactory query "select 1"` costs, so each entry is one file (measured: loading a dozen
-// split chunks as ES modules cost ~12 ms more than one file); modules a command loads with
+// split chunks as ES modules cost more than one file: bench/README.md); modules a command loads with
 // `import()` stay lazily evaluated inside it.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -19,7 +19,7 @@ const common = {
   define: {
     PGFACTORY_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
     // pg checks for Cloudflare Workers by constructing a fetch `Response` when `navigator` is
-    // missing (Node 20), which loads undici: ~20 ms of every start-up. We never run there.
+    // missing (Node 20), which loads undici on every start-up. We never run there.
     navigator: '{"userAgent":"Node.js"}',
   },
   minify: process.env.PGFACTORY_NO_MINIFY !== "1",
@@ -39,7 +39,7 @@ await build({
 });
 
 // The CLI as one CommonJS script: bin/pgfactory compiles it with V8's code cache (Node 20 has no
-// code cache for ES modules), which takes ~20 ms off every start-up. The interactive shell
+// code cache for ES modules), which takes a good part off every start-up (bench/README.md). The interactive shell
 // (`pgfactory query` on a terminal, no SQL) is a CommonJS file of its own, required by the CLI
 // when the shell opens: the CLI bundle, read and compiled by every command, does not carry it.
 // The shell gets the query core from the CLI (see src/shell/shell.ts).

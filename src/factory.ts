@@ -119,7 +119,7 @@ function readCertFile(file: string, what: string): Buffer {
 /**
  * sslrootcert=system: Node's own root certificates, with NODE_EXTRA_CA_CERTS as Node would add
  * them. bin/pgfactory starts Node without that variable — Node parses the whole bundle at start-up
- * otherwise, 30 ms of every command on a machine that sets it — and hands its value on as
+ * otherwise, a cost paid by every command on a machine that sets it (bench/README.md) — and hands its value on as
  * PGFACTORY_NODE_EXTRA_CA_CERTS, read here, the only place that needs it. Undefined: Node's
  * defaults as they are (pgfactory used as a library).
  */

@@ -193,7 +193,7 @@ function countNewlines(text: string, end: number): number {
 /**
  * Bytes decoded into one string at a time. A string over V8's largest regular object (128 KiB)
  * goes to its large-object space, allocated and freed page by page: decoding the 256 KiB read
- * chunks whole took about 30 times the CPU (most of it system time).
+ * chunks whole cost many times the CPU (bench/README.md).
  */
 const DECODE_BYTES = 1 << 16;
 

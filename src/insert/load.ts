@@ -477,7 +477,7 @@ export const TARGET_ALIAS = 'pgfactory_target';
 /**
  * ON CONFLICT and RETURNING, shared by every insert path (the INSERT must alias its table as
  * TARGET_ALIAS). An upsert leaves a row alone when no value would change: rewriting an identical
- * row costs a new tuple version and index entries (reloading the same 1M rows took 3x longer).
+ * row costs a new tuple version and index entries (bench/README.md has the figure).
  * Values are compared as text because some types (json, point, xml) have no equality operator.
  */
 export function conflictAndReturning(conflict: ConflictAction | undefined, columns: TargetColumn[], returning: string[] | '*' | undefined): string {

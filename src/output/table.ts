@@ -21,8 +21,8 @@ export function rowCountFooter(count: number): string {
 }
 
 /**
- * cli-table3 costs ~35 µs a row and its layout grows with the square of the row count (200k
- * rows took minutes), so a long result is laid out by cli-table3 for its header and first rows
+ * cli-table3 is slow per row and its layout grows with the square of the row count (figures in
+ * bench/README.md), so a long result is laid out by cli-table3 for its header and first rows
  * only, with the column widths fixed up front; the remaining rows are drawn line by line in
  * exactly the same layout (test/table.test.ts compares the two).
  */
