@@ -14,6 +14,7 @@ import { ConnectError, PgfactoryError, ServerError, SettingsError } from './erro
 import { maskSecret } from './secrets.js';
 import {
   destroyClientSocket,
+  isConnectionLost,
   isConnectTimeout,
   isNoSslOnServer,
   libpqConnectionLossText,
@@ -645,7 +646,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 /** The server ended the session (57P01 admin shutdown, 57P02 crash…) or the socket died. */
 function connectionGone(error: unknown): boolean {
   if (error instanceof pg.DatabaseError) return (error.code ?? '').startsWith('57P');
-  return error instanceof ConnectError || (error instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(error.message));
+  return error instanceof ConnectError || (error instanceof Error && isConnectionLost(error.message));
 }
 
 /** How long a command may take to fail on its own once its connection died (see below). */

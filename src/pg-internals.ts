@@ -136,6 +136,14 @@ export function isConnectTimeout(message: string): boolean {
 }
 
 /**
+ * Whether `message` is pg's for a connection that died under a client: the socket closed or reset,
+ * or a client that already saw that ("not queryable"). Why: pg sets no code on these.
+ */
+export function isConnectionLost(message: string): boolean {
+  return /Connection terminated|connection error|not queryable|ECONNRESET|EPIPE/i.test(message);
+}
+
+/**
  * pg's words for a socket the server closed (or reset) under a client, in libpq's words. Why: pg
  * sets no code on "Connection terminated unexpectedly".
  */

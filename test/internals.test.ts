@@ -15,7 +15,7 @@ import { queryMessage, SkippingQuery, type ResultPaths } from '../src/bench/skip
 import { copyOutStream } from '../src/copy-out.js';
 import {
   backendKey, cliTableWidth, connectionSocket, copyToStreamClass, destroyClientSocket, embeddedBinDir, embeddedPlatformPackage,
-  isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, pgpassHelper, sendCancelRequest, tagKeepingCursor,
+  isConnectionLost, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, pgpassHelper, sendCancelRequest, tagKeepingCursor,
   takeSocketData,
 } from '../src/pg-internals.js';
 import { databaseUrl, ROOT, runCli, sql } from './helpers.js';
@@ -182,6 +182,8 @@ describe('pg', () => {
       ? await client.query('SELECT 1').then(() => '', (caught: Error) => caught.message)
       : error!.message;
     expect(message).toMatch(/^(Connection terminated unexpectedly|Client has encountered a connection error and is not queryable)/);
+    expect(isConnectionLost(message)).toBe(true);
+    expect(isConnectionLost('relation "x" does not exist')).toBe(false);
     if (message.startsWith('Connection terminated')) expect(libpqConnectionLossText(message)).toBe('server closed the connection unexpectedly');
   });
 
