@@ -174,14 +174,14 @@ async function commitPrepared(client: pg.Client, gid: string): Promise<void> {
 class BatchQueue {
   private readonly batches: Batch[] = [];
   private closed = false;
-  private taker: ((batch: Batch | undefined) => void)[] = [];
+  private takers: ((batch: Batch | undefined) => void)[] = [];
   private putter: (() => void) | undefined;
 
   constructor(private readonly capacity: number) {}
 
   async put(batch: Batch): Promise<void> {
     if (this.closed) return;
-    const taker = this.taker.shift();
+    const taker = this.takers.shift();
     if (taker !== undefined) {
       taker(batch);
       return;
@@ -197,13 +197,13 @@ class BatchQueue {
       return Promise.resolve(batch);
     }
     if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.taker.push(resolve));
+    return new Promise((resolve) => this.takers.push(resolve));
   }
 
   /** The reader is done: batches still queued are taken, then take() gives undefined. */
   end(): void {
     this.closed = true;
-    for (const taker of this.taker.splice(0)) taker(undefined);
+    for (const taker of this.takers.splice(0)) taker(undefined);
   }
 
   /** The load failed: queued batches are dropped and a waiting put() returns. */
