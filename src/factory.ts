@@ -37,6 +37,12 @@ export interface FactoryOptions {
   onConnect?: (timing: ConnectTiming) => void;
   /** Called once per closed connection with the time `end()` took. */
   onClose?: (closeMs: number) => void;
+  /**
+   * Fresh mode: give the operation back once the connection's Terminate is sent, as libpq's
+   * PQfinish (and so pgbench -C) does, instead of also waiting for the server to close its end
+   * (the backend's exit). The close is still timed to its end and counted; close() waits for it.
+   */
+  closeInBackground?: boolean;
 }
 
 /** Where the time to open one connection went, in milliseconds. */
@@ -310,6 +316,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   // Pooled connections handed out at least once: the next hand-out is a reuse.
   const handedOut = new WeakSet<object>();
   let closed = false;
+  // Fresh mode with closeInBackground: ends still waiting for the server's side.
+  const closing = new Set<Promise<unknown>>();
   // Where the last good connection went: new connections try it first (after a failover, the
   // host that now fits instead of the dead one, again and again).
   let preferredSlot = 0;
@@ -612,7 +620,14 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } finally {
       active.delete(client);
-      await client.end().catch(() => undefined);
+      // pg writes Terminate at once; the promise settles when the server has closed the socket.
+      const ending = client.end().catch(() => undefined);
+      if (options.closeInBackground === true) {
+        closing.add(ending);
+        void ending.then(() => closing.delete(ending));
+      } else {
+        await ending;
+      }
     }
   }
 
@@ -636,6 +651,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await Promise.all(closing);
       await pool?.end();
     },
     stats: () => ({ ...counters, hosts: slots.map((slot) => ({ ...slot.stats })), failovers: failovers.map((failover) => ({ ...failover })) }),

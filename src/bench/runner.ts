@@ -121,6 +121,8 @@ class Schedule {
  */
 export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSpec): Promise<PreparedRunner> {
   let recording = false;
+  // Fresh mode closes in the background: the closes of the last operations end after the run.
+  let recordingCloses = false;
   const latency = new LatencyRecorder();
   const lag = new LatencyRecorder();
   const connect = new LatencyRecorder();
@@ -134,6 +136,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   const factory: ConnectionFactory = createConnectionFactory(settings, {
     mode: spec.mode,
     poolSize: spec.poolSize,
+    // As pgbench -C: the next operation does not wait for the previous backend's exit.
+    closeInBackground: true,
     onConnect: (timing) => {
       if (!recording) return;
       connect.record(timing.total_ms);
@@ -142,7 +146,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       addPhase(phases.startup, timing.startup_ms);
     },
     onClose: (ms) => {
-      if (recording) close.record(ms);
+      if (recording || recordingCloses) close.record(ms);
     },
   });
 
@@ -252,6 +256,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       try {
         await Promise.all(Array.from({ length: spec.clients }, (_, slot) => client(slot)));
       } finally {
+        recordingCloses = recording && spec.mode === 'fresh';
         recording = false;
         if (intervalTimer !== undefined) {
           clearTimeout(intervalTimer);
@@ -261,6 +266,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           }
         }
         await factory.close();
+        recordingCloses = false;
       }
       const elapsedMs = Math.max(0, lastEnd - measureFrom);
       return {
