@@ -394,6 +394,11 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     private opened = false;
     private lost = false;
 
+    /** The server or the network ended this connection. */
+    get isLost(): boolean {
+      return this.lost;
+    }
+
     /** Counted once per connection that was open, however pg reports its end. */
     markLost(): void {
       if (!this.opened || this.lost) return;
@@ -575,9 +580,26 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 
   type PooledClient = FactoryClient & pg.PoolClient;
 
+  // Connections given back by an operation and kept here instead of in pg-pool's idle list: the
+  // next operation takes one without pg-pool's checkout (a promise, a timer for
+  // connectionTimeoutMillis, a deferred tick and two events per operation). pg-pool still counts
+  // them as checked out; one goes back to pg-pool whenever pg-pool has a caller waiting, and all
+  // of them before the pool ends.
+  const held: PooledClient[] = [];
+
+  function takeHeld(): PooledClient | undefined {
+    let client = held.pop();
+    // A connection that died while held (its error and end listeners marked it) is dropped.
+    while (client !== undefined && client.isLost) {
+      client.release(true);
+      client = held.pop();
+    }
+    return client;
+  }
+
   async function withPooled<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     // An idle connection is handed out as it is; only opening one needs the host loop.
-    const client = (pool!.idleCount > 0
+    const client = takeHeld() ?? ((pool!.idleCount > 0
       ? await pool!.connect()
       : await connectSomewhere(
           (slot) => {
@@ -585,7 +607,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
             return pool!.connect() as Promise<PooledClient>;
           },
           (unfit) => unfit.release(true),
-        )) as PooledClient;
+        )) as PooledClient);
     if (handedOut.has(client)) counters.connections_reused += 1;
     else handedOut.add(client);
     active.add(client);
@@ -602,7 +624,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       throw error;
     } finally {
       active.delete(client);
-      client.release(broken ?? false);
+      if (broken !== undefined || closed || pool!.waitingCount > 0) client.release(broken ?? false);
+      else held.push(client);
     }
   }
 
@@ -652,6 +675,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       if (closed) return;
       closed = true;
       await Promise.all(closing);
+      for (const client of held.splice(0)) client.release();
       await pool?.end();
     },
     stats: () => ({ ...counters, hosts: slots.map((slot) => ({ ...slot.stats })), failovers: failovers.map((failover) => ({ ...failover })) }),
