@@ -38,6 +38,12 @@ export interface FactoryOptions {
   onConnect?: (timing: ConnectTiming) => void;
   /** Called once per closed connection with the time `end()` took. */
   onClose?: (closeMs: number) => void;
+  /**
+   * Fresh mode: give the operation back once the connection's Terminate is sent, as libpq's
+   * PQfinish (and so pgbench -C) does, instead of also waiting for the server to close its end
+   * (the backend's exit). The close is still timed to its end and counted; close() waits for it.
+   */
+  closeInBackground?: boolean;
 }
 
 /** Where the time to open one connection went, in milliseconds. */
@@ -311,6 +317,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
   // Pooled connections handed out at least once: the next hand-out is a reuse.
   const handedOut = new WeakSet<object>();
   let closed = false;
+  // Fresh mode with closeInBackground: ends still waiting for the server's side.
+  const closing = new Set<Promise<unknown>>();
   // Where the last good connection went: new connections try it first (after a failover, the
   // host that now fits instead of the dead one, again and again).
   let preferredSlot = 0;
@@ -386,6 +394,11 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 
     private opened = false;
     private lost = false;
+
+    /** The server or the network ended this connection. */
+    get isLost(): boolean {
+      return this.lost;
+    }
 
     /** Counted once per connection that was open, however pg reports its end. */
     markLost(): void {
@@ -568,9 +581,26 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
 
   type PooledClient = FactoryClient & pg.PoolClient;
 
+  // Connections given back by an operation and kept here instead of in pg-pool's idle list: the
+  // next operation takes one without pg-pool's checkout (a promise, a timer for
+  // connectionTimeoutMillis, a deferred tick and two events per operation). pg-pool still counts
+  // them as checked out; one goes back to pg-pool whenever pg-pool has a caller waiting, and all
+  // of them before the pool ends.
+  const held: PooledClient[] = [];
+
+  function takeHeld(): PooledClient | undefined {
+    let client = held.pop();
+    // A connection that died while held (its error and end listeners marked it) is dropped.
+    while (client !== undefined && client.isLost) {
+      client.release(true);
+      client = held.pop();
+    }
+    return client;
+  }
+
   async function withPooled<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     // An idle connection is handed out as it is; only opening one needs the host loop.
-    const client = (pool!.idleCount > 0
+    const client = takeHeld() ?? ((pool!.idleCount > 0
       ? await pool!.connect()
       : await connectSomewhere(
           (slot) => {
@@ -578,7 +608,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
             return pool!.connect() as Promise<PooledClient>;
           },
           (unfit) => unfit.release(true),
-        )) as PooledClient;
+        )) as PooledClient);
     if (handedOut.has(client)) counters.connections_reused += 1;
     else handedOut.add(client);
     active.add(client);
@@ -595,7 +625,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       throw error;
     } finally {
       active.delete(client);
-      client.release(broken ?? false);
+      if (broken !== undefined || closed || pool!.waitingCount > 0) client.release(broken ?? false);
+      else held.push(client);
     }
   }
 
@@ -613,7 +644,14 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } finally {
       active.delete(client);
-      await client.end().catch(() => undefined);
+      // pg writes Terminate at once; the promise settles when the server has closed the socket.
+      const ending = client.end().catch(() => undefined);
+      if (options.closeInBackground === true) {
+        closing.add(ending);
+        void ending.then(() => closing.delete(ending));
+      } else {
+        await ending;
+      }
     }
   }
 
@@ -637,6 +675,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await Promise.all(closing);
+      for (const client of held.splice(0)) client.release();
       await pool?.end();
     },
     stats: () => ({ ...counters, hosts: slots.map((slot) => ({ ...slot.stats })), failovers: failovers.map((failover) => ({ ...failover })) }),

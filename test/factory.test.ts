@@ -48,6 +48,16 @@ describe('fresh mode', () => {
     expect(await serverConnections('factory_fresh')).toBe(0);
   });
 
+  it('closeInBackground gives the operation back before the server closed; close() waits for every close', async () => {
+    const closes: number[] = [];
+    const factory = make('factory_fresh_bg', { mode: 'fresh', closeInBackground: true, onClose: (ms) => closes.push(ms) });
+    for (let i = 0; i < 3; i += 1) await factory.withConnection((client) => client.query('SELECT 1'));
+    await factory.close();
+    expect(factory.stats()).toMatchObject({ connections_opened: 3, connections_closed: 3 });
+    expect(closes).toHaveLength(3);
+    expect(await serverConnections('factory_fresh_bg')).toBe(0);
+  });
+
   it('releases the connection when the callback throws', async () => {
     const factory = make('factory_fresh_err', { mode: 'fresh' });
     await expect(factory.withConnection(async () => {
@@ -84,6 +94,16 @@ describe('pooled mode', () => {
     expect(factory.stats().connections_opened).toBe(2);
     expect(factory.stats().connections_reused).toBe(6);
     expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  it('does not hand out an idle connection whose backend died meanwhile', async () => {
+    const factory = make('factory_idle_dead', { mode: 'pooled', poolSize: 1 });
+    const pid = await factory.withConnection(async (client) => (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number);
+    await sql('SELECT pg_terminate_backend($1)', [pid]);
+    expect(await pollUntil(async () => factory.stats().connections_lost === 1, 10_000)).toBe(true);
+    const next = await factory.withConnection(async (client) => (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number);
+    expect(next).not.toBe(pid);
+    expect(factory.stats()).toMatchObject({ connections_opened: 2, connections_lost: 1, requests_errors: 0 });
   });
 
   it('keeps a connection after an SQL error, replaces it after the backend dies', async () => {

@@ -224,7 +224,7 @@ describe('pg-protocol', () => {
     await withClient(async (client) => {
       const paths: ResultPaths = { skipping: 0, pg: 0 };
       const run = (text: string) => new Promise<void>((resolve, reject) => {
-        client.query(new SkippingQuery(text, queryMessage(text), resolve, reject, paths));
+        client.query(new SkippingQuery(queryMessage(text), (error) => (error === undefined ? resolve() : reject(error)), paths));
       });
       await run('SELECT generate_series(1, 5000)');
       await run('SELECT 1');

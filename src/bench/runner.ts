@@ -121,6 +121,8 @@ class Schedule {
  */
 export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSpec): Promise<PreparedRunner> {
   let recording = false;
+  // Fresh mode closes in the background: the closes of the last operations end after the run.
+  let recordingCloses = false;
   const latency = new LatencyRecorder();
   const lag = new LatencyRecorder();
   const connect = new LatencyRecorder();
@@ -134,6 +136,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   const factory: ConnectionFactory = createConnectionFactory(settings, {
     mode: spec.mode,
     poolSize: spec.poolSize,
+    // As pgbench -C: the next operation does not wait for the previous backend's exit.
+    closeInBackground: true,
     onConnect: (timing) => {
       if (!recording) return;
       connect.record(timing.total_ms);
@@ -142,7 +146,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       addPhase(phases.startup, timing.startup_ms);
     },
     onClose: (ms) => {
-      if (recording) close.record(ms);
+      if (recording || recordingCloses) close.record(ms);
     },
   });
 
@@ -183,6 +187,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
 
       let intervalTimer: NodeJS.Timeout | undefined;
       let intervalIndex = 0;
+      // Without --progress no interval histogram is kept (one HDR record per operation less).
+      const reportIntervals = spec.intervalS !== undefined && onInterval !== undefined;
       if (spec.intervalS !== undefined && onInterval !== undefined) {
         const intervalMs = spec.intervalS * 1000;
         const tick = () => {
@@ -228,7 +234,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
             const ended = performance.now();
             const ms = ended - from;
             latency.record(ms);
-            interval.latency.record(ms);
+            if (reportIntervals) interval.latency.record(ms);
             if (scheduled !== undefined) lag.record(began - scheduled);
             if (spec.latencyLimitMs !== undefined && ms > spec.latencyLimitMs) late += 1;
             lastEnd = ended;
@@ -250,6 +256,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       try {
         await Promise.all(Array.from({ length: spec.clients }, (_, slot) => client(slot)));
       } finally {
+        recordingCloses = recording && spec.mode === 'fresh';
         recording = false;
         if (intervalTimer !== undefined) {
           clearTimeout(intervalTimer);
@@ -259,6 +266,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           }
         }
         await factory.close();
+        recordingCloses = false;
       }
       const elapsedMs = Math.max(0, lastEnd - measureFrom);
       return {

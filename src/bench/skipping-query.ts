@@ -25,17 +25,31 @@ export interface ResultPaths {
   pg: number;
 }
 
-/** A simple-protocol Query message: built once for fixed SQL, per operation when variables are written into it. */
+/** A simple-protocol Query message of fixed SQL. */
 export function queryMessage(text: string): Buffer {
-  const length = Buffer.byteLength(text);
-  // Every byte is written below; small unsafe buffers come from Node's pool, without zero-filling.
-  const message = Buffer.allocUnsafe(MESSAGE_HEADER + length + 1);
-  message[0] = QUERY;
-  message.writeUInt32BE(4 + length + 1, 1);
-  message.write(text, MESSAGE_HEADER);
-  message[MESSAGE_HEADER + length] = 0;
+  const body = Buffer.from(text);
+  const message = queryMessageBuffer(body.length);
+  body.copy(message, MESSAGE_HEADER);
   return message;
 }
+
+/** An unfilled Query message for `textBytes` bytes of SQL: header and terminator written, the text from offset 5. */
+export function queryMessageBuffer(textBytes: number): Buffer {
+  // Every byte is written by the caller; small unsafe buffers come from Node's pool, without zero-filling.
+  const message = Buffer.allocUnsafe(MESSAGE_HEADER + textBytes + 1);
+  message[0] = QUERY;
+  message.writeUInt32BE(4 + textBytes + 1, 1);
+  message[MESSAGE_HEADER + textBytes] = 0;
+  return message;
+}
+
+/** The SQL text of a Query message (for pg's own path, which takes text). */
+function messageText(message: Buffer): string {
+  return message.toString('utf8', MESSAGE_HEADER, message.length - 1);
+}
+
+/** Told once when the statement ends: no error at ReadyForQuery, else the server's (or the socket's) error. */
+export type StatementDone = (error?: Error) => void;
 
 /**
  * Takes the place of pg's 'data' listener on one socket (once, for the connection's life) and
@@ -75,8 +89,10 @@ function routerFor(socket: Socket): SocketRouter | undefined {
 }
 
 /**
- * Settles like pg's own Query: rejected at the server's ErrorResponse, resolved at ReadyForQuery.
- * No JS result object is built either way.
+ * Ends like pg's own Query: with the error at the server's ErrorResponse, without one at
+ * ReadyForQuery. No JS result object is built either way, and no promise: the caller's callback
+ * can send the next statement at once, from inside pg's ReadyForQuery handler (pg has cleared
+ * its active query by then and sends a query given to it there).
  */
 export class SkippingQuery implements pg.Submittable {
   private settled = false;
@@ -85,10 +101,8 @@ export class SkippingQuery implements pg.Submittable {
   private partialHeader: Buffer | undefined;
 
   constructor(
-    private readonly text: string,
     private readonly message: Buffer,
-    private readonly resolve: () => void,
-    private readonly reject: (error: Error) => void,
+    private readonly done: StatementDone,
     private readonly paths?: ResultPaths,
   ) {}
 
@@ -97,7 +111,7 @@ export class SkippingQuery implements pg.Submittable {
     const router = routerFor(socket);
     if (router === undefined) {
       if (this.paths !== undefined) this.paths.pg += 1;
-      sendQuery(connection, this.text);
+      sendQuery(connection, messageText(this.message));
       return;
     }
     if (this.paths !== undefined) this.paths.skipping += 1;
@@ -148,12 +162,12 @@ export class SkippingQuery implements pg.Submittable {
   handleError(error: Error): void {
     if (this.settled) return;
     this.settled = true;
-    this.reject(error);
+    this.done(error);
   }
 
   handleReadyForQuery(): void {
     if (this.settled) return;
     this.settled = true;
-    this.resolve();
+    this.done();
   }
 }

@@ -3,19 +3,15 @@
 // skipping query (rows stepped over unparsed, as pgbench never reads them); extended and prepared
 // modes go through pg with $n parameters (prepared statements named per script command, prepared
 // once per connection by pg). A failure leaves no open transaction on a pooled connection.
+//
+// An operation is one promise, not one per command: each statement's end runs the commands up to
+// the next statement and sends it from inside pg's ReadyForQuery handler, so the gap between two
+// statements is the script's own work, with no promise jobs or async frames in it.
 import type pg from 'pg';
-import { queryMessage, SkippingQuery, type ResultPaths } from '../skipping-query.js';
+import { queryMessage, queryMessageBuffer, SkippingQuery, type ResultPaths, type StatementDone } from '../skipping-query.js';
 import { evaluate, lookupVariable, ScriptRuntimeError, valueToText, type EvalContext, type VariableValue } from './evaluate.js';
 import { PgPrng, randomUniform } from './random.js';
 import type { ParsedScript, QueryMode, SqlCommand } from './script.js';
-
-function runSkipping(client: pg.Client, text: string, message: Buffer, paths: ResultPaths): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.query(new SkippingQuery(text, message, resolve, reject, paths));
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Variables every client starts with, besides its own :client_id. */
 export interface ScriptVariables {
@@ -26,11 +22,54 @@ export interface ScriptVariables {
   seed: string;
 }
 
+/**
+ * A simple-mode statement as a Query message: built once when it has no variables, else its
+ * literal pieces kept as bytes and each variable's text written between them per use.
+ */
+class QueryTemplate {
+  private readonly fixed: Buffer | undefined;
+  private readonly pieces: Buffer[];
+  private readonly pieceBytes: number;
+  // Scratch for one build (the values' texts), reused: a build runs start to end without yielding.
+  private readonly texts: string[];
+
+  constructor(private readonly command: SqlCommand) {
+    this.fixed = command.names.length === 0 ? queryMessage(command.text) : undefined;
+    this.pieces = command.pieces.map((piece) => Buffer.from(piece));
+    this.pieceBytes = this.pieces.reduce((sum, piece) => sum + piece.length, 0);
+    this.texts = command.names.map(() => '');
+  }
+
+  message(variables: Map<string, VariableValue>): Buffer {
+    if (this.fixed !== undefined) return this.fixed;
+    const { names } = this.command;
+    const { pieces, texts } = this;
+    let bytes = this.pieceBytes;
+    for (let index = 0; index < names.length; index += 1) {
+      const value = variables.get(names[index]);
+      // An unknown :name stays as written, as in pgbench.
+      const text = value === undefined ? `:${names[index]}` : valueToText(value);
+      texts[index] = text;
+      // Numbers, booleans and NULL print as ASCII; a -D string or a name may not.
+      bytes += value === undefined || typeof value === 'string' ? Buffer.byteLength(text) : text.length;
+    }
+    const message = queryMessageBuffer(bytes);
+    let offset = 5;
+    for (let index = 0; index < names.length; index += 1) {
+      message.set(pieces[index], offset);
+      offset += pieces[index].length;
+      offset += message.write(texts[index], offset, 'utf8');
+    }
+    message.set(pieces[names.length], offset);
+    return message;
+  }
+}
+
 /** One client's state: its variables and random sequence, kept across its operations. */
 export class ScriptClient {
-  private readonly context: EvalContext;
-  // Simple-mode Query messages of SQL without variables, built once.
-  private readonly staticMessages = new Map<SqlCommand, Buffer>();
+  readonly context: EvalContext;
+  // Per script (by index), per command: the simple-mode Query template of each SQL command.
+  private readonly templates: Array<Array<QueryTemplate | undefined>> = [];
 
   constructor(
     readonly clientId: number,
@@ -54,58 +93,90 @@ export class ScriptClient {
     };
   }
 
-  /** Runs every command of `script`; throws the first error (server or script). */
-  async run(client: pg.Client, script: ParsedScript, scriptIndex: number): Promise<void> {
-    try {
-      for (let index = 0; index < script.commands.length; index += 1) {
-        const command = script.commands[index];
-        if (command.type === 'sql') await this.sql(client, command, scriptIndex, index);
-        else if (command.type === 'set') this.withLine(script, command.line, () => this.context.variables.set(command.variable, evaluate(command.expr, this.context)));
-        else {
-          const amount = typeof command.amount === 'bigint' ? command.amount : this.withLine(script, command.line, () => sleepAmount(this.context, (command.amount as { variable: string }).variable));
-          await sleep((Number(amount) * command.unitUs) / 1000);
-        }
-      }
-    } catch (error) {
-      // A script that failed inside BEGIN … END must not hand an aborted transaction back to the pool.
-      if (client.getTransactionStatus() !== 'I') await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+  /** Runs every command of `script`; rejects with the first error (server or script). */
+  run(client: pg.Client, script: ParsedScript, scriptIndex: number): Promise<void> {
+    const templates = (this.templates[scriptIndex] ??= script.commands.map((command) => (command.type === 'sql' && this.queryMode === 'simple' ? new QueryTemplate(command) : undefined)));
+    return new Promise((resolve, reject) => new ScriptRun(this, client, script, scriptIndex, templates, resolve, reject).step());
   }
 
-  private withLine<T>(script: ParsedScript, line: number, work: () => T): T {
-    try {
-      return work();
-    } catch (error) {
-      if (error instanceof ScriptRuntimeError) throw new ScriptRuntimeError(`${script.name}, line ${line}: ${error.message}`);
-      throw error;
-    }
-  }
-
-  private sql(client: pg.Client, command: SqlCommand, scriptIndex: number, commandIndex: number): Promise<unknown> {
+  /** Sends command `commandIndex` of script `scriptIndex`; `done` is called once when it ends. */
+  send(client: pg.Client, command: SqlCommand, template: QueryTemplate | undefined, scriptIndex: number, commandIndex: number, done: StatementDone): void {
     const variables = this.context.variables;
-    if (this.queryMode === 'simple') {
-      if (command.names.length === 0) {
-        let message = this.staticMessages.get(command);
-        if (message === undefined) this.staticMessages.set(command, (message = queryMessage(command.text)));
-        return runSkipping(client, command.text, message, this.resultPaths);
-      }
-      let text = command.pieces[0];
-      for (let index = 0; index < command.names.length; index += 1) {
-        const value = variables.get(command.names[index]);
-        // An unknown :name stays as written, as in pgbench.
-        text += (value === undefined ? `:${command.names[index]}` : valueToText(value)) + command.pieces[index + 1];
-      }
-      return runSkipping(client, text, queryMessage(text), this.resultPaths);
+    if (template !== undefined) {
+      client.query(new SkippingQuery(template.message(variables), done, this.resultPaths));
+      return;
     }
     // pgbench sends an undefined variable as a NULL parameter.
-    const values = command.names.map((name) => {
-      const value = variables.get(name);
+    const values = command.names.map((variable) => {
+      const value = variables.get(variable);
       return value === undefined ? null : valueToText(value);
     });
     // queryMode 'extended': pg would use the simple protocol for a statement without parameters.
     const query = { text: command.parameterized, values, rowMode: 'array', queryMode: 'extended', name: this.queryMode === 'prepared' ? `P${scriptIndex}_${commandIndex}` : undefined };
-    return client.query(query as pg.QueryConfig);
+    client.query(query as pg.QueryConfig).then(() => done(), done);
+  }
+}
+
+/** One operation: steps through a script's commands on one connection, then settles once. */
+class ScriptRun {
+  private next = 0;
+  private settled = false;
+  // Bound once per operation: every statement of it reports here.
+  private readonly statementDone: StatementDone = (error) => {
+    if (this.settled) return;
+    if (error !== undefined) this.fail(error);
+    else this.step();
+  };
+
+  constructor(
+    private readonly owner: ScriptClient,
+    private readonly client: pg.Client,
+    private readonly script: ParsedScript,
+    private readonly scriptIndex: number,
+    private readonly templates: Array<QueryTemplate | undefined>,
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  /** Runs commands up to the next statement (sent, to resume at its end) or a sleep, or to the end. */
+  step(): void {
+    const { commands } = this.script;
+    const context = this.owner.context;
+    try {
+      while (this.next < commands.length) {
+        const index = this.next;
+        const command = commands[index];
+        this.next += 1;
+        if (command.type === 'set') {
+          context.variables.set(command.variable, evaluate(command.expr, context));
+        } else if (command.type === 'sleep') {
+          const amount = typeof command.amount === 'bigint' ? command.amount : sleepAmount(context, command.amount.variable);
+          setTimeout(() => this.step(), (Number(amount) * command.unitUs) / 1000);
+          return;
+        } else {
+          this.owner.send(this.client, command, this.templates[index], this.scriptIndex, index, this.statementDone);
+          return;
+        }
+      }
+    } catch (error) {
+      // Only \set and \sleep raise script errors: name the line of the command that ran last.
+      const line = commands[this.next - 1].line;
+      this.fail(error instanceof ScriptRuntimeError ? new ScriptRuntimeError(`${this.script.name}, line ${line}: ${error.message}`) : error);
+      return;
+    }
+    this.settled = true;
+    this.resolve();
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    // A script that failed inside BEGIN … END must not hand an aborted transaction back to the pool.
+    if (this.client.getTransactionStatus() !== 'I') {
+      this.client.query('ROLLBACK').then(() => this.reject(error), () => this.reject(error));
+      return;
+    }
+    this.reject(error);
   }
 }
 
