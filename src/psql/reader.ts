@@ -5,18 +5,34 @@
 // The bytes are lexed through a latin1 view (one char per byte): every token psql cares about is
 // ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character, so offsets in the view are
 // offsets in the buffer; only statement text is decoded as UTF-8.
+//
+// The file is read with positional reads into buffers the reader owns (no stream, no
+// Buffer.concat per chunk). `checking` turns on the cheap pass runScript makes before anything
+// runs: no statement text is decoded, no line is counted (a line is found again only for an
+// error), COPY data is skipped by looking for backslashes, and one buffer is reused throughout.
 import fs from 'node:fs';
 import { SqlLexer, StatementEnd, Token } from '../sql.js';
 
 export type ScriptItem =
-  | { kind: 'sql'; text: string; line: number; words: string[]; copyFromStdin: boolean }
-  | { kind: 'meta'; name: string; args: string; line: number; /** SQL typed before the command on its line or lines, not yet sent. */ pending: string };
+  | { kind: 'sql'; text: string; line: number; /** Byte offset in the source (for lineOfOffset while checking). */ offset: number; words: string[]; copyFromStdin: boolean }
+  | {
+      kind: 'meta';
+      name: string;
+      args: string;
+      line: number;
+      offset: number;
+      /** SQL typed before the command on its line or lines, not yet sent. */
+      pending: string;
+    };
 
 export interface VariableLookup {
   get(name: string): string | undefined;
 }
 
-const CHUNK_BYTES = 1 << 18;
+// Large reads: COPY data goes on in pieces of this size (one CopyData message each).
+const CHUNK_BYTES = 1 << 20;
+
+type Source = { kind: 'file'; path: string } | { kind: 'buffer' };
 
 export class ScriptReader {
   private buf: Buffer = Buffer.alloc(0);
@@ -32,45 +48,102 @@ export class ScriptReader {
   /** Line number at `countedTo` (an offset in buf). */
   private line = 1;
   private countedTo = 0;
-  private readonly chunks: AsyncIterator<Buffer> | undefined;
+  /** Bytes of the source before buf[0]. */
+  private dropped = 0;
+  private readonly source: Source;
+  private handle: fs.promises.FileHandle | undefined;
+  private readAt = 0;
+  /** The memory behind buf while checking (reused: nothing read is handed on). */
+  private spare: Buffer | undefined;
   // SQL text carried over a meta-command in the middle of a statement.
   private carried = '';
   private carriedLine = 0;
   private readonly end = new StatementEnd();
   /** False inside an \if branch not taken: nothing is interpolated. */
   interpolate = true;
+  /** The check pass: items carry no text and no line (see the top of this file). */
+  checking = false;
 
-  constructor(readonly name: string, source: AsyncIterable<Buffer> | Buffer, private readonly variables: VariableLookup) {
+  constructor(
+    readonly name: string,
+    source: { path: string } | Buffer,
+    private readonly variables: VariableLookup,
+    private readonly chunkBytes = CHUNK_BYTES,
+  ) {
     if (Buffer.isBuffer(source)) {
       this.buf = source;
       this.view = undefined;
       this.eof = true;
-    } else this.chunks = source[Symbol.asyncIterator]();
+      this.source = { kind: 'buffer' };
+    } else this.source = { kind: 'file', path: source.path };
   }
 
-  static fromFile(path: string, variables: VariableLookup, name = path): ScriptReader {
-    return new ScriptReader(name, fs.createReadStream(path, { highWaterMark: CHUNK_BYTES }), variables);
-  }
-
-  static fromFd(fd: number, variables: VariableLookup, name: string): ScriptReader {
-    return new ScriptReader(name, fs.createReadStream('', { fd, highWaterMark: CHUNK_BYTES, autoClose: false }), variables);
+  static fromFile(path: string, variables: VariableLookup, name = path, chunkBytes?: number): ScriptReader {
+    return new ScriptReader(name, { path }, variables, chunkBytes);
   }
 
   /** Reads more of the source; false at its end. Drops what was consumed before `pos`. */
   private async fill(): Promise<boolean> {
-    if (this.eof || this.chunks === undefined) return false;
-    const next = await this.chunks.next();
-    if (next.done === true) {
-      this.eof = true;
-      return false;
+    if (this.eof || this.source.kind !== 'file') return false;
+    if (!this.checking) this.lineAt(this.pos);
+    const rest = this.buf.length - this.pos;
+    const size = rest + this.chunkBytes;
+    let target: Buffer;
+    if (this.checking && this.spare !== undefined && this.spare.length >= size) {
+      target = this.spare;
+      this.buf.copy(target, 0, this.pos);
+    } else {
+      // While running, pieces of the old buffer may still be on their way to the server.
+      target = Buffer.allocUnsafeSlow(size);
+      this.buf.copy(target, 0, this.pos);
+      if (this.checking) this.spare = target;
     }
-    this.lineAt(this.pos);
-    const rest = this.buf.subarray(this.pos);
-    this.buf = rest.length === 0 ? next.value : Buffer.concat([rest, next.value]);
+    this.handle ??= await fs.promises.open(this.source.path, 'r');
+    const { bytesRead } = await this.handle.read(target, rest, size - rest, this.readAt);
+    this.readAt += bytesRead;
+    this.dropped += this.pos;
     this.countedTo -= this.pos;
     this.pos = 0;
     this.view = undefined;
+    this.buf = target.subarray(0, rest + bytesRead);
+    if (bytesRead === 0) {
+      this.eof = true;
+      await this.close();
+      return false;
+    }
     return true;
+  }
+
+  /** Lets go of the file (at its end this happens by itself). */
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  /** The 1-based line of a byte offset of the source, read again from its start (for errors found while checking). */
+  async lineOfOffset(offset: number): Promise<number> {
+    let lines = 1;
+    const count = (bytes: Buffer, upTo: number) => {
+      for (let at = bytes.indexOf(10); at !== -1 && at < upTo; at = bytes.indexOf(10, at + 1)) lines += 1;
+    };
+    if (this.source.kind === 'buffer') {
+      count(this.buf, offset);
+      return lines;
+    }
+    const handle = await fs.promises.open(this.source.path, 'r');
+    try {
+      const chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
+      for (let at = 0; at < offset; ) {
+        const { bytesRead } = await handle.read(chunk, 0, chunk.length, at);
+        if (bytesRead === 0) break;
+        count(chunk.subarray(0, bytesRead), offset - at);
+        at += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    return lines;
   }
 
   /** The 1-based line of `offset`, counted on from the last call (offsets only grow). */
@@ -121,7 +194,7 @@ export class ScriptReader {
       }
       if (kind !== Token.Space && kind !== Token.Comment && codeStart === -1) codeStart = lexer.start;
       if (this.end.ends(lexer)) {
-        const item = this.statement(codeStart, pieces + this.decode(pieceStart, lexer.start), words);
+        const item = this.statement(codeStart, this.checking ? '' : pieces + this.decode(pieceStart, lexer.start), words);
         this.pos = lexer.end;
         if (item !== null) {
           if (item.copyFromStdin) this.skipRestOfLine();
@@ -132,7 +205,7 @@ export class ScriptReader {
       }
       if (kind === Token.Open) depth += 1;
       else if (kind === Token.Close) depth -= 1;
-      else if (kind === Token.Word && depth === 0 && words.length < 8) words.push(lexer.value.toUpperCase());
+      else if (kind === Token.Word && depth === 0 && words.length < 8 && (!this.checking || words.length === 0 || words[0] === 'COPY')) words.push(lexer.value.toUpperCase());
       else if (kind === Token.Variable && this.interpolate) {
         const value = this.variable(lexer.value);
         if (value !== undefined) {
@@ -143,7 +216,7 @@ export class ScriptReader {
     }
     if (!this.eof) return 'more';
     // The end of the script: what is left is sent without a semicolon, as psql does.
-    const item = this.statement(codeStart, pieces + this.decode(pieceStart, this.text.length), words);
+    const item = this.statement(codeStart, this.checking ? '' : pieces + this.decode(pieceStart, this.text.length), words);
     this.pos = this.text.length;
     return item;
   }
@@ -151,17 +224,17 @@ export class ScriptReader {
   private statement(codeStart: number, text: string, words: string[]): Extract<ScriptItem, { kind: 'sql' }> | null {
     const hasCode = codeStart !== -1;
     if (!hasCode && this.carried === '') return null;
-    const line = this.carried !== '' ? this.carriedLine : this.lineAt(codeStart);
+    const line = this.checking ? 0 : this.carried !== '' ? this.carriedLine : this.lineAt(codeStart);
     const full = (this.carried + text).trim();
     this.carried = '';
     const fromAt = words.indexOf('FROM');
     const copyFromStdin = words[0] === 'COPY' && fromAt !== -1 && words[fromAt + 1] === 'STDIN';
-    return { kind: 'sql', text: full, line, words, copyFromStdin };
+    return { kind: 'sql', text: full, line, offset: this.dropped + Math.max(codeStart, 0), words, copyFromStdin };
   }
 
   private meta(backslash: number, lineEnd: number, codeStart: number, before: string): ScriptItem {
-    if (codeStart !== -1 && this.carried === '') this.carriedLine = this.lineAt(codeStart);
-    const line = this.lineAt(backslash);
+    if (codeStart !== -1 && this.carried === '' && !this.checking) this.carriedLine = this.lineAt(codeStart);
+    const line = this.checking ? 0 : this.lineAt(backslash);
     const pending = this.carried + before;
     // `\\` ends a meta-command early; what follows on the line is SQL again.
     let stop = this.text.indexOf('\\\\', backslash + 1);
@@ -170,7 +243,7 @@ export class ScriptReader {
     const nameMatch = /^[^\s\\]*/.exec(body)!;
     this.pos = stop === lineEnd ? Math.min(lineEnd + 1, this.text.length) : stop + 2;
     this.carried = pending.trim() === '' ? '' : pending;
-    return { kind: 'meta', name: nameMatch[0], args: body.slice(nameMatch[0].length), line, pending };
+    return { kind: 'meta', name: nameMatch[0], args: body.slice(nameMatch[0].length), line, offset: this.dropped + backslash, pending };
   }
 
   /** Clears SQL typed before a meta-command that sent it (\g, \gset, \gexec) or dropped it (\r). */
@@ -253,8 +326,13 @@ export class ScriptReader {
     const buf = this.buf;
     let at = this.pos;
     for (;;) {
-      const found = buf.indexOf(ESCAPED_DOT, at);
+      // One byte is searched with memchr; a two-byte needle took several times longer.
+      const found = buf.indexOf(BACKSLASH, at);
       if (found === -1) return -1;
+      if (buf[found + 1] !== DOT) {
+        at = found + 1;
+        continue;
+      }
       const atLineStart = found === this.pos ? this.lineStart : buf[found - 1] === 10;
       const after = found + 2;
       const lineEnds = buf[after] === 10 || (buf[after] === 13 && buf[after + 1] === 10) || (after === buf.length && this.eof);
@@ -264,7 +342,8 @@ export class ScriptReader {
   }
 }
 
-const ESCAPED_DOT = Buffer.from('\\.');
+const BACKSLASH = 0x5c;
+const DOT = 0x2e;
 
 /** Whether the bytes of a partial last line could still become the `\.` end line. */
 function isMarkerPrefix(tail: Buffer): boolean {

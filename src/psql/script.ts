@@ -88,18 +88,23 @@ export async function checkScript(reader: ScriptReader): Promise<{ statements: n
   let statements = 0;
   let metaCommands = 0;
   reader.interpolate = false;
-  for (let item = await reader.next(); item !== null; item = await reader.next()) {
-    if (item.kind === 'meta') {
-      metaCommands += 1;
-      if (!SUPPORTED_META_COMMANDS.has(item.name)) throw new UsageError(`${reader.name}:${item.line}: unsupported meta-command \\${item.name}`);
-      if (item.name === 'g' || item.name === 'gset' || item.name === 'gexec') {
-        if (item.pending.trim() !== '') statements += 1;
-        reader.clearPending();
+  reader.checking = true;
+  try {
+    for (let item = await reader.next(); item !== null; item = await reader.next()) {
+      if (item.kind === 'meta') {
+        metaCommands += 1;
+        if (!SUPPORTED_META_COMMANDS.has(item.name)) throw new UsageError(`${reader.name}:${await reader.lineOfOffset(item.offset)}: unsupported meta-command \\${item.name}`);
+        if (item.name === 'g' || item.name === 'gset' || item.name === 'gexec') {
+          if (item.pending.trim() !== '') statements += 1;
+          reader.clearPending();
+        }
+      } else {
+        statements += 1;
+        if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
       }
-    } else {
-      statements += 1;
-      if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
     }
+  } finally {
+    await reader.close();
   }
   return { statements, metaCommands };
 }
@@ -189,6 +194,7 @@ class ScriptRun {
       }
       throw error;
     } finally {
+      await reader.close().catch(() => undefined);
       this.lease?.client.removeListener('notice', onNotice);
       await this.lease?.release().catch(() => undefined);
     }
@@ -430,7 +436,11 @@ class ScriptRun {
         if (!fs.existsSync(target)) throw fail(`${file}: No such file or directory`);
         const nested = ScriptReader.fromFile(target, this.variables, relative ? path.relative(process.cwd(), target) || target : file);
         await checkScript(ScriptReader.fromFile(target, this.variables, nested.name));
-        await this.runReader(nested);
+        try {
+          await this.runReader(nested);
+        } finally {
+          await nested.close().catch(() => undefined);
+        }
         return;
       }
       case 'g':
