@@ -99,14 +99,7 @@ Examples:
           }),
           onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
           onNotice: (text) => io.stderr.write(`${text}\n`),
-          reconnect: (changes) => {
-            const base = context.factory.settings;
-            const settings = { ...base };
-            // The password is kept non-enumerable (never printed), so a spread leaves it behind.
-            Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
-            for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
-            return createConnectionFactory(settings, { mode: 'fresh' });
-          },
+          reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh' }),
         });
       });
     } finally {
@@ -114,6 +107,15 @@ Examples:
     }
   });
   return command;
+}
+
+/** `\connect`: the settings in use with some changed. */
+function changedSettings<T extends { password?: string }>(base: T, changes: Record<string, string | number | undefined>): T {
+  const settings = { ...base };
+  // The password is kept non-enumerable (never printed), so a spread leaves it behind.
+  Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
+  for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
+  return settings;
 }
 
 /** --watch: the SQL again and again on one pooled connection, through the query core. */
@@ -179,9 +181,27 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
   const { createResultWriter } = await import('../output/writer.js');
   const { describeServer } = await import('../describe.js');
   const { formatNotice } = await import('../db-errors.js');
-  const context = await openContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, { handleSignals: false });
+  const { PsqlSession } = await import('../psql/script.js');
+  const { createConnectionFactory } = await import('../factory.js');
+  // The statement timeout is SET LOCAL around each statement (the session's and runQuery's way),
+  // never a session setting that a PgBouncer in transaction mode would hand to another client.
+  const context = await openContext(flags, { mode: 'pooled', poolSize: 1 }, io, { handleSignals: false });
+  // A pool of one each, as the first: a transaction spans prompts. One given up is closed.
+  const opened = new Set<import('../factory.js').ConnectionFactory>();
+  const createSession = (factory: import('../factory.js').ConnectionFactory, options: import('../psql/script.js').SessionOptions) =>
+    new PsqlSession(factory, {
+      ...options,
+      reconnect: (changes, current) => {
+        const next = createConnectionFactory(changedSettings(current.settings, changes), { mode: 'pooled', poolSize: 1 });
+        opened.add(next);
+        return next;
+      },
+      onReconnect: async (previous) => {
+        if (opened.delete(previous)) await previous.close();
+      },
+    }, new Map(flags.set ?? []));
   try {
-    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS, createSession }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
       nullString: flags.null,
       expanded,
@@ -189,9 +209,11 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
       maxValueWidth: flags.maxWidth,
       pager: flags.pager,
       timing: flags.timing === true,
+      statementTimeoutMs: flags.statementTimeout,
       paintHeader: io.paint?.header,
     });
   } finally {
+    for (const factory of opened) await factory.close().catch(() => undefined);
     await context.close();
   }
 }
