@@ -14,6 +14,7 @@ import { ConnectError, PgfactoryError, ServerError, SettingsError } from './erro
 import { maskSecret } from './secrets.js';
 import {
   destroyClientSocket,
+  endWithoutWaiting,
   isConnectTimeout,
   isNoSslOnServer,
   libpqConnectionLossText,
@@ -37,6 +38,11 @@ export interface FactoryOptions {
   onConnect?: (timing: ConnectTiming) => void;
   /** Called once per closed connection with the time `end()` took. */
   onClose?: (closeMs: number) => void;
+  /**
+   * Fresh mode: end each connection as psql does, without waiting for the server to close it
+   * (a command that ends right after; onClose and close_ms do not see these closes).
+   */
+  endWithoutWaiting?: boolean;
 }
 
 /** Where the time to open one connection went, in milliseconds. */
@@ -612,7 +618,8 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } finally {
       active.delete(client);
-      await client.end().catch(() => undefined);
+      if (options.endWithoutWaiting === true) endWithoutWaiting(client);
+      else await client.end().catch(() => undefined);
     }
   }
 

@@ -1,4 +1,5 @@
 // psql's meta-commands, variables and error rules in `query -f`, each with its exact output.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -147,6 +148,23 @@ describe('meta-commands', () => {
     expect(result.stderr).toBe('pgfactory: script.sql:3: unsupported meta-command \\o\n');
     expect(result.code).toBe(1);
     expect(await sql(`SELECT 1 FROM pg_tables WHERE schemaname = '${S}' AND tablename = 'never'`)).toEqual([]);
+  });
+});
+
+describe('a pipe given as the file', () => {
+  it('-f on a named pipe (as `-f <(…)` gives) reads it once, checks and runs it whole, with COPY data', async () => {
+    const dir = scratchDir();
+    const fifo = path.join(dir, 'script.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const script = `CREATE TABLE ${S}.piped (n int);\nCOPY ${S}.piped FROM stdin;\n1\n2\n\\.\nSELECT sum(n) AS total FROM ${S}.piped;\n`;
+    // Opening a pipe's write end waits for its reader: the CLI.
+    const writer = fs.promises.writeFile(fifo, script);
+    const result = await runCli(['query', '--format', 'csv', '-f', fifo], { cwd: dir });
+    await writer;
+    // In csv the tags go to stderr: stdout stays one csv document.
+    expect(result.stderr).toBe('CREATE TABLE\nCOPY 2\n');
+    expect(result.stdout).toBe('total\n3\n');
+    expect(result.code).toBe(0);
   });
 });
 

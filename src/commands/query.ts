@@ -74,7 +74,8 @@ Examples:
       const { createResultWriter } = await import('../output/writer.js');
       const { runScript } = await import('../psql/script.js');
       const terminal = await terminalOf(io, flags.pager);
-      await withContext(flags, { mode: 'fresh' }, io, async (context) => {
+      // The script's connection ends as psql's does: the server's own exit is not waited for.
+      await withContext(flags, { mode: 'fresh', endWithoutWaiting: true }, io, async (context) => {
         const { createConnectionFactory } = await import('../factory.js');
         return runScript(context.factory, {
           statementTimeoutMs: flags.statementTimeout,
@@ -99,7 +100,7 @@ Examples:
           }),
           onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
           onNotice: (text) => io.stderr.write(`${text}\n`),
-          reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh' }),
+          reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh', endWithoutWaiting: true }),
         });
       });
     } finally {
@@ -268,16 +269,23 @@ async function scriptInput(argument: string | undefined, file: string | undefine
     } catch (error) {
       throw new UsageError(`cannot read SQL from ${sqlSourceName(from)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    return { source: { kind: 'file', path: from }, cleanUp: () => undefined };
+    // A pipe given as a file (`-f <(…)`, /dev/stdin) can be read once only: spooled as stdin is.
+    if (fs.statSync(from).isFile()) return { source: { kind: 'file', path: from }, cleanUp: () => undefined };
+    return spool(fs.createReadStream(from), from);
   }
+  return spool(fs.createReadStream('', { fd: io.stdinFd, autoClose: false }), '-');
+}
+
+/** The input copied to a temporary file (read twice: checked, then run), named `name` in messages. */
+async function spool(input: NodeJS.ReadableStream, name: string): Promise<ScriptInput> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-stdin-'));
   const spooled = path.join(dir, 'stdin.sql');
   const cleanUp = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
-    await pipeline(fs.createReadStream('', { fd: io.stdinFd, autoClose: false }), fs.createWriteStream(spooled));
+    await pipeline(input, fs.createWriteStream(spooled));
   } catch (error) {
     cleanUp();
-    throw new UsageError(`cannot read SQL from stdin: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`cannot read SQL from ${sqlSourceName(name)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return { source: { kind: 'file', path: spooled, name: '-' }, cleanUp };
+  return { source: { kind: 'file', path: spooled, name }, cleanUp };
 }
