@@ -86,7 +86,9 @@ export class ScriptReader {
   /** Reads more of the source; false at its end. Drops what was consumed before `pos`. */
   private async fill(): Promise<boolean> {
     if (this.eof || this.source.kind !== 'file') return false;
-    if (!this.checking) this.lineAt(this.pos);
+    // The reads block: while checking, let the connection that opens meanwhile go on.
+    if (this.checking) await new Promise(setImmediate);
+    else this.lineAt(this.pos);
     const rest = this.buf.length - this.pos;
     const size = rest + this.chunkBytes;
     let target: Buffer;

@@ -147,12 +147,14 @@ function openReader(source: ScriptSource, variables: Map<string, string>): Scrip
 /** Runs the script; returns how many statements failed (only when ON_ERROR_STOP is off). */
 export async function runScript(factory: ConnectionFactory, options: ScriptOptions): Promise<void> {
   const variables = new Map(options.variables ?? []);
-  const { statements: count, metaCommands } = await checkScript(openReader(options.source, variables));
-  if (count === 0 && metaCommands === 0) throw new UsageError('no SQL statement to run');
-  const params = options.params ?? [];
-  if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
+  // The connection opens while the script is checked; nothing is sent before the check passed.
+  const checked = checkScript(openReader(options.source, variables)).then(({ statements: count, metaCommands }) => {
+    if (count === 0 && metaCommands === 0) throw new UsageError('no SQL statement to run');
+    const params = options.params ?? [];
+    if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
+  });
   const run = new PsqlSession(factory, options, variables);
-  await run.run(openReader(options.source, variables));
+  await run.run(openReader(options.source, variables), checked);
 }
 
 interface Branch {
@@ -228,12 +230,23 @@ export class PsqlSession {
   }
 
   /** Holds a connection while `work` runs; a dead socket becomes one line naming the server. */
-  private async withLease(work: () => Promise<void>): Promise<void> {
+  private async withLease(work: () => Promise<void>, before?: Promise<void>): Promise<void> {
     this.lost = new Promise<never>((_, reject) => {
       this.failLost = reject;
     });
     this.lost.catch(() => undefined);
-    this.lease = await this.hold(this.connections);
+    const holding = this.hold(this.connections);
+    holding.catch(() => undefined);
+    if (before !== undefined) {
+      try {
+        await before;
+      } catch (error) {
+        // A refused script: the connection is given back when it comes; nothing ran on it.
+        void holding.then((held) => this.letGo(held), () => undefined);
+        throw error;
+      }
+    }
+    this.lease = await holding;
     try {
       await Promise.race([work(), this.lost]);
     } catch (error) {
@@ -249,8 +262,8 @@ export class PsqlSession {
     }
   }
 
-  /** Runs a whole script; with ON_ERROR_STOP off, fails at the end when a statement failed. */
-  async run(reader: ScriptReader): Promise<void> {
+  /** Runs a whole script (once `checked` has passed, when given); with ON_ERROR_STOP off, fails at the end when a statement failed. */
+  async run(reader: ScriptReader, checked?: Promise<void>): Promise<void> {
     try {
       await this.withLease(async () => {
         if (this.options.singleTransaction === true) {
@@ -263,7 +276,7 @@ export class PsqlSession {
           this.inSingleTransaction = false;
           await this.lease!.client.query('COMMIT');
         }
-      });
+      }, checked);
     } finally {
       await reader.close().catch(() => undefined);
     }
