@@ -48,7 +48,7 @@ export function destroyClientSocket(client: pg.Client): void {
  * Ends the session as psql does: Terminate sent and our side of the socket closed, without waiting
  * for the server to close its side, and the socket no longer keeps the process alive. Why: pg's
  * end() resolves only when the server has closed the connection, and a backend that has just
- * restored a large COPY took ~100 ms to exit; a CLI that is done need not wait for that.
+ * loaded a large COPY is slow to exit (bench/README.md, Case 7); a CLI that is done need not wait.
  */
 export function endWithoutWaiting(client: pg.Client): void {
   client.end().catch(() => undefined);

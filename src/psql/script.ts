@@ -1,7 +1,8 @@
-// Runs a psql script: statements in order on one connection, with psql's meta-commands and
-// variables (see meta.ts). Statements that are not plain queries go out with the simple protocol,
-// one round trip each, as psql sends them; plain queries take query.ts's path (COPY export or a
-// cursor) so a large result never sits in memory.
+// Runs a psql script (`query -f`) or the interactive shell's input: statements in order on one
+// connection, with psql's meta-commands and variables (see meta.ts), through one PsqlSession.
+// Statements that are not plain queries go out with the simple protocol, as psql sends them
+// (consecutive ones batched, see batchable()); plain queries take query.ts's path (COPY export
+// or a cursor) so a large result never sits in memory.
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -97,11 +98,11 @@ function lease(factory: ConnectionFactory, onLost: (error: unknown) => void): Pr
   });
 }
 
-// V8 doubles its young generation (up to 2 × 16 MiB semi-spaces) while many objects survive a
-// scavenge, as a batch of statements and their results do; the live heap stays at a few MiB.
-// Past this size the growth factor is set to 1: the peak RSS of a long --inserts restore stays
-// flat, and a young generation this large costs no measurable CPU (see bench/README.md, Case 7).
-// The flag is read each time V8 grows the space, so setting it at run time takes effect.
+// V8 doubles its young generation (up to 16 MiB semi-spaces) while many objects survive a
+// scavenge, as a batch of statements and their results do, though the live heap stays small.
+// Past this size the growth factor is set to 1, so a long --inserts restore keeps a flat peak RSS
+// (bench/README.md, Case 7). The flag is read each time V8 would grow the space, so setting it at
+// run time takes effect (--max-semi-space-size does not: it is read once, at start-up).
 const YOUNG_GENERATION_BYTES = 8 << 20;
 let youngGenerationCapped = false;
 
