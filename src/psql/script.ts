@@ -154,6 +154,7 @@ export async function runScript(factory: ConnectionFactory, options: ScriptOptio
     const params = options.params ?? [];
     if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
   });
+  checked.catch(() => undefined); // awaited in run(); this keeps an early refusal from going unhandled
   const run = new PsqlSession(factory, options, variables);
   await run.run(openReader(options.source, variables), checked);
 }
