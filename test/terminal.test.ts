@@ -362,6 +362,9 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     await freshShellScreen(db);
     typeLine(`\\connect ${db}`);
     text = await waitForScreen((shown) => shown.includes(`You are now connected to database "${db}"`) && shown.trimEnd().endsWith(`${db}=>`), 'the new connection');
+    // A name that is a property of every object is still unknown.
+    typeLine('\\toString');
+    await waitForScreen((shown) => shown.includes('invalid command \\toString: try \\? for help'), 'the unknown command error');
     typeLine('\\q');
     await waitForScreen((shown) => /^meta exit=\d+$/m.test(shown), 'the shell to end');
     expect(screen()).toMatch(/^meta exit=0$/m);

@@ -244,7 +244,7 @@ class Shell implements ShellHost {
     // A quote or comment still open in the buffer hides a backslash: let the session's lexer decide.
     const command = meta === undefined ? undefined : firstMetaCommand([...this.pending, line].join('\n'));
     if (meta === undefined || command === undefined) return this.acceptSql([line]);
-    if (SHELL_COMMANDS[command.name] !== undefined || !SUPPORTED_META_COMMANDS.has(command.name)) {
+    if (Object.hasOwn(SHELL_COMMANDS, command.name) || !SUPPORTED_META_COMMANDS.has(command.name)) {
       // Text before the command on its line joins the query buffer (\watch and \e use it).
       const before = line.slice(0, meta.at);
       if (before.trim() !== '') this.pending.push(before);
@@ -302,7 +302,7 @@ class Shell implements ShellHost {
 
   private async backslash(line: string): Promise<void | 'quit'> {
     const { name, args } = parseBackslash(line);
-    const command = SHELL_COMMANDS[name];
+    const command = Object.hasOwn(SHELL_COMMANDS, name) ? SHELL_COMMANDS[name] : undefined;
     if (command === undefined) {
       this.io.stderr.write(`invalid command \\${name}: try \\? for help\n`);
       return;
