@@ -218,7 +218,7 @@ export class PsqlSession {
   // Rejects when the connection in use dies (the factory's watcher names the server): a statement
   // waiting for an answer that never comes must not hang the script. Made again for each run.
   private failLost: (error: unknown) => void = () => undefined;
-  private lost: Promise<never> = Promise.resolve() as never;
+  private lost: Promise<never> = new Promise<never>(() => undefined);
 
   private async hold(factory: ConnectionFactory): Promise<Lease> {
     const held = await lease(factory, (error) => this.failLost(error));
