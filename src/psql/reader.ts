@@ -54,7 +54,8 @@ export class ScriptReader {
   private readonly source: Source;
   private fd: number | undefined;
   private readAt = 0;
-  /** The memory behind buf while checking (reused: nothing read is handed on). */
+  /** The memory behind buf, and the one used before it: read into in turn (see fill()). */
+  private memory: Buffer | undefined;
   private spare: Buffer | undefined;
   // SQL text carried over a meta-command in the middle of a statement.
   private carried = '';
@@ -91,16 +92,17 @@ export class ScriptReader {
     else this.lineAt(this.pos);
     const rest = this.buf.length - this.pos;
     const size = rest + this.chunkBytes;
-    let target: Buffer;
-    if (this.checking && this.spare !== undefined && this.spare.length >= size) {
-      target = this.spare;
-      this.buf.copy(target, 0, this.pos);
-    } else {
-      // While running, pieces of the old buffer may still be on their way to the server.
-      target = Buffer.allocUnsafeSlow(size);
-      this.buf.copy(target, 0, this.pos);
-      if (this.checking) this.spare = target;
-    }
+    // Two buffers in turn, so a fresh 256 KiB is not left to the garbage collector per read (a
+    // restore's RSS grew by the dead buffers). Reusing one is safe: while checking nothing read is
+    // handed on; while running, COPY data goes out as views of at least HANDED_ON_WHOLE bytes
+    // (smaller pieces as copies), and copyIn() asks for the next piece only when write() of the
+    // last one was drained: for a piece over the streams' 16 KiB high-water mark, only once the
+    // socket has passed it to the kernel. The next read comes after that ask.
+    let target = this.spare !== undefined && this.spare.length >= size ? this.spare : Buffer.allocUnsafeSlow(size);
+    if (target === this.memory) target = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(target, 0, this.pos);
+    this.spare = this.memory;
+    this.memory = target;
     // Blocking reads: from the page cache they take microseconds, and the thread pool's hand-offs
     // cost more CPU than the reads (futex and epoll wake-ups in strace).
     this.fd ??= fs.openSync(this.source.path, 'r');
@@ -297,7 +299,7 @@ export class ScriptReader {
     for (;;) {
       const marker = this.findEndMarker();
       if (marker !== -1) {
-        if (marker > this.pos) yield this.buf.subarray(this.pos, marker);
+        if (marker > this.pos) yield this.handOn(this.pos, marker);
         const nl = this.buf.indexOf(10, marker);
         this.pos = nl === -1 ? this.buf.length : nl + 1;
         this.lineStart = true;
@@ -312,18 +314,24 @@ export class ScriptReader {
         if (tailAtLineStart && tailStart >= this.pos && isMarkerPrefix(this.buf.subarray(tailStart))) upTo = tailStart;
       }
       if (upTo > this.pos) {
-        yield this.buf.subarray(this.pos, upTo);
+        yield this.handOn(this.pos, upTo);
         this.lineStart = this.buf[upTo - 1] === 10;
         this.pos = upTo;
       }
       if (!(await this.fill())) {
         if (this.pos < this.buf.length) {
-          yield this.buf.subarray(this.pos);
+          yield this.handOn(this.pos, this.buf.length);
           this.pos = this.buf.length;
         }
         return;
       }
     }
+  }
+
+  /** COPY data passed on: a view of the buffer, or a copy when small (see fill()). */
+  private handOn(start: number, end: number): Buffer {
+    const piece = this.buf.subarray(start, end);
+    return piece.length >= HANDED_ON_WHOLE ? piece : Buffer.from(piece);
   }
 
   /** Offset of a `\.` line at or after `pos`, or -1 (also when its line end is not read yet). */
@@ -347,6 +355,8 @@ export class ScriptReader {
   }
 }
 
+/** Pieces of COPY data this large go on as views of the read buffer (see fill()). */
+const HANDED_ON_WHOLE = 64 << 10;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 
