@@ -190,6 +190,17 @@ describe('COPY and \\copy', () => {
     expect(result.stdout).toBe('CREATE TABLE\nCOPY 2\nCOPY 2\n1,tab\there\n2,\n3,"comma, and ""quote"""\n4,\\.x\nCOPY 4\n');
   });
 
+  it('loads COPY data of many read buffers exactly (views and copies of the reader\'s buffers)', async () => {
+    const rows: string[] = [];
+    for (let i = 1; i <= 120_000; i += 1) rows.push(`${i}\trow ${i} ${'x'.repeat(i % 50)}`);
+    const result = await runScript(`CREATE TABLE ${S}.many (i int, t text);\nCOPY ${S}.many FROM stdin;\n${rows.join('\n')}\n\\.\nSELECT 1 AS after;\n`, ['-q', '--format', 'csv']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('after\n1\n');
+    expect(await sql(`SELECT count(*)::int AS n, sum(i)::bigint::text AS total, bool_and(t = 'row ' || i || ' ' || repeat('x', i % 50)) AS exact FROM ${S}.many`)).toEqual([
+      { n: 120_000, total: String((120_000 * 120_001) / 2), exact: true },
+    ]);
+  });
+
   it('\\copy reads and writes files on the client', async () => {
     const result = await runScript(
       `CREATE TABLE ${S}.cc (id int, note text);\n\\copy ${S}.cc (id, note) from 'in.csv' with (format csv)\n\\copy (SELECT * FROM ${S}.cc ORDER BY id) to out.tsv\n`,
