@@ -201,6 +201,14 @@ describe('COPY and \\copy', () => {
     ]);
   });
 
+  it('\\copy … from stdin in a script takes the lines after it up to \\. (the check skips them too)', async () => {
+    const result = await runScript(`CREATE TABLE ${S}.inline (n int, t text);\n\\copy ${S}.inline from stdin\n1\tone\n2\t\\N\n\\.\nSELECT count(*) AS n FROM ${S}.inline;\n`, ['--format', 'csv']);
+    expect(result.stderr).toBe('CREATE TABLE\nCOPY 2\n');
+    expect(result.stdout).toBe('n\n2\n');
+    expect(result.code).toBe(0);
+    expect(await sql(`SELECT n, t FROM ${S}.inline ORDER BY n`)).toEqual([{ n: 1, t: 'one' }, { n: 2, t: null }]);
+  });
+
   it('\\copy reads and writes files on the client', async () => {
     const result = await runScript(
       `CREATE TABLE ${S}.cc (id int, note text);\n\\copy ${S}.cc (id, note) from 'in.csv' with (format csv)\n\\copy (SELECT * FROM ${S}.cc ORDER BY id) to out.tsv\n`,

@@ -130,6 +130,8 @@ export async function checkScript(reader: ScriptReader): Promise<{ statements: n
           if (item.pending.trim() !== '') statements += 1;
           reader.clearPending();
         }
+        // `\copy … from stdin` in a script takes the lines after it, up to `\.`, as its data.
+        if (item.name === 'copy' && isCopyFromStdin(item.args)) for await (const _ of reader.copyData()) void _;
       } else {
         statements += 1;
         if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
@@ -754,6 +756,11 @@ function withoutTags(writer: ResultWriter): ResultWriter {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+function isCopyFromStdin(args: string): boolean {
+  const parsed = parseCopyCommand(args);
+  return parsed !== undefined && parsed.direction === 'from' && parsed.file.toLowerCase() === 'stdin';
 }
 
 /** `\copy`'s parts: the table or query, the direction at the top level, the file, the options. */
