@@ -14,6 +14,7 @@ import { ConnectError, PgfactoryError, ServerError, SettingsError } from './erro
 import { maskSecret } from './secrets.js';
 import {
   destroyClientSocket,
+  endWithoutWaiting,
   isConnectionLost,
   isConnectTimeout,
   isNoSslOnServer,
@@ -44,6 +45,11 @@ export interface FactoryOptions {
    * (the backend's exit). The close is still timed to its end and counted; close() waits for it.
    */
   closeInBackground?: boolean;
+  /**
+   * Fresh mode: end each connection as psql does, without waiting for the server to close it
+   * at all (a command that ends right after; onClose and close_ms do not see these closes).
+   */
+  endWithoutWaiting?: boolean;
 }
 
 /** Where the time to open one connection went, in milliseconds. */
@@ -644,13 +650,17 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       return await failOnConnectionLoss(client.slot.settings, client, fn(client));
     } finally {
       active.delete(client);
-      // pg writes Terminate at once; the promise settles when the server has closed the socket.
-      const ending = client.end().catch(() => undefined);
-      if (options.closeInBackground === true) {
-        closing.add(ending);
-        void ending.then(() => closing.delete(ending));
+      if (options.endWithoutWaiting === true) {
+        endWithoutWaiting(client);
       } else {
-        await ending;
+        // pg writes Terminate at once; the promise settles when the server has closed the socket.
+        const ending = client.end().catch(() => undefined);
+        if (options.closeInBackground === true) {
+          closing.add(ending);
+          void ending.then(() => closing.delete(ending));
+        } else {
+          await ending;
+        }
       }
     }
   }

@@ -45,6 +45,17 @@ export function destroyClientSocket(client: pg.Client): void {
 }
 
 /**
+ * Ends the session as psql does: Terminate sent and our side of the socket closed, without waiting
+ * for the server to close its side, and the socket no longer keeps the process alive. Why: pg's
+ * end() resolves only when the server has closed the connection, and a backend that has just
+ * loaded a large COPY is slow to exit (bench/README.md, Case 7); a CLI that is done need not wait.
+ */
+export function endWithoutWaiting(client: pg.Client): void {
+  client.end().catch(() => undefined);
+  (connectionOf(client) as unknown as { stream?: Socket }).stream?.unref();
+}
+
+/**
  * The backend's cancel key, or undefined before the server sent it. Why: pg keeps it in
  * undocumented fields (`processID`, `secretKey`) and has no public cancel call.
  */

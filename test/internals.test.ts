@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { queryMessage, SkippingQuery, type ResultPaths } from '../src/bench/skipping-query.js';
 import { copyOutStream } from '../src/copy-out.js';
 import {
-  backendKey, cliTableWidth, connectionSocket, copyToStreamClass, destroyClientSocket, embeddedBinDir, embeddedPlatformPackage,
+  backendKey, cliTableWidth, connectionSocket, copyToStreamClass, destroyClientSocket, endWithoutWaiting, embeddedBinDir, embeddedPlatformPackage,
   isConnectionLost, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, pgpassHelper, sendCancelRequest, tagKeepingCursor,
   takeSocketData,
 } from '../src/pg-internals.js';
@@ -128,6 +128,20 @@ describe('pg', () => {
     await expect(client.connect()).rejects.toThrow();
     // Far below the 30 s connect timeout: the destroyed socket ended the attempt.
     expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  assumption('pg', "endWithoutWaiting: the client's socket (connection.stream) is a net.Socket; Terminate reaches the server", async () => {
+    const client = new pg.Client({ connectionString: databaseUrl() });
+    await client.connect();
+    const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    const socket = (client as unknown as { connection: { stream: unknown } }).connection.stream;
+    expect(socket).toBeInstanceOf(net.Socket);
+    endWithoutWaiting(client);
+    // The backend goes away: the server read the Terminate (or our side's close).
+    for (let waited = 0; (await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length > 0; waited += 50) {
+      if (waited > 10_000) throw new Error('the backend is still there');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   assumption('pg', 'the backend key is in client.processID / client.secretKey, and pg.Connection sends a CancelRequest with it', async () => {

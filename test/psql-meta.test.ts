@@ -1,4 +1,5 @@
 // psql's meta-commands, variables and error rules in `query -f`, each with its exact output.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -150,6 +151,23 @@ describe('meta-commands', () => {
   });
 });
 
+describe('a pipe given as the file', () => {
+  it('-f on a named pipe (as `-f <(…)` gives) reads it once, checks and runs it whole, with COPY data', async () => {
+    const dir = scratchDir();
+    const fifo = path.join(dir, 'script.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const script = `CREATE TABLE ${S}.piped (n int);\nCOPY ${S}.piped FROM stdin;\n1\n2\n\\.\nSELECT sum(n) AS total FROM ${S}.piped;\n`;
+    // Opening a pipe's write end waits for its reader: the CLI.
+    const writer = fs.promises.writeFile(fifo, script);
+    const result = await runCli(['query', '--format', 'csv', '-f', fifo], { cwd: dir });
+    await writer;
+    // In csv the tags go to stderr: stdout stays one csv document.
+    expect(result.stderr).toBe('CREATE TABLE\nCOPY 2\n');
+    expect(result.stdout).toBe('total\n3\n');
+    expect(result.code).toBe(0);
+  });
+});
+
 describe('COPY and \\copy', () => {
   it('takes inline COPY data up to \\. in text and csv, and prints COPY … TO stdout', async () => {
     const result = await runScript(
@@ -170,6 +188,25 @@ describe('COPY and \\copy', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('CREATE TABLE\nCOPY 2\nCOPY 2\n1,tab\there\n2,\n3,"comma, and ""quote"""\n4,\\.x\nCOPY 4\n');
+  });
+
+  it('loads COPY data of many read buffers exactly (views and copies of the reader\'s buffers)', async () => {
+    const rows: string[] = [];
+    for (let i = 1; i <= 120_000; i += 1) rows.push(`${i}\trow ${i} ${'x'.repeat(i % 50)}`);
+    const result = await runScript(`CREATE TABLE ${S}.many (i int, t text);\nCOPY ${S}.many FROM stdin;\n${rows.join('\n')}\n\\.\nSELECT 1 AS after;\n`, ['-q', '--format', 'csv']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('after\n1\n');
+    expect(await sql(`SELECT count(*)::int AS n, sum(i)::bigint::text AS total, bool_and(t = 'row ' || i || ' ' || repeat('x', i % 50)) AS exact FROM ${S}.many`)).toEqual([
+      { n: 120_000, total: String((120_000 * 120_001) / 2), exact: true },
+    ]);
+  });
+
+  it('\\copy … from stdin in a script takes the lines after it up to \\. (the check skips them too)', async () => {
+    const result = await runScript(`CREATE TABLE ${S}.inline (n int, t text);\n\\copy ${S}.inline from stdin\n1\tone\n2\t\\N\n\\.\nSELECT count(*) AS n FROM ${S}.inline;\n`, ['--format', 'csv']);
+    expect(result.stderr).toBe('CREATE TABLE\nCOPY 2\n');
+    expect(result.stdout).toBe('n\n2\n');
+    expect(result.code).toBe(0);
+    expect(await sql(`SELECT n, t FROM ${S}.inline ORDER BY n`)).toEqual([{ n: 1, t: 'one' }, { n: 2, t: null }]);
   });
 
   it('\\copy reads and writes files on the client', async () => {

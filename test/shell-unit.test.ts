@@ -7,9 +7,19 @@ import { parseBackslash } from '../src/shell/commands.js';
 import { changesCatalog, completeWord, wordAtEnd } from '../src/shell/completion.js';
 import { HistoryFile } from '../src/shell/history.js';
 import { pagerCommand } from '../src/shell/pager.js';
-import { takeCompleteStatements } from '../src/shell/shell.js';
+import { firstMetaCommand, takeCompleteStatements } from '../src/shell/shell.js';
 import { formatWatchTime, watch } from '../src/shell/watch.js';
 import { scratchDir } from './helpers.js';
+
+describe('firstMetaCommand', () => {
+  it('finds the first backslash command outside quotes, dollar quotes and comments', () => {
+    expect(firstMetaCommand('\\set a 1')).toEqual({ name: 'set', at: 0 });
+    expect(firstMetaCommand("select 'a\\b' as x \\gset p_")).toEqual({ name: 'gset', at: 18 });
+    expect(firstMetaCommand('select $$\\x$$ -- \\d\n')).toBeUndefined();
+    expect(firstMetaCommand("select 'open \\x")).toBeUndefined();
+    expect(firstMetaCommand('select 1;')).toBeUndefined();
+  });
+});
 
 describe('takeCompleteStatements', () => {
   it('ends statements at top-level semicolons only, keeping what follows', () => {

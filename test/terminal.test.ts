@@ -311,6 +311,65 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     expect(history).not.toContain('hunter2');
   });
 
+  it("the shell runs psql's meta-commands as query -f does: \\set, \\echo, \\if, \\gset, \\gexec, \\i, \\pset, \\connect; --statement-timeout is SET LOCAL", async () => {
+    const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
+    fs.writeFileSync(path.join(home, 'included.sql'), "\\echo included :greeting\nSELECT 'from the file' AS included;\n");
+    await freshScreen();
+    typeLine(`pgfactory query --statement-timeout 1500 -v greeting=hello; echo "meta exit=$?"`);
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}=>`), 'the shell prompt');
+    const after = (text: string, typed: string) => text.split('\n').slice(text.split('\n').findIndex((line) => line.endsWith(typed)) + 1).map((line) => line.trimEnd());
+
+    typeLine('\\echo :greeting :\'greeting\' :"greeting"');
+    let text = await waitForScreen((shown) => shown.includes('hello \'hello\' "hello"'), 'the interpolated \\echo');
+    typeLine('\\set answer 42');
+    typeLine('\\if :answer');
+    typeLine('\\echo never: 42 is not a boolean');
+    text = await waitForScreen((shown) => shown.includes('Boolean expected'), 'the \\if error');
+    expect(text).toContain('\\if: unrecognized value "42" for "\\if expression": Boolean expected');
+
+    await freshShellScreen(db);
+    typeLine('\\if false');
+    typeLine("select 'skipped' as branch;");
+    typeLine('\\else');
+    typeLine("select 'taken' as branch \\gset");
+    typeLine('\\endif');
+    typeLine('\\echo branch=:branch');
+    text = await waitForScreen((shown) => /^branch=taken$/m.test(shown), 'the \\gset value');
+    expect(text).not.toContain('│ skipped');
+
+    await freshShellScreen(db);
+    typeLine("select format('select %s as n', 7) \\gexec");
+    text = await waitForScreen((shown) => /^│ 7 │$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'the \\gexec result');
+    typeLine('\\pset format csv');
+    typeLine('\\i included.sql');
+    text = await waitForScreen((shown) => shown.includes('from the file') && shown.trimEnd().endsWith(`${db}=>`), 'the included file');
+    expect(after(text, '\\i included.sql').slice(0, 3)).toEqual(['included hello', 'included', 'from the file']);
+
+    // The timeout is SET LOCAL around each statement (the code of query -f), \\gset's too.
+    await freshShellScreen(db);
+    typeLine('show statement_timeout;');
+    text = await waitForScreen((shown) => /^statement_timeout$/m.test(shown) && shown.trimEnd().endsWith(`${db}=>`), 'the statement timeout inside a statement');
+    expect(after(text, 'show statement_timeout;').slice(0, 2)).toEqual(['statement_timeout', '1500ms']);
+    typeLine('select pg_sleep(3);');
+    text = await waitForScreen((shown) => shown.includes('canceling statement due to statement timeout') && shown.trimEnd().endsWith(`${db}=>`), 'the timed-out statement');
+    typeLine("select current_setting('statement_timeout') as outside \\gset");
+    typeLine('begin;');
+    typeLine("select current_setting('statement_timeout') as inside \\gset");
+    typeLine('rollback;');
+    typeLine('\\echo outside=:outside inside=:inside');
+    await waitForScreen((shown) => /^outside=1500ms inside=1500ms$/m.test(shown), 'the timeout in and out of a transaction (\\gset too)');
+
+    await freshShellScreen(db);
+    typeLine(`\\connect ${db}`);
+    text = await waitForScreen((shown) => shown.includes(`You are now connected to database "${db}"`) && shown.trimEnd().endsWith(`${db}=>`), 'the new connection');
+    // A name that is a property of every object is still unknown.
+    typeLine('\\toString');
+    await waitForScreen((shown) => shown.includes('invalid command \\toString: try \\? for help'), 'the unknown command error');
+    typeLine('\\q');
+    await waitForScreen((shown) => /^meta exit=\d+$/m.test(shown), 'the shell to end');
+    expect(screen()).toMatch(/^meta exit=0$/m);
+  });
+
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {
     await freshScreen();
     const { text, exit } = await runInPane(`pgfactory query 'select * from no_such_table'`, 'error');

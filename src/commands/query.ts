@@ -74,7 +74,8 @@ Examples:
       const { createResultWriter } = await import('../output/writer.js');
       const { runScript } = await import('../psql/script.js');
       const terminal = await terminalOf(io, flags.pager);
-      await withContext(flags, { mode: 'fresh' }, io, async (context) => {
+      // The script's connection ends as psql's does: the server's own exit is not waited for.
+      await withContext(flags, { mode: 'fresh', endWithoutWaiting: true }, io, async (context) => {
         const { createConnectionFactory } = await import('../factory.js');
         return runScript(context.factory, {
           statementTimeoutMs: flags.statementTimeout,
@@ -99,14 +100,7 @@ Examples:
           }),
           onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
           onNotice: (text) => io.stderr.write(`${text}\n`),
-          reconnect: (changes) => {
-            const base = context.factory.settings;
-            const settings = { ...base };
-            // The password is kept non-enumerable (never printed), so a spread leaves it behind.
-            Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
-            for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
-            return createConnectionFactory(settings, { mode: 'fresh' });
-          },
+          reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh', endWithoutWaiting: true }),
         });
       });
     } finally {
@@ -114,6 +108,15 @@ Examples:
     }
   });
   return command;
+}
+
+/** `\connect`: the settings in use with some changed. */
+function changedSettings<T extends { password?: string }>(base: T, changes: Record<string, string | number | undefined>): T {
+  const settings = { ...base };
+  // The password is kept non-enumerable (never printed), so a spread leaves it behind.
+  Object.defineProperty(settings, 'password', { value: base.password, enumerable: false, writable: true, configurable: true });
+  for (const [key, value] of Object.entries(changes)) if (value !== undefined) Object.assign(settings, { [key]: value });
+  return settings;
 }
 
 /** --watch: the SQL again and again on one pooled connection, through the query core. */
@@ -179,9 +182,27 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
   const { createResultWriter } = await import('../output/writer.js');
   const { describeServer } = await import('../describe.js');
   const { formatNotice } = await import('../db-errors.js');
-  const context = await openContext(flags, { mode: 'pooled', poolSize: 1, statementTimeoutMs: flags.statementTimeout }, io, { handleSignals: false });
+  const { PsqlSession } = await import('../psql/script.js');
+  const { createConnectionFactory } = await import('../factory.js');
+  // The statement timeout is SET LOCAL around each statement (the session's and runQuery's way),
+  // never a session setting that a PgBouncer in transaction mode would hand to another client.
+  const context = await openContext(flags, { mode: 'pooled', poolSize: 1 }, io, { handleSignals: false });
+  // A pool of one each, as the first: a transaction spans prompts. One given up is closed.
+  const opened = new Set<import('../factory.js').ConnectionFactory>();
+  const createSession = (factory: import('../factory.js').ConnectionFactory, options: import('../psql/script.js').SessionOptions) =>
+    new PsqlSession(factory, {
+      ...options,
+      reconnect: (changes, current) => {
+        const next = createConnectionFactory(changedSettings(current.settings, changes), { mode: 'pooled', poolSize: 1 });
+        opened.add(next);
+        return next;
+      },
+      onReconnect: async (previous) => {
+        if (opened.delete(previous)) await previous.close();
+      },
+    }, new Map(flags.set ?? []));
   try {
-    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS, createSession }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
       nullString: flags.null,
       expanded,
@@ -189,9 +210,11 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
       maxValueWidth: flags.maxWidth,
       pager: flags.pager,
       timing: flags.timing === true,
+      statementTimeoutMs: flags.statementTimeout,
       paintHeader: io.paint?.header,
     });
   } finally {
+    for (const factory of opened) await factory.close().catch(() => undefined);
     await context.close();
   }
 }
@@ -246,16 +269,23 @@ async function scriptInput(argument: string | undefined, file: string | undefine
     } catch (error) {
       throw new UsageError(`cannot read SQL from ${sqlSourceName(from)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    return { source: { kind: 'file', path: from }, cleanUp: () => undefined };
+    // A pipe given as a file (`-f <(…)`, /dev/stdin) can be read once only: spooled as stdin is.
+    if (fs.statSync(from).isFile()) return { source: { kind: 'file', path: from }, cleanUp: () => undefined };
+    return spool(fs.createReadStream(from), from);
   }
+  return spool(fs.createReadStream('', { fd: io.stdinFd, autoClose: false }), '-');
+}
+
+/** The input copied to a temporary file (read twice: checked, then run), named `name` in messages. */
+async function spool(input: NodeJS.ReadableStream, name: string): Promise<ScriptInput> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgfactory-stdin-'));
   const spooled = path.join(dir, 'stdin.sql');
   const cleanUp = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
-    await pipeline(fs.createReadStream('', { fd: io.stdinFd, autoClose: false }), fs.createWriteStream(spooled));
+    await pipeline(input, fs.createWriteStream(spooled));
   } catch (error) {
     cleanUp();
-    throw new UsageError(`cannot read SQL from stdin: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`cannot read SQL from ${sqlSourceName(name)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return { source: { kind: 'file', path: spooled, name: '-' }, cleanUp };
+  return { source: { kind: 'file', path: spooled, name }, cleanUp };
 }

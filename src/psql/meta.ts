@@ -1,12 +1,27 @@
 // psql's meta-command vocabulary as pgfactory supports it: which commands exist, how their
-// arguments are split and unquoted, and psql's boolean rules (shared by `query -f` and, later,
-// the interactive shell).
+// arguments are split and unquoted, and psql's boolean rules (shared by `query -f` and the
+// interactive shell, which adds its own interactive commands: src/shell/commands.ts).
 import { UsageError } from '../errors.js';
 
 export const SUPPORTED_META_COMMANDS = new Set([
   'restrict', 'unrestrict', 'c', 'connect', 'i', 'include', 'ir', 'include_relative', 'echo', 'qecho',
   'set', 'unset', 'if', 'elif', 'else', 'endif', 'g', 'gset', 'gexec', 'copy', 'timing', 'pset',
 ]);
+
+/** The shell's \\? lines for these commands. */
+export const META_COMMAND_HELP: ReadonlyArray<{ usage: string; help: string }> = [
+  { usage: '\\set [NAME [VALUE]]', help: 'set a variable (used as :NAME, :\'NAME\', :"NAME"), or list them' },
+  { usage: '\\unset NAME', help: 'unset a variable' },
+  { usage: '\\echo [-n] TEXT', help: 'print TEXT (\\qecho: the same)' },
+  { usage: '\\if EXPR … \\elif \\else \\endif', help: 'run the lines of the first true branch (psql\'s boolean words)' },
+  { usage: '\\g, \\gset [PREFIX], \\gexec', help: 'run the query buffer; store its row in variables; run each value as a statement' },
+  { usage: '\\copy … from|to FILE', help: 'COPY with a file on this machine' },
+  { usage: '\\i FILE, \\ir FILE', help: 'run the SQL in FILE (\\ir: relative to the current file)' },
+  { usage: '\\c [DB [USER [HOST [PORT]]]]', help: 'connect again, the other settings kept' },
+  { usage: '\\timing [on|off]', help: 'show how long each statement took' },
+  { usage: '\\pset null TEXT | format aligned|csv', help: 'how NULL is shown; the output format' },
+  { usage: '\\restrict KEY, \\unrestrict KEY', help: 'refuse other meta-commands until \\unrestrict KEY' },
+];
 
 const BOOLEANS: Array<[string, boolean, number]> = [
   // word, value, shortest accepted prefix (psql: "o" alone is ambiguous)

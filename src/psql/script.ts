@@ -1,10 +1,12 @@
-// Runs a psql script: statements in order on one connection, with psql's meta-commands and
-// variables (see meta.ts). Statements that are not plain queries go out with the simple protocol,
-// one round trip each, as psql sends them; plain queries take query.ts's path (COPY export or a
-// cursor) so a large result never sits in memory.
+// Runs a psql script (`query -f`) or the interactive shell's input: statements in order on one
+// connection, with psql's meta-commands and variables (see meta.ts), through one PsqlSession.
+// Statements that are not plain queries go out with the simple protocol, as psql sends them
+// (consecutive ones batched, see batchable()); plain queries take query.ts's path (COPY export
+// or a cursor) so a large result never sits in memory.
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -24,10 +26,8 @@ import { ScriptReader, type ScriptItem } from './reader.js';
 
 export type ScriptSource = { kind: 'file'; path: string; /** For messages, when not the path ('-' for stdin). */ name?: string } | { kind: 'text'; sql: string };
 
-export interface ScriptOptions {
-  source: ScriptSource;
-  /** Variables set with -v/--set. */
-  variables?: Map<string, string>;
+/** What a session of psql meta-commands and statements runs with: a script's, or the shell's. */
+export interface SessionOptions {
   params?: string[];
   singleTransaction?: boolean;
   quiet?: boolean;
@@ -41,10 +41,18 @@ export interface ScriptOptions {
   makeWriter(format: OutputFormat, nullString: string | undefined): ResultWriter;
   onTiming(ms: number): void;
   onNotice(text: string): void;
-  /** A factory for `\connect`: the same settings with these changed. */
-  reconnect?(changes: { dbname?: string; user?: string; host?: string; port?: number }): ConnectionFactory;
+  /** A factory for `\connect`: the settings of `current` with these changed. */
+  reconnect?(changes: { dbname?: string; user?: string; host?: string; port?: number }, current: ConnectionFactory): ConnectionFactory;
   /** What to read for `\copy … from pstdin`. */
   stdinFd: number;
+  /** After `\connect`: the factory given up (the shell closes its pooled one). */
+  onReconnect?(previous: ConnectionFactory, next: ConnectionFactory): Promise<void>;
+}
+
+export interface ScriptOptions extends SessionOptions {
+  source: ScriptSource;
+  /** Variables set with -v/--set. */
+  variables?: Map<string, string>;
 }
 
 // pg's messages when the connection died under a statement.
@@ -52,6 +60,13 @@ const CONNECTION_GONE = /Connection terminated|connection error|not queryable|EC
 
 /** The reader name of SQL given as the command's argument. */
 const COMMAND_LINE = '<command line>';
+/** The reader name of what is typed in the interactive shell: its messages name no place. */
+const SHELL_INPUT = '<shell>';
+
+/** `file:line: ` before a message, or nothing for the shell. */
+function placeOf(readerName: string, line: number): string {
+  return readerName === SHELL_INPUT ? '' : `${readerName}:${line}: `;
+}
 
 // Statements that print no rows (without RETURNING) and leave the transaction open.
 const BATCHABLE = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE', 'ALTER', 'DROP', 'COMMENT', 'GRANT', 'REVOKE', 'SET', 'TRUNCATE']);
@@ -83,23 +98,47 @@ function lease(factory: ConnectionFactory, onLost: (error: unknown) => void): Pr
   });
 }
 
+// V8 doubles its young generation (up to 16 MiB semi-spaces) while many objects survive a
+// scavenge, as a batch of statements and their results do, though the live heap stays small.
+// Past this size the growth factor is set to 1, so a long --inserts restore keeps a flat peak RSS
+// (bench/README.md, Case 7). The flag is read each time V8 would grow the space, so setting it at
+// run time takes effect (--max-semi-space-size does not: it is read once, at start-up).
+const YOUNG_GENERATION_BYTES = 8 << 20;
+let youngGenerationCapped = false;
+
+function capYoungGeneration(): void {
+  if (youngGenerationCapped) return;
+  const space = v8.getHeapSpaceStatistics().find((entry) => entry.space_name === 'new_space');
+  if (space === undefined || space.space_size < YOUNG_GENERATION_BYTES) return;
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  youngGenerationCapped = true;
+}
+
 /** Validates a whole script before anything runs: every meta-command must be one pgfactory knows. */
 export async function checkScript(reader: ScriptReader): Promise<{ statements: number; metaCommands: number }> {
   let statements = 0;
   let metaCommands = 0;
   reader.interpolate = false;
-  for (let item = await reader.next(); item !== null; item = await reader.next()) {
-    if (item.kind === 'meta') {
-      metaCommands += 1;
-      if (!SUPPORTED_META_COMMANDS.has(item.name)) throw new UsageError(`${reader.name}:${item.line}: unsupported meta-command \\${item.name}`);
-      if (item.name === 'g' || item.name === 'gset' || item.name === 'gexec') {
-        if (item.pending.trim() !== '') statements += 1;
-        reader.clearPending();
+  reader.checking = true;
+  try {
+    for (let item = await reader.next(); item !== null; item = await reader.next()) {
+      if ((statements & 255) === 0) capYoungGeneration();
+      if (item.kind === 'meta') {
+        metaCommands += 1;
+        if (!SUPPORTED_META_COMMANDS.has(item.name)) throw new UsageError(`${placeOf(reader.name, await reader.lineOfOffset(item.offset))}unsupported meta-command \\${item.name}`);
+        if (item.name === 'g' || item.name === 'gset' || item.name === 'gexec') {
+          if (item.pending.trim() !== '') statements += 1;
+          reader.clearPending();
+        }
+        // `\copy … from stdin` in a script takes the lines after it, up to `\.`, as its data.
+        if (item.name === 'copy' && isCopyFromStdin(item.args)) for await (const _ of reader.copyData()) void _;
+      } else {
+        statements += 1;
+        if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
       }
-    } else {
-      statements += 1;
-      if (item.copyFromStdin) for await (const _ of reader.copyData()) void _;
     }
+  } finally {
+    await reader.close();
   }
   return { statements, metaCommands };
 }
@@ -111,12 +150,15 @@ function openReader(source: ScriptSource, variables: Map<string, string>): Scrip
 /** Runs the script; returns how many statements failed (only when ON_ERROR_STOP is off). */
 export async function runScript(factory: ConnectionFactory, options: ScriptOptions): Promise<void> {
   const variables = new Map(options.variables ?? []);
-  const { statements: count, metaCommands } = await checkScript(openReader(options.source, variables));
-  if (count === 0 && metaCommands === 0) throw new UsageError('no SQL statement to run');
-  const params = options.params ?? [];
-  if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
-  const run = new ScriptRun(factory, options, variables);
-  await run.run(openReader(options.source, variables));
+  // The connection opens while the script is checked; nothing is sent before the check passed.
+  const checked = checkScript(openReader(options.source, variables)).then(({ statements: count, metaCommands }) => {
+    if (count === 0 && metaCommands === 0) throw new UsageError('no SQL statement to run');
+    const params = options.params ?? [];
+    if (params.length > 0 && count > 1) throw new UsageError(`--param binds to a single statement, but the input holds ${count}`);
+  });
+  checked.catch(() => undefined); // awaited in run(); this keeps an early refusal from going unhandled
+  const run = new PsqlSession(factory, options, variables);
+  await run.run(openReader(options.source, variables), checked);
 }
 
 interface Branch {
@@ -128,19 +170,26 @@ interface Branch {
   line: number;
 }
 
-class ScriptRun {
+/**
+ * psql's meta-commands, variables, \if state and statements on one connection at a time: the one
+ * module behind `query -f` (run(): a whole script on one connection) and the interactive shell
+ * (runText(): each input on the shell's pooled connection, the state kept between inputs).
+ */
+export class PsqlSession {
   private lease: Lease | undefined;
   private writer: ResultWriter;
-  private format: OutputFormat;
+  /** The output format, changed by `\pset format` (and the shell's \format). */
+  format: OutputFormat;
   private nullString: string | undefined;
-  private timing: boolean;
+  timing: boolean;
   private restrictKey: string | undefined;
   private readonly branches: Branch[] = [];
   private failures = 0;
   private inSingleTransaction = false;
   private readonly out: Output;
+  private readonly onNotice = (notice: ServerNotice) => this.options.onNotice(formatNotice(notice));
 
-  constructor(private factory: ConnectionFactory, private readonly options: ScriptOptions, private readonly variables: Map<string, string>) {
+  constructor(private connections: ConnectionFactory, private readonly options: SessionOptions, private readonly variables: Map<string, string>) {
     this.format = options.format;
     this.nullString = options.nullString;
     this.writer = this.makeWriter();
@@ -148,8 +197,18 @@ class ScriptRun {
     this.out = new Output(options.stdout);
   }
 
+  /** The factory statements run on (another one after `\connect`). */
+  get factory(): ConnectionFactory {
+    return this.connections;
+  }
+
   private get active(): boolean {
     return this.branches.length === 0 || this.branches[this.branches.length - 1].active;
+  }
+
+  /** Whether an \if branch is open (the shell shows it in its prompt). */
+  get inConditional(): boolean {
+    return this.branches.length > 0;
   }
 
   private stopOnError(): boolean {
@@ -159,42 +218,87 @@ class ScriptRun {
   }
 
   // Rejects when the connection in use dies (the factory's watcher names the server): a statement
-  // waiting for an answer that never comes must not hang the script.
+  // waiting for an answer that never comes must not hang the script. Made again for each run.
   private failLost: (error: unknown) => void = () => undefined;
-  private readonly lost = new Promise<never>((_, reject) => {
-    this.failLost = reject;
-  });
+  private lost: Promise<never> = new Promise<never>(() => undefined);
 
-  async run(reader: ScriptReader): Promise<void> {
+  private async hold(factory: ConnectionFactory): Promise<Lease> {
+    const held = await lease(factory, (error) => this.failLost(error));
+    held.client.on('notice', this.onNotice);
+    return held;
+  }
+
+  private async letGo(held: Lease | undefined): Promise<void> {
+    held?.client.removeListener('notice', this.onNotice);
+    await held?.release().catch(() => undefined);
+  }
+
+  /** Holds a connection while `work` runs; a dead socket becomes one line naming the server. */
+  private async withLease(work: () => Promise<void>, before?: Promise<void>): Promise<void> {
+    this.lost = new Promise<never>((_, reject) => {
+      this.failLost = reject;
+    });
     this.lost.catch(() => undefined);
-    this.lease = await lease(this.factory, (error) => this.failLost(error));
-    const onNotice = (notice: ServerNotice) => this.options.onNotice(formatNotice(notice));
-    this.lease.client.on('notice', onNotice);
+    const holding = this.hold(this.connections);
+    holding.catch(() => undefined);
+    if (before !== undefined) {
+      try {
+        await before;
+      } catch (error) {
+        // A refused script: the connection is given back when it comes; nothing ran on it.
+        void holding.then((held) => this.letGo(held), () => undefined);
+        throw error;
+      }
+    }
+    this.lease = await holding;
     try {
-      if (this.options.singleTransaction === true) {
-        await this.lease.client.query('BEGIN');
-        this.inSingleTransaction = true;
-      }
-      await Promise.race([this.runReader(reader), this.lost]);
-      if (this.branches.length > 0) throw new UsageError(`${reader.name}:${this.branches[this.branches.length - 1].line}: \\if without \\endif`);
-      if (this.inSingleTransaction) {
-        this.inSingleTransaction = false;
-        await this.lease.client.query('COMMIT');
-      }
+      await Promise.race([work(), this.lost]);
     } catch (error) {
       if (this.inSingleTransaction) await this.lease?.client.query('ROLLBACK').catch(() => undefined);
       // pg's own words for a dead socket become one line naming the server (exit 2), as in withConnection.
       if (error instanceof Error && !(error instanceof PgfactoryError) && !isDatabaseError(error) && CONNECTION_GONE.test(error.message)) {
-        throw connectionLostError(this.factory.settings, error);
+        throw connectionLostError(this.connections.settings, error);
       }
       throw error;
     } finally {
-      this.lease?.client.removeListener('notice', onNotice);
-      await this.lease?.release().catch(() => undefined);
+      await this.letGo(this.lease);
+      this.lease = undefined;
+    }
+  }
+
+  /** Runs a whole script (once `checked` has passed, when given); with ON_ERROR_STOP off, fails at the end when a statement failed. */
+  async run(reader: ScriptReader, checked?: Promise<void>): Promise<void> {
+    try {
+      await this.withLease(async () => {
+        if (this.options.singleTransaction === true) {
+          await this.lease!.client.query('BEGIN');
+          this.inSingleTransaction = true;
+        }
+        await this.runReader(reader);
+        if (this.branches.length > 0) throw new UsageError(`${reader.name}:${this.branches[this.branches.length - 1].line}: \\if without \\endif`);
+        if (this.inSingleTransaction) {
+          this.inSingleTransaction = false;
+          await this.lease!.client.query('COMMIT');
+        }
+      }, checked);
+    } finally {
+      await reader.close().catch(() => undefined);
     }
     if (this.failures > 0) {
       throw new ServerError(`${this.failures} ${this.failures === 1 ? 'statement' : 'statements'} failed (ON_ERROR_STOP is off, so the rest ran)`, undefined);
     }
+  }
+
+  /**
+   * Runs what was typed in the shell (complete statements, meta-commands) as a script's lines are
+   * run; variables, \if branches, \timing and \pset stay for the next input. The writer is made
+   * again each time: the shell's settings (\x, \format, the terminal's width) may have changed.
+   */
+  async runText(text: string): Promise<void> {
+    await checkScript(new ScriptReader(SHELL_INPUT, Buffer.from(text), this.variables));
+    this.writer = this.makeWriter();
+    this.failures = 0;
+    await this.withLease(() => this.runReader(new ScriptReader(SHELL_INPUT, Buffer.from(text), this.variables)));
   }
 
   private async runReader(reader: ScriptReader): Promise<void> {
@@ -222,7 +326,7 @@ class ScriptRun {
       await work();
     } catch (error) {
       const statement: Statement = { text, line, offset: 0 };
-      const sourceName = reader.name === COMMAND_LINE ? undefined : reader.name;
+      const sourceName = reader.name === COMMAND_LINE || reader.name === SHELL_INPUT ? undefined : reader.name;
       const failure = isDatabaseError(error) ? new ServerError(formatServerError(error, statement, 0, sourceName), error.code) : error;
       if (!(failure instanceof ServerError) || failure.exitCode !== 3 || this.stopOnError()) throw failure;
       this.failures += 1;
@@ -256,7 +360,7 @@ class ScriptRun {
     }
     const params = this.options.params ?? [];
     if ((first === 'SELECT' || first === 'VALUES' || first === 'TABLE' || first === 'WITH' || params.length > 0) && (params.length > 0 || isPlainQuery(text))) {
-      await runStatement(client, { text, line, offset: 0 }, params, this.writer, sourceName === COMMAND_LINE ? undefined : sourceName, ownTransaction);
+      await runStatement(client, { text, line, offset: 0 }, params, this.writer, sourceName === COMMAND_LINE || sourceName === SHELL_INPUT ? undefined : sourceName, ownTransaction);
       return;
     }
     const { results, tags } = await simpleQueryWithTags(client, text, RAW_TEXT_TYPES);
@@ -304,6 +408,7 @@ class ScriptRun {
     if (batch.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
+    capYoungGeneration();
     // A newline before each semicolon: a statement may end in a -- comment.
     const text = batch.map((statement) => statement.text).join('\n;\n');
     let outcome: TaggedResult;
@@ -350,15 +455,15 @@ class ScriptRun {
 
   /** A query's single row as variables (\gset), or each of its values as a statement (\gexec). */
   private async queryRows(text: string): Promise<{ columns: string[]; rows: Array<Array<string | null>> }> {
-    const { results } = await simpleQueryWithTags(this.lease!.client, text, RAW_TEXT_TYPES);
+    const client = this.lease!.client;
+    const { results } = await withStatementTimeout(client, text, this.options.statementTimeoutMs, () => simpleQueryWithTags(client, text, RAW_TEXT_TYPES));
     const result = results[results.length - 1];
     return { columns: result.fields.map((field) => field.name), rows: result.rows as Array<Array<string | null>> };
   }
 
   private async meta(item: Extract<ScriptItem, { kind: 'meta' }>, reader: ScriptReader): Promise<void> {
     const { name, line } = item;
-    const where = `${reader.name}:${line}`;
-    const fail = (message: string) => new UsageError(`${where}: \\${name}: ${message}`);
+    const fail = (message: string) => new UsageError(`${placeOf(reader.name, line)}\\${name}: ${message}`);
     if (name === 'if' || name === 'elif' || name === 'else' || name === 'endif') {
       this.conditional(item, reader, fail);
       return;
@@ -425,12 +530,16 @@ class ScriptRun {
         const [file] = args();
         if (file === undefined) throw fail('missing required argument');
         const relative = name === 'ir' || name === 'include_relative';
-        const base = relative && reader.name !== COMMAND_LINE && reader.name !== '-' ? path.dirname(reader.name) : process.cwd();
+        const base = relative && reader.name !== COMMAND_LINE && reader.name !== SHELL_INPUT && reader.name !== '-' ? path.dirname(reader.name) : process.cwd();
         const target = path.resolve(base, file);
         if (!fs.existsSync(target)) throw fail(`${file}: No such file or directory`);
         const nested = ScriptReader.fromFile(target, this.variables, relative ? path.relative(process.cwd(), target) || target : file);
         await checkScript(ScriptReader.fromFile(target, this.variables, nested.name));
-        await this.runReader(nested);
+        try {
+          await this.runReader(nested);
+        } finally {
+          await nested.close().catch(() => undefined);
+        }
         return;
       }
       case 'g':
@@ -519,8 +628,9 @@ class ScriptRun {
   private async sendBuffer(item: Extract<ScriptItem, { kind: 'meta' }>, reader: ScriptReader, name: string): Promise<void> {
     const text = item.pending.trim().replace(/;\s*$/, '');
     reader.clearPending();
-    if (text === '') throw new UsageError(`${reader.name}:${item.line}: \\${name}: no query to send`);
-    const args = parseMetaArgs(item.args, this.variables, (message) => new UsageError(`${reader.name}:${item.line}: \\${name}: ${message}`));
+    const place = placeOf(reader.name, item.line);
+    if (text === '') throw new UsageError(`${place}\\${name}: no query to send`);
+    const args = parseMetaArgs(item.args, this.variables, (message) => new UsageError(`${place}\\${name}: ${message}`));
     const words = text.length > 0 ? /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() : undefined;
     if (name === 'g') {
       await this.guarded(reader, item.line, text, () => this.send(text, words === undefined ? [] : [words], item.line, reader.name));
@@ -530,8 +640,8 @@ class ScriptRun {
       const prefix = args[0] ?? '';
       await this.guarded(reader, item.line, text, async () => {
         const { columns, rows } = await this.queryRows(text);
-        if (rows.length === 0) throw new ServerError(`${reader.name}:${item.line}: no rows returned for \\gset`, undefined);
-        if (rows.length > 1) throw new ServerError(`${reader.name}:${item.line}: more than one row returned for \\gset`, undefined);
+        if (rows.length === 0) throw new ServerError(`${place}no rows returned for \\gset`, undefined);
+        if (rows.length > 1) throw new ServerError(`${place}more than one row returned for \\gset`, undefined);
         columns.forEach((column, i) => {
           const value = rows[0][i];
           if (value === null) this.variables.delete(prefix + column);
@@ -577,12 +687,14 @@ class ScriptRun {
       const portText = keep(port);
       if (portText !== undefined) changes.port = Number(portText);
     }
-    const factory = this.options.reconnect(changes);
-    const next = await lease(factory, (error) => this.failLost(error));
+    const factory = this.options.reconnect(changes, this.connections);
+    const next = await this.hold(factory);
     if (this.inSingleTransaction) await this.lease!.client.query('COMMIT');
-    await this.lease!.release().catch(() => undefined);
+    await this.letGo(this.lease);
     this.lease = next;
-    this.factory = factory;
+    const previous = this.connections;
+    this.connections = factory;
+    await this.options.onReconnect?.(previous, factory);
     if (this.options.quiet !== true) {
       const settings = factory.settings;
       await this.out.write(`You are now connected to database "${settings.dbname}" as user "${settings.user}".\n`);
@@ -644,6 +756,11 @@ function withoutTags(writer: ResultWriter): ResultWriter {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+function isCopyFromStdin(args: string): boolean {
+  const parsed = parseCopyCommand(args);
+  return parsed !== undefined && parsed.direction === 'from' && parsed.file.toLowerCase() === 'stdin';
 }
 
 /** `\copy`'s parts: the table or query, the direction at the top level, the file, the options. */

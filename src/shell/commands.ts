@@ -1,7 +1,9 @@
-// The shell's backslash commands, in psql's spelling, as one table: name → what it takes and
-// does. A small dispatch on purpose: src/psql (meta-commands for `query -f`) can be merged into
-// it later without touching the prompt loop.
+// The shell's own backslash commands, in psql's spelling, as one table: name → what it takes and
+// does. These are the interactive ones (\d, \x, \e, \watch …); every other meta-command (\set,
+// \if, \gset, \copy, \i, \connect, \timing, \pset …) is src/psql's, the same code as `query -f`.
+// shell.ts dispatches: this table first, then the psql session.
 import type { OutputFormat } from '../output/writer.js';
+import { META_COMMAND_HELP } from '../psql/meta.js';
 
 /** What a command may do to the session it runs in. */
 export interface ShellHost {
@@ -9,8 +11,6 @@ export interface ShellHost {
   execute(sql: string, params?: string[]): Promise<boolean>;
   /** Runs a catalog query without printing it: the rows, every value as text. */
   lookup(sql: string, params?: string[]): Promise<Array<Array<string | null>>>;
-  /** Runs a file of SQL, as `query -f` does. */
-  executeFile(path: string): Promise<void>;
   /** The query buffer if it holds text, else the last statement run. */
   currentQuery(): string | undefined;
   /** Replaces the query buffer with edited text (run when it ends with `;`). */
@@ -18,7 +18,6 @@ export interface ShellHost {
   watch(sql: string, seconds: number): Promise<void>;
   print(text: string): void;
   expanded: boolean | 'auto';
-  timing: boolean;
   format: OutputFormat;
   readonly formats: readonly string[];
   conninfo(): string;
@@ -66,8 +65,9 @@ export const SHELL_COMMANDS: Record<string, ShellCommand> = {
     usage: '\\?',
     help: 'this help',
     async run(host) {
-      const width = Math.max(...Object.values(SHELL_COMMANDS).map((command) => command.usage.length));
-      host.print(`${Object.values(SHELL_COMMANDS).map((command) => `  ${command.usage.padEnd(width)}  ${command.help}`).join('\n')}\n`);
+      const all = [...Object.values(SHELL_COMMANDS), ...META_COMMAND_HELP];
+      const width = Math.max(...all.map((command) => command.usage.length));
+      host.print(`${all.map((command) => `  ${command.usage.padEnd(width)}  ${command.help}`).join('\n')}\n`);
     },
   },
   x: {
@@ -77,14 +77,6 @@ export const SHELL_COMMANDS: Record<string, ShellCommand> = {
       if (value === 'auto') host.expanded = 'auto';
       else host.expanded = onOff(value, host.expanded === true, 'x');
       host.print(`Expanded display is ${host.expanded === 'auto' ? 'used automatically' : host.expanded ? 'on' : 'off'}.\n`);
-    },
-  },
-  timing: {
-    usage: '\\timing [on|off]',
-    help: 'show how long each statement took',
-    async run(host, [value]) {
-      host.timing = onOff(value, host.timing, 'timing');
-      host.print(`Timing is ${host.timing ? 'on' : 'off'}.\n`);
     },
   },
   format: {
@@ -136,14 +128,6 @@ export const SHELL_COMMANDS: Record<string, ShellCommand> = {
       const sql = host.currentQuery();
       if (sql === undefined) throw new ShellCommandError('\\watch: no query to watch (type one first)');
       await host.watch(sql, seconds);
-    },
-  },
-  i: {
-    usage: '\\i FILE',
-    help: 'run the SQL in FILE',
-    async run(host, [file]) {
-      if (file === undefined) throw new ShellCommandError('\\i: missing the file name');
-      await host.executeFile(file);
     },
   },
   e: {

@@ -1,18 +1,23 @@
 // The interactive shell: `pgfactory query` with no SQL on a terminal. One connection from the
 // factory (a pool of one, so a transaction spans prompts and a lost connection is replaced),
 // node:readline for line editing, history and completion (built in: nothing to install), the
-// same statement splitter as `-f`, and results printed as `query` prints them.
+// same statement splitter as `-f`, and results printed as `query` prints them. Statements and
+// psql's meta-commands run through src/psql's session (the code of `query -f`), which keeps
+// variables, \if branches, \timing and \pset between inputs; the shell's own interactive
+// commands (\d, \x, \e, \watch …) are in commands.ts.
 // It is bundled apart (dist/shell.cjs, see scripts/build.mjs) and loaded only when it opens, so
 // the start-up of every other command does not carry it. What it shares with the CLI comes in as
 // ShellCore: the CLI's own instances, since the factory recognises its own error classes.
-import fs from 'node:fs';
 import readline from 'node:readline';
 import type { CommandContext } from '../context.js';
 import type { formatNotice } from '../db-errors.js';
 import type { describeServer } from '../describe.js';
 import type { createResultWriter, OutputFormat } from '../output/writer.js';
+import type { ConnectionFactory } from '../factory.js';
+import type { PsqlSession, SessionOptions } from '../psql/script.js';
 import type { runQuery } from '../query.js';
-import { splitStatements } from '../sql.js';
+import { splitStatements, SqlLexer, Token } from '../sql.js';
+import { SUPPORTED_META_COMMANDS } from '../psql/meta.js';
 import { parseBackslash, SHELL_COMMANDS, ShellCommandError, type ShellHost } from './commands.js';
 import { changesCatalog, completeWord, readCatalogNames, wordAtEnd, type CatalogNames } from './completion.js';
 import { HistoryFile, historyPath } from './history.js';
@@ -34,6 +39,8 @@ export interface ShellOptions {
   maxValueWidth?: number;
   pager: boolean;
   timing: boolean;
+  /** --statement-timeout: SET LOCAL around each statement (nothing stays on the session). */
+  statementTimeoutMs?: number;
   paintHeader?: (text: string) => string;
 }
 
@@ -43,6 +50,20 @@ export interface ShellCore {
   describeServer: typeof describeServer;
   formatNotice: typeof formatNotice;
   outputFormats: readonly OutputFormat[];
+  /** psql's meta-commands and statements on the shell's factory (the CLI's own PsqlSession). */
+  createSession(factory: ConnectionFactory, options: SessionOptions): PsqlSession;
+}
+
+/**
+ * The first meta-command in what is typed (outside quotes and comments): its name and where its
+ * backslash is; undefined when there is none.
+ */
+export function firstMetaCommand(text: string): { name: string; at: number } | undefined {
+  const lexer = new SqlLexer(text, 0, true);
+  while (lexer.next()) {
+    if (lexer.kind === Token.Backslash) return { name: /^[^\s\\]*/.exec(text.slice(lexer.end))![0], at: lexer.start };
+  }
+  return undefined;
 }
 
 /** Runs the prompt until \q or Ctrl-D. */
@@ -71,9 +92,8 @@ export function takeCompleteStatements(text: string): { complete: string | undef
 
 class Shell implements ShellHost {
   expanded: boolean | 'auto';
-  timing: boolean;
-  format: OutputFormat;
   readonly formats: readonly OutputFormat[];
+  private readonly session: PsqlSession;
 
   private rl!: readline.Interface;
   private readonly history: HistoryFile;
@@ -95,13 +115,37 @@ class Shell implements ShellHost {
   constructor(private readonly core: ShellCore, private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
     this.formats = core.outputFormats;
     this.expanded = options.expanded;
-    this.timing = options.timing;
-    this.format = options.format;
     this.history = new HistoryFile(historyPath(io.env));
+    this.session = core.createSession(context.factory, {
+      format: options.format,
+      nullString: options.nullString,
+      timing: options.timing,
+      statementTimeoutMs: options.statementTimeoutMs,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      stdinFd: 0,
+      makeWriter: (format, nullString) => this.writer(this.options.pager, format, nullString),
+      onTiming: (ms) => this.io.stdout.write(`Time: ${ms.toFixed(3)} ms\n`),
+      onNotice: (text) => this.io.stderr.write(`${text}\n`),
+    });
+  }
+
+  /** The factory in use: the session's, another one after \connect. */
+  private get factory(): ConnectionFactory {
+    return this.session.factory;
+  }
+
+  /** The output format (\format, \pset format): the session's. */
+  get format(): OutputFormat {
+    return this.session.format;
+  }
+
+  set format(value: OutputFormat) {
+    this.session.format = value;
   }
 
   async run(): Promise<void> {
-    const { factory } = this.context;
+    const factory = this.factory;
     // Connect now: a wrong password or an unreachable server ends the command before any prompt.
     this.status = await factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
     this.io.stdout.write(`pgfactory: connected to ${this.conninfo().replace(/^You are connected to /, '')}\nType \\? for help, \\q or Ctrl-D to quit.\n`);
@@ -138,7 +182,7 @@ class Shell implements ShellHost {
     // While a statement runs the terminal is in cooked mode: Ctrl-C is a signal, and cancels it.
     const onSignal = () => {
       this.stopWatch?.abort();
-      if (this.running) void factory.cancelActive();
+      if (this.running) void this.factory.cancelActive();
     };
     const onTerminate = () => {
       onSignal();
@@ -165,7 +209,7 @@ class Shell implements ShellHost {
 
   private promptText(): string {
     const state = this.status === 'T' ? '*' : this.status === 'E' ? '!' : '';
-    return `${this.context.factory.settings.dbname}${this.pending.length > 0 ? '-' : '='}${state}> `;
+    return `${this.factory.settings.dbname}${this.pending.length > 0 ? '-' : '='}${state}> `;
   }
 
   private nextLine(): Promise<string | null> {
@@ -189,13 +233,31 @@ class Shell implements ShellHost {
     if (this.io.stdin.isTTY === true) this.io.stdin.setRawMode(on);
   }
 
+  /**
+   * The one dispatch of what is typed: a line with a meta-command goes to the shell's own table
+   * when it is one of its commands, else (with the query buffer before it) to the psql session,
+   * as a script's line would; SQL waits in the buffer until a statement is complete.
+   */
   private async acceptLine(line: string): Promise<void | 'quit'> {
     if (this.pending.length === 0 && line.trim() === '') return;
-    if (line.trimStart().startsWith('\\')) {
+    const meta = firstMetaCommand(line);
+    // A quote or comment still open in the buffer hides a backslash: let the session's lexer decide.
+    const command = meta === undefined ? undefined : firstMetaCommand([...this.pending, line].join('\n'));
+    if (meta === undefined || command === undefined) return this.acceptSql([line]);
+    if (Object.hasOwn(SHELL_COMMANDS, command.name) || !SUPPORTED_META_COMMANDS.has(command.name)) {
+      // Text before the command on its line joins the query buffer (\watch and \e use it).
+      const before = line.slice(0, meta.at);
+      if (before.trim() !== '') this.pending.push(before);
       this.history.append([line]);
-      return this.backslash(line);
+      return this.backslash(line.slice(meta.at));
     }
-    await this.acceptSql([line]);
+    const entered = [...this.pending, line];
+    this.history.append(entered);
+    this.pending = [];
+    const text = entered.join('\n');
+    const sql = text.slice(0, command.at).trim();
+    if (sql !== '') this.lastQuery = sql;
+    await this.runSession(text);
   }
 
   /** Adds lines to the query buffer and runs the statements they complete. */
@@ -209,12 +271,38 @@ class Shell implements ShellHost {
     this.history.append(entered);
     this.pending = rest.trim() === '' ? [] : [rest.replace(/^\s*\n/, '')];
     this.lastQuery = complete.trim();
-    await this.execute(complete);
+    await this.runSession(complete);
+  }
+
+  /** Statements and psql meta-commands, through the session (the code of `query -f`). */
+  private async runSession(text: string): Promise<void> {
+    this.noticeLostConnection();
+    this.running = true;
+    try {
+      await this.session.runText(text);
+    } catch (error) {
+      this.report(error);
+    } finally {
+      this.running = false;
+    }
+    await this.refreshStatus();
+    if (changesCatalog(text)) this.names = undefined;
+  }
+
+  /** Says so when the connection was lost since the last statement: the next one opens another. */
+  private noticeLostConnection(): void {
+    const lost = this.factory.stats().connections_lost;
+    if (this.reconnectDue || lost > this.lostSeen) {
+      this.io.stderr.write(`pgfactory: the connection was lost; opening a new one to ${this.core.describeServer(this.factory.settings)}\n`);
+      this.lostSeen = lost;
+      this.reconnectDue = false;
+      this.status = 'I';
+    }
   }
 
   private async backslash(line: string): Promise<void | 'quit'> {
     const { name, args } = parseBackslash(line);
-    const command = SHELL_COMMANDS[name];
+    const command = Object.hasOwn(SHELL_COMMANDS, name) ? SHELL_COMMANDS[name] : undefined;
     if (command === undefined) {
       this.io.stderr.write(`invalid command \\${name}: try \\? for help\n`);
       return;
@@ -228,24 +316,18 @@ class Shell implements ShellHost {
 
   // ShellHost: what backslash commands use.
 
-  async execute(sql: string, params?: string[], sourceName?: string): Promise<boolean> {
-    const { factory } = this.context;
-    const lost = factory.stats().connections_lost;
-    if (this.reconnectDue || lost > this.lostSeen) {
-      this.io.stderr.write(`pgfactory: the connection was lost; opening a new one to ${this.core.describeServer(factory.settings)}\n`);
-      this.lostSeen = lost;
-      this.reconnectDue = false;
-      this.status = 'I';
-    }
+  /** A catalog query of a shell command (\d …), printed as results are. */
+  async execute(sql: string, params?: string[]): Promise<boolean> {
+    this.noticeLostConnection();
     const writer = this.writer(this.options.pager);
     this.running = true;
     let ok = true;
     try {
-      await this.core.runQuery(factory, {
+      await this.core.runQuery(this.factory, {
         sql,
         params,
-        sourceName,
-        onTiming: this.timing ? (ms) => this.io.stdout.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
+        statementTimeoutMs: this.options.statementTimeoutMs,
+        onTiming: this.session.timing ? (ms) => this.io.stdout.write(`Time: ${ms.toFixed(3)} ms\n`) : undefined,
         onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`),
       }, writer);
     } catch (error) {
@@ -260,9 +342,9 @@ class Shell implements ShellHost {
   }
 
   /** A result writer with the session's settings, fitted to the terminal as it is now. */
-  private writer(pager: boolean): ReturnType<ShellCore['createResultWriter']> {
-    return this.core.createResultWriter(this.format, this.io.stdout, this.io.stderr, {
-      nullString: this.options.nullString,
+  private writer(pager: boolean, format = this.format, nullString = this.options.nullString): ReturnType<ShellCore['createResultWriter']> {
+    return this.core.createResultWriter(format, this.io.stdout, this.io.stderr, {
+      nullString,
       expanded: this.expanded,
       paintHeader: this.options.paintHeader,
       rowRules: this.options.rowRules,
@@ -272,20 +354,8 @@ class Shell implements ShellHost {
   }
 
   async lookup(sql: string, params?: string[]): Promise<Array<Array<string | null>>> {
-    const result = await this.context.factory.withConnection((client) => client.query({ text: sql, values: params, rowMode: 'array' }));
+    const result = await this.factory.withConnection((client) => client.query({ text: sql, values: params, rowMode: 'array' }));
     return result.rows as Array<Array<string | null>>;
-  }
-
-  async executeFile(path: string): Promise<void> {
-    let sql: string;
-    try {
-      sql = fs.readFileSync(path, 'utf8');
-    } catch (error) {
-      throw new ShellCommandError(`\\i: cannot read "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
-    if (splitStatements(sql).length === 0) return;
-    await this.execute(sql, undefined, path);
-    this.names = undefined;
   }
 
   currentQuery(): string | undefined {
@@ -315,7 +385,7 @@ class Shell implements ShellHost {
           const writer = this.writer(false);
           this.running = true;
           try {
-            await this.core.runQuery(this.context.factory, { sql: statement, onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`) }, writer);
+            await this.core.runQuery(this.factory, { sql: statement, statementTimeoutMs: this.options.statementTimeoutMs, onNotice: (notice) => this.io.stderr.write(`${this.core.formatNotice(notice)}\n`) }, writer);
           } finally {
             this.running = false;
           }
@@ -336,7 +406,7 @@ class Shell implements ShellHost {
   }
 
   conninfo(): string {
-    const { settings } = this.context.factory;
+    const { settings } = this.factory;
     return `You are connected to database "${settings.dbname}" as user "${settings.user}" on ${this.core.describeServer(settings)}.`;
   }
 
@@ -352,7 +422,7 @@ class Shell implements ShellHost {
     const lost = ownError(error) && (error.code === 'connection_lost' || /^57P/.test(String((error as { sqlstate?: unknown }).sqlstate)));
     if (lost) {
       this.io.stderr.write(`${error.code === 'server' ? '' : 'pgfactory: '}${error.message}\npgfactory: a new connection is opened for the next statement\n`);
-      this.lostSeen = this.context.factory.stats().connections_lost;
+      this.lostSeen = this.factory.stats().connections_lost;
       this.reconnectDue = true;
       this.status = 'I';
       return;
@@ -367,7 +437,7 @@ class Shell implements ShellHost {
     if (this.reconnectDue) return;
     try {
       // The pool's one idle connection: no round trip, the status came with ReadyForQuery.
-      this.status = await this.context.factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
+      this.status = await this.factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
     } catch (error) {
       this.report(error);
     }
@@ -375,11 +445,11 @@ class Shell implements ShellHost {
 
   private complete(line: string, callback: (error: Error | null, result: [string[], string]) => void): void {
     const word = wordAtEnd(line);
-    const commands = Object.keys(SHELL_COMMANDS).map((name) => `\\${name}`);
+    const commands = [...Object.keys(SHELL_COMMANDS), ...SUPPORTED_META_COMMANDS].map((name) => `\\${name}`);
     const answer = () => callback(null, [completeWord(word, this.names, commands), word]);
     // Inside a failed transaction every query fails: complete keywords only.
     if (this.names !== undefined || word.startsWith('\\') || this.status === 'E' || this.reconnectDue) return answer();
-    this.context.factory.withConnection(readCatalogNames).then(
+    this.factory.withConnection(readCatalogNames).then(
       (names) => {
         this.names = names;
         answer();
