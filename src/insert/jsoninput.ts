@@ -3,6 +3,7 @@
 // json_populate_record does; a key first seen late widens the columns (see records()).
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
+import { capYoungGeneration } from '../memory.js';
 import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
 import { copyTextValue, FlatRowEncoder, JsonSyntaxError, parseJsonObject, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
@@ -104,6 +105,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
     // Rows are gathered per chunk and encoded once (far cheaper than a Buffer each).
     let rows: string[] = [];
     const take = (bytesRead: number): RecordChunk | undefined => {
+      capYoungGeneration();
       const chunk = builder.take(bytesRead);
       if (chunk === undefined) return undefined;
       const text = rows.join('');

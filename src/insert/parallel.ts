@@ -10,6 +10,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { UsageError } from '../errors.js';
+import { collectAfterSending } from '../memory.js';
 import type { ConnectionFactory } from '../factory.js';
 import { quoteLiteral } from '../sql.js';
 import { Batch, BatchCutter } from './batch.js';
@@ -112,6 +113,7 @@ export async function loadParallel(
       for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
         if (!windows) {
           await loader.loadBatch(batch);
+          collectAfterSending(batch.bytes);
           continue;
         }
         await loader.begin();

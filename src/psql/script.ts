@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import v8 from 'node:v8';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -22,6 +21,7 @@ import { formatNotice, formatServerError, isDatabaseError, type ServerNotice } f
 import { runStatement, withStatementTimeout } from '../query.js';
 import { isPlainQuery, SqlLexer, Token, type Statement } from '../sql.js';
 import { parseBoolean, parseMetaArgs, SUPPORTED_META_COMMANDS, wholeLine } from './meta.js';
+import { capYoungGeneration } from '../memory.js';
 import { ScriptReader, type ScriptItem } from './reader.js';
 
 export type ScriptSource = { kind: 'file'; path: string; /** For messages, when not the path ('-' for stdin). */ name?: string } | { kind: 'text'; sql: string };
@@ -96,22 +96,6 @@ function lease(factory: ConnectionFactory, onLost: (error: unknown) => void): Pr
     // After the hand-out, withConnection fails only when the connection died under the script.
     done.catch((error) => (acquired ? onLost(error) : rejectLease(error)));
   });
-}
-
-// V8 doubles its young generation (up to 16 MiB semi-spaces) while many objects survive a
-// scavenge, as a batch of statements and their results do, though the live heap stays small.
-// Past this size the growth factor is set to 1, so a long --inserts restore keeps a flat peak RSS
-// (bench/README.md, Case 7). The flag is read each time V8 would grow the space, so setting it at
-// run time takes effect (--max-semi-space-size does not: it is read once, at start-up).
-const YOUNG_GENERATION_BYTES = 8 << 20;
-let youngGenerationCapped = false;
-
-function capYoungGeneration(): void {
-  if (youngGenerationCapped) return;
-  const space = v8.getHeapSpaceStatistics().find((entry) => entry.space_name === 'new_space');
-  if (space === undefined || space.space_size < YOUNG_GENERATION_BYTES) return;
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
-  youngGenerationCapped = true;
 }
 
 /** Validates a whole script before anything runs: every meta-command must be one pgfactory knows. */

@@ -1,0 +1,47 @@
+// Keeps V8's young generation from growing past a few MiB. V8 doubles it (up to 16 MiB
+// semi-spaces) while many objects survive a scavenge — a batch of statements and their results
+// in a restore, the rows of a chunk in a JSON load — though the live heap stays small. Past
+// YOUNG_GENERATION_BYTES the growth factor is set to 1, so a long run keeps a flat peak RSS
+// (bench/README.md, Cases 3b and 7). The flag is read each time V8 would grow the space, so setting
+// it at run time takes effect (--max-semi-space-size does not: it is read once, at start-up).
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+const YOUNG_GENERATION_BYTES = 8 << 20;
+let youngGenerationCapped = false;
+
+/** Call now and then during a long run: cheap once the cap is set. */
+export function capYoungGeneration(): void {
+  if (youngGenerationCapped) return;
+  const space = v8.getHeapSpaceStatistics().find((entry) => entry.space_name === 'new_space');
+  if (space === undefined || space.space_size < YOUNG_GENERATION_BYTES) return;
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+  youngGenerationCapped = true;
+}
+
+let collect: (() => void) | undefined | null = null;
+let bytesSinceCollect = 0;
+const COLLECT_BYTES = 16 << 20;
+
+/**
+ * A parallel load's input buffers live in batches long enough to reach V8's old generation, and
+ * with few JS objects allocated the old generation is collected late: only after 64 MiB of dead
+ * buffers has piled up outside the heap (V8's external-memory trigger), and meanwhile every new
+ * read buffer takes fresh pages, each a page fault. Collecting after every 16 MiB of sent
+ * batches keeps that memory small and lets malloc hand the same pages out again.
+ */
+export function collectAfterSending(bytes: number): void {
+  bytesSinceCollect += bytes;
+  if (bytesSinceCollect < COLLECT_BYTES) return;
+  bytesSinceCollect = 0;
+  if (collect === null) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      collect = () => gc();
+    } catch {
+      collect = undefined;
+    }
+  }
+  collect?.();
+}
