@@ -4,6 +4,7 @@
 // load (total ≤ 1.2), and BENCH_BIG_ROWS rows (default 10M; 0 skips) with --jobs 2 vs its own
 // BENCH_ROWS time (≤ rows ratio × 1.05, peak RSS ≤ 150 MiB).
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { emptyLike, ensureRows, importFile } from '../lib/data.mjs';
 import { alternate, runTimed, summarise } from '../lib/measure.mjs';
@@ -41,34 +42,40 @@ export async function run(ctx) {
   const progressTable = `${target.split('.')[0]}.pgfactory_load_progress`;
   const killAndResume = async () => {
     const argv = [ctx.pgfactory, 'insert', target, '--file', csvFile, '--commit-every', String(Math.max(1, Math.round(ctx.rows / 20)))];
-    const started = performance.now();
-    const child = spawn(argv[0], argv.slice(1), { env: ctx.env, cwd: ctx.workDir, stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.on('close', resolve));
-    let killed = false;
-    for (;;) {
-      const done = await Promise.race([exited.then(() => true), sleep(100).then(() => false)]);
-      if (done) break;
-      // Rows committed so far, from the progress table each window commits with its rows (cheap:
-      // a count(*) of the target every 100 ms ran parallel scans that slowed the load itself).
-      let committed = 0;
-      try {
-        committed = Number(setupSql(ctx, `SELECT coalesce(sum(rows), 0) FROM ${progressTable}`));
-      } catch {
-        // The table is created with the first window.
+    // One connection watches the progress table each window commits with its rows (a psql per
+    // look, or a count(*) of the target, took enough CPU on 2 cores to slow the load it watched).
+    const watcher = new pg.Client({ host: ctx.env.PGHOST, port: Number(ctx.env.PGPORT), user: ctx.env.PGUSER, password: ctx.env.PGPASSWORD, database: ctx.env.PGDATABASE,
+      ssl: ['require', 'verify-ca', 'verify-full'].includes(ctx.env.PGSSLMODE) ? { rejectUnauthorized: false } : undefined });
+    await watcher.connect();
+    const committedRows = async () => {
+      const found = await watcher.query(`SELECT to_regclass('${progressTable}') IS NOT NULL AS present`);
+      if (!found.rows[0].present) return 0;
+      return Number((await watcher.query(`SELECT coalesce(sum(rows), 0) AS rows FROM ${progressTable}`)).rows[0].rows);
+    };
+    try {
+      const started = performance.now();
+      const child = spawn(argv[0], argv.slice(1), { env: ctx.env, cwd: ctx.workDir, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.on('close', resolve));
+      let killed = false;
+      for (;;) {
+        const done = await Promise.race([exited.then(() => true), sleep(20).then(() => false)]);
+        if (done) break;
+        if ((await committedRows()) >= ctx.rows / 2) {
+          child.kill('SIGKILL');
+          killed = true;
+          await exited;
+          break;
+        }
       }
-      if (committed >= ctx.rows / 2) {
-        child.kill('SIGKILL');
-        killed = true;
-        await exited;
-        break;
-      }
+      const firstSeconds = (performance.now() - started) / 1000;
+      if (!killed) throw new Error('the load finished before it could be killed at half-way');
+      const resumed = await runTimed([...argv, '--resume'], ctx.runOptions);
+      const loaded = Number(setupSql(ctx, `SELECT count(*) FROM ${target}`));
+      if (loaded !== ctx.rows) throw new Error(`after --resume the table holds ${loaded} rows, expected ${ctx.rows}`);
+      return { seconds: firstSeconds + resumed.seconds, rssMiB: resumed.rssMiB };
+    } finally {
+      await watcher.end();
     }
-    const firstSeconds = (performance.now() - started) / 1000;
-    if (!killed) throw new Error('the load finished before it could be killed at half-way');
-    const resumed = await runTimed([...argv, '--resume'], ctx.runOptions);
-    const loaded = Number(setupSql(ctx, `SELECT count(*) FROM ${target}`));
-    if (loaded !== ctx.rows) throw new Error(`after --resume the table holds ${loaded} rows, expected ${ctx.rows}`);
-    return { seconds: firstSeconds + resumed.seconds, rssMiB: resumed.rssMiB };
   };
   const sides = [
     { key: 'jobs2csv', prepare: empty, run: timed([ctx.pgfactory, 'insert', target, '--file', csvFile, '--jobs', '2']) },
