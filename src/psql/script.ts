@@ -16,7 +16,7 @@ import { copyIn } from '../insert/load.js';
 import type { OutputFormat, ResultWriter } from '../output/writer.js';
 import { Output } from '../output/writer.js';
 import type { Column } from '../output/values.js';
-import { simpleQueryWithTags, type TaggedResult } from '../pg-internals.js';
+import { isConnectionLost, simpleQueryWithTags, type TaggedResult } from '../pg-internals.js';
 import { formatNotice, formatServerError, isDatabaseError, type ServerNotice } from '../db-errors.js';
 import { runStatement, withStatementTimeout } from '../query.js';
 import { isPlainQuery, SqlLexer, Token, type Statement } from '../sql.js';
@@ -54,9 +54,6 @@ export interface ScriptOptions extends SessionOptions {
   /** Variables set with -v/--set. */
   variables?: Map<string, string>;
 }
-
-// pg's messages when the connection died under a statement.
-const CONNECTION_GONE = /Connection terminated|connection error|not queryable|ECONNRESET|EPIPE/i;
 
 /** The reader name of SQL given as the command's argument. */
 const COMMAND_LINE = '<command line>';
@@ -240,7 +237,7 @@ export class PsqlSession {
     } catch (error) {
       if (this.inSingleTransaction) await this.lease?.client.query('ROLLBACK').catch(() => undefined);
       // pg's own words for a dead socket become one line naming the server (exit 2), as in withConnection.
-      if (error instanceof Error && !(error instanceof PgfactoryError) && !isDatabaseError(error) && CONNECTION_GONE.test(error.message)) {
+      if (error instanceof Error && !(error instanceof PgfactoryError) && !isDatabaseError(error) && isConnectionLost(error.message)) {
         throw connectionLostError(this.connections.settings, error);
       }
       throw error;
