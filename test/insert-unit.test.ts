@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { arrayLiteral, copyTextValue, FlatRowEncoder, parseJsonObject } from '../src/insert/json.js';
 import { Batch } from '../src/insert/batch.js';
 import { DelimitedReader } from '../src/insert/delimited.js';
+import { JsonReader } from '../src/insert/jsoninput.js';
 import type { RecordChunk } from '../src/insert/chunks.js';
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
@@ -157,5 +158,29 @@ describe('FlatRowEncoder', () => {
     for (const line of ['{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a\\u0062":1}', '{"a":"\u0001"}']) {
       expect(encoder.encode(line), line).toBeUndefined();
     }
+  });
+});
+
+describe('pendingLine', () => {
+  it('names the next record to be read once everything read is handed out (delimited and NDJSON)', async () => {
+    const csv = Buffer.from('a,b\n1,x\n2,y\n3,z\n4,w\n');
+    async function* pieces(bytes: Buffer, size: number) {
+      for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+    }
+    const reader = new DelimitedReader(pieces(csv, 8), { file: 'x', format: 'csv', hasHeader: true, keepRaw: false, onMalformed: () => undefined });
+    reader.setPlan({ fieldCount: (await reader.names())!.length, select: undefined });
+    const seen: string[] = [];
+    for await (const chunk of reader.records()) seen.push(`${[...chunk.lines].join(',')} then ${reader.pendingLine()}`);
+    // Lines: the header is 1, records 2–5; the last chunk goes out before the end of the input is known.
+    expect(seen).toEqual(['2 then 3', '3,4 then 5', '5 then 6']);
+
+    const ndjson = Buffer.from('{"a":1}\n{"a":2}\n\n{"a":3}\n');
+    const json = new JsonReader(pieces(ndjson, 9), { format: 'ndjson', file: 'x', keepRaw: false, onMalformed: () => undefined });
+    await json.names();
+    json.setPlan({ columns: [{ name: 'a', typeOid: 23, typeName: 'integer', isArray: false, isJson: false, generated: false }], unknownKey: () => 'unknown' });
+    const lines: string[] = [];
+    for await (const chunk of json.records()) lines.push(`${[...chunk.lines].join(',')} then ${json.pendingLine()}`);
+    // Line 3 is blank: the next object after line 2 starts on line 4.
+    expect(lines).toEqual(['1 then 2', '2 then 4', '4 then 5']);
   });
 });

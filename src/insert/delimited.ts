@@ -142,6 +142,13 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
     }
   }
 
+  /** Line of the first record not yet handed out: one being collected, else the next to be read. */
+  override pendingLine(): number | undefined {
+    const collected = super.pendingLine();
+    if (collected !== undefined) return collected;
+    return this.ended || (this.eof && this.pos >= this.buf.length && this.held === undefined) ? undefined : this.line;
+  }
+
   async *records(): AsyncGenerator<RecordChunk> {
     await this.sniffDelimiter();
     const { plan, builder } = this.beginRecords();

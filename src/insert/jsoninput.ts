@@ -39,13 +39,16 @@ export class JsonReader extends RecordReader<KeyPlan> {
   readonly copyFormat = 'text' as const;
   readonly headerRaw = undefined;
   private batches: AsyncGenerator<ElementBatch>;
+  /** NDJSON: the line the next element read will start on (undefined for a JSON array). */
+  private readonly position: { line: number | undefined } = { line: undefined };
+  private widening: number | undefined;
   // The first record, parsed to learn the keys, is loaded with the rest.
   private first: { element: Element; fields: JsonField[] } | undefined;
   private held: ElementBatch | undefined;
 
   constructor(source: AsyncIterable<Buffer>, private readonly options: JsonInputOptions) {
     super(options.keepRaw);
-    this.batches = options.format === 'ndjson' ? ndjsonLines(source) : arrayElements(source, options.file);
+    this.batches = options.format === 'ndjson' ? ndjsonLines(source, this.position) : arrayElements(source, options.file);
   }
 
   /** The keys of the first object, in their order; undefined for an input without objects. */
@@ -63,6 +66,11 @@ export class JsonReader extends RecordReader<KeyPlan> {
         return fields.map((field) => field.key);
       }
     }
+  }
+
+  /** Line of the first record not yet handed out: one being collected, else (NDJSON) the next line to be read. */
+  override pendingLine(): number | undefined {
+    return super.pendingLine() ?? this.widening ?? this.position.line;
   }
 
   /** Input line of the object whose keys name the columns. */
@@ -162,7 +170,10 @@ export class JsonReader extends RecordReader<KeyPlan> {
         const wider = add(item.element, item.fields);
         if (wider === undefined) continue;
         const chunk = take(bytesRead);
+        // While that chunk is out, this object is the first not handed out.
+        this.widening = item.element.line;
         if (chunk !== undefined) yield chunk;
+        this.widening = undefined;
         widen(wider);
         add(item.element, item.fields);
       }
@@ -221,9 +232,10 @@ async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ tex
 }
 
 /** Non-blank lines of the input, batched per input chunk. */
-async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<ElementBatch> {
+async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: number | undefined }): AsyncGenerator<ElementBatch> {
   let carry = '';
   let line = 1;
+  position.line = line;
   const split = (text: string, final: boolean): Element[] => {
     const elements: Element[] = [];
     let start = 0;
@@ -239,7 +251,11 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>): AsyncGenerator<Eleme
     if (final && !isBlank(carry, 0, carry.length)) elements.push({ text: carry, line });
     return elements;
   };
-  for await (const { text, bytesRead, final } of decodedText(source)) yield { elements: split(carry + text, final), bytesRead };
+  for await (const { text, bytesRead, final } of decodedText(source)) {
+    const elements = split(carry + text, final);
+    position.line = final ? undefined : line;
+    yield { elements, bytesRead };
+  }
 }
 
 function isBlank(text: string, start: number, end: number): boolean {
