@@ -19,6 +19,7 @@ export function capYoungGeneration(): void {
   youngGenerationCapped = true;
 }
 
+// V8's gc(), found on first use; undefined where it cannot be exposed.
 let collect: (() => void) | undefined | null = null;
 let bytesSinceCollect = 0;
 const COLLECT_BYTES = 16 << 20;
@@ -37,8 +38,7 @@ export function collectAfterSending(bytes: number): void {
   if (collect === null) {
     try {
       v8.setFlagsFromString('--expose-gc');
-      const gc = vm.runInNewContext('gc') as () => void;
-      collect = () => gc();
+      collect = vm.runInNewContext('gc') as () => void;
     } catch {
       collect = undefined;
     }

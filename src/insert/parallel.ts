@@ -113,15 +113,15 @@ export async function loadParallel(
       for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
         if (!windows) {
           await loader.loadBatch(batch);
-          collectAfterSending(batch.bytes);
-          continue;
+        } else {
+          await loader.begin();
+          const rowsBefore = loader.result.rows;
+          await loader.loadBatch(batch);
+          const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count };
+          await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
+          committedRows += loader.result.rows - rowsBefore;
         }
-        await loader.begin();
-        const rowsBefore = loader.result.rows;
-        await loader.loadBatch(batch);
-        const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count };
-        await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
-        committedRows += loader.result.rows - rowsBefore;
+        collectAfterSending(batch.bytes);
       }
       if (failure !== undefined) {
         await loader.rollback();
