@@ -13,7 +13,7 @@ import type { ResultWriter } from './output/writer.js';
 import type { Row } from './output/values.js';
 import { isDatabaseError } from './db-errors.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
-import type { Malformed, RecordChunk } from './insert/chunks.js';
+import type { InputPosition, Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
 import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadOptions, type LoadResult } from './insert/load.js';
@@ -323,7 +323,8 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
       : new JsonReader(source, { format, file: input.name, keepRaw: skip, onMalformed });
 
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
-  io.onInterrupt(() => input.stream.destroy(new InputError('interrupted')));
+  const streams: Readable[] = [input.stream];
+  io.onInterrupt(() => streams.forEach((stream) => stream.destroy(new InputError('interrupted'))));
   try {
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
@@ -357,6 +358,12 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
           for await (const chunk of reader.records()) rows += chunk.lines.length;
           return summaryOf(options, table, { rejected: malformedCount, dryRun: { rows, columns: columns.map((c) => displayIdent(c.name)), malformed: skip ? malformedCount : undefined } });
         }
+        // A resumed file load reads on from the first record no earlier run committed.
+        const seek = progress?.seek !== undefined && reader instanceof DelimitedReader && !skip ? seekableFrom(input, progress.seek.next) : undefined;
+        if (seek !== undefined) {
+          streams.push(seek.stream);
+          (reader as DelimitedReader).restartAt(seek.stream, progress!.seek!.next);
+        }
         io.onEvent?.({ type: 'start', totalBytes: input.size });
         let sent = 0;
         const returned = { yes: false };
@@ -378,10 +385,17 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             interrupted: io.interrupted,
             pendingLine: () => reader.pendingLine(),
             done: progress?.done,
+            firstRecord: seek !== undefined ? progress!.seek!.to : undefined,
             onWindowCommit: progress?.record,
           };
         const records = reader.records() as AsyncIterable<RecordChunk>;
-        const result: LoadResult = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
+        let result: LoadResult;
+        try {
+          result = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
+        } catch (error) {
+          await progress?.flush(client);
+          throw error;
+        }
         await progress?.finish(client);
         if (io.writer !== undefined && options.returning !== undefined) {
           if (!returned.yes) await writeReturned(io.writer, [], [], returned);
@@ -393,8 +407,27 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
       }
     });
   } finally {
-    input.stream.destroy();
+    for (const stream of streams) stream.destroy();
   }
+}
+
+/**
+ * The file read from `position` on, when it is a regular file whose byte before that position
+ * ends a line (else the resumed load reads it from the start and skips what is done).
+ */
+function seekableFrom(input: { name: string; size: number | undefined }, position: InputPosition): { stream: Readable } | undefined {
+  if (input.size === undefined || position.byte > input.size) return undefined;
+  if (position.byte > 0) {
+    const before = Buffer.alloc(1);
+    const fd = fs.openSync(input.name, 'r');
+    try {
+      fs.readSync(fd, before, 0, 1, position.byte - 1);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (before[0] !== 0x0a) return undefined;
+  }
+  return { stream: fs.createReadStream(input.name, { start: position.byte, highWaterMark: 1 << 18 }) };
 }
 
 /** Which columns the input fills, checked against the table before any data is sent. */

@@ -184,6 +184,44 @@ describe('--resume', () => {
     }, 180_000);
   }
 
+  it('reads a file on from where the committed windows end, with exact input lines after that', async () => {
+    // 3 MB: the fingerprint samples the first and last MiB, so a change in between keeps it.
+    const rows = 150_000;
+    const lines = ['id,name,n', ...Array.from({ length: rows }, (_, k) => `${k + 1},name ${k + 1},${(k + 1) % 97}`)];
+    const file = path.join(dir, 'seek.csv');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT stop1 CHECK (id <> 100001)`);
+    const args = [T, '-f', 'seek.csv', '--commit-every', '10000'];
+    const first = await insert(args);
+    expect(first.code).toBe(3);
+    expect(first.stderr).toContain('pgfactory: seek.csv, line 100002: new row for relation "t" violates check constraint "stop1"');
+    expect(first.stderr).toMatch(/100000 rows committed in earlier batches; resume from input line 100002 /);
+    // Each window records where the record after it starts: bytes and line.
+    const offset = Buffer.byteLength(`${lines.slice(0, 100_001).join('\n')}\n`);
+    expect(await sql(`SELECT end_record::int, next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress WHERE first_record = 90000`)).toEqual([
+      { end_record: 100_000, next_byte: offset, next_line: 100_002 },
+    ]);
+    // Break a committed record in place (same size, between the sampled MiBs): a run that read the
+    // committed part again would stop on it as malformed.
+    const text = fs.readFileSync(file);
+    const broken = text.indexOf('\n60000,') + 1;
+    expect(broken).toBeGreaterThan(1 << 20);
+    expect(broken).toBeLessThan(offset);
+    text[broken] = 0x22;
+    fs.writeFileSync(file, text);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop1, ADD CONSTRAINT stop2 CHECK (id <> 120001)`);
+    const second = await insert([...args, '--resume']);
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain('pgfactory: seek.csv, line 120002: new row for relation "t" violates check constraint "stop2"');
+    expect(second.stderr).toMatch(/20000 rows committed in earlier batches; resume from input line 120002 /);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop2`);
+    const third = await insert([...args, '--resume']);
+    expect(third.stderr).toMatch(/^inserted 30000 rows .*; resumed: 120000 rows were loaded before\n$/);
+    expect(await sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::int8::text AS s, bool_and(name = 'name ' || id AND n = id % 97) AS ok FROM ${T}`)).toEqual([
+      { n: rows, d: rows, s: String((rows * (rows + 1)) / 2), ok: true },
+    ]);
+  }, 120_000);
+
   it('a different input is refused, naming the load id', async () => {
     fs.writeFileSync(path.join(dir, 'a.csv'), 'id,name,n\n1,a,1\n2,b,2\n');
     await sql(`ALTER TABLE ${T} ADD CONSTRAINT two CHECK (id <> 2)`);

@@ -3,9 +3,10 @@ import { arrayLiteral, copyTextValue, FlatRowEncoder, parseJsonObject } from '..
 import { Batch } from '../src/insert/batch.js';
 import { DelimitedReader } from '../src/insert/delimited.js';
 import { JsonReader } from '../src/insert/jsoninput.js';
-import type { RecordChunk } from '../src/insert/chunks.js';
+import { positionAfter, type RecordChunk } from '../src/insert/chunks.js';
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
+import { committedFromStart } from '../src/insert/resume.js';
 
 describe('parseQualifiedName', () => {
   it('folds unquoted parts and keeps quoted ones', () => {
@@ -104,6 +105,34 @@ describe('DelimitedReader chunk boundaries', () => {
     }
   });
 
+  it('knows where a chunk of records passed through unchanged starts in the input, and what follows it', async () => {
+    const input = '\ufeffa,b,c\n1,x,y\r\n2,"multi\nline",z\n3,,\n\n4,p,q\n5,q"q,r\n6,s,t\n7,u,v';
+    const bytes = Buffer.from(input);
+    for (const size of [1, 3, 8, bytes.length]) {
+      async function* source() {
+        for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+      }
+      const reader = new DelimitedReader(source(), { file: 'x', format: 'csv', hasHeader: true, keepRaw: false, onMalformed: () => undefined });
+      reader.setPlan({ fieldCount: (await reader.names())!.length, select: undefined });
+      const known: string[] = [];
+      let records = 0;
+      for await (const chunk of reader.records()) {
+        records += chunk.lines.length;
+        if (chunk.inputStart === undefined) continue;
+        // The chunk's data is the input's bytes from inputStart, and the next record starts where it says.
+        expect(bytes.subarray(chunk.inputStart, chunk.inputStart + chunk.data.length)).toEqual(chunk.data);
+        const next = positionAfter(chunk)!;
+        expect(bytes.subarray(0, next.byte).toString().split('\n').length).toBe(next.line);
+        known.push(`${chunk.lines[0]}-${next.line}`);
+      }
+      expect(records).toBe(6);
+      // Read whole: the first chunk holds the skipped blank and malformed lines (no inputStart); the
+      // last record, waiting for the end of input, comes alone. Smaller reads give smaller chunks.
+      if (size === bytes.length) expect(known).toEqual(['10-10']);
+      else expect(known.length).toBeGreaterThan(1);
+    }
+  });
+
   it('finds records, lines and errors exactly', async () => {
     const clean = 'a,b,c\n1,x,y\r\n2,"multi\nline, ""quoted""",z\n3,,\n\n4,a"b,c\n6,p,q\n7,"",\r\n8,only two\n9,"x\r\ny",z';
     expect(await read(clean, 'csv', 4)).toEqual({
@@ -182,5 +211,18 @@ describe('pendingLine', () => {
     for await (const chunk of json.records()) lines.push(`${[...chunk.lines].join(',')} then ${json.pendingLine()}`);
     // Line 3 is blank: the next object after line 2 starts on line 4.
     expect(lines).toEqual(['1 then 2', '2 then 4', '4 then 5']);
+  });
+});
+
+describe('committedFromStart', () => {
+  const at = (byte: number) => ({ byte, line: byte + 2 });
+  it('goes as far as the windows committed without a gap from the first, to the last input position known', () => {
+    expect(committedFromStart([])).toBeUndefined();
+    // Parallel workers commit out of order; a gap stops the run.
+    expect(committedFromStart([{ from: 20, to: 30, next: at(30) }, { from: 0, to: 10, next: at(10) }, { from: 10, to: 20, next: at(20) }, { from: 40, to: 50, next: at(50) }])).toEqual({ from: 0, to: 30, next: at(30) });
+    expect(committedFromStart([{ from: 10, to: 20, next: at(20) }])).toBeUndefined();
+    // A window without a position (a record rewritten or skipped inside it): the last known one before it.
+    expect(committedFromStart([{ from: 0, to: 10, next: at(10) }, { from: 10, to: 20 }])).toEqual({ from: 0, to: 10, next: at(10) });
+    expect(committedFromStart([{ from: 0, to: 10 }])).toBeUndefined();
   });
 });

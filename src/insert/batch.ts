@@ -1,7 +1,7 @@
 // Batches: the records the loader sends in one COPY (and, for --commit-every, commits together).
 // A batch knows where each of its records came from, so a server error on "COPY line N" maps back
 // to the input line; when it may be sent again (--on-error skip, parallel workers) it keeps its bytes.
-import { sliceChunk, type RecordChunk } from './chunks.js';
+import { positionAfter, sliceChunk, type InputPosition, type RecordChunk } from './chunks.js';
 import type { TargetColumn } from './target.js';
 
 export class Batch {
@@ -12,6 +12,8 @@ export class Batch {
   private copyLines = 0;
   count = 0;
   bytes = 0;
+  /** Where the record after its last one starts in the input, when the reader knows. */
+  next: InputPosition | undefined;
 
   /**
    * @param columns the columns its records fill (JSON input may widen them between batches)
@@ -28,6 +30,7 @@ export class Batch {
     if (this.keepBytes) this.pieces.push(chunk);
     this.count += n;
     this.bytes += chunk.data.length;
+    this.next = positionAfter(chunk);
   }
 
   get firstLine(): number {
@@ -104,6 +107,8 @@ export class Batch {
 export interface DoneRange {
   from: number;
   to: number;
+  /** Where record `to` starts in the input, when known. */
+  next?: InputPosition;
 }
 
 /**
@@ -115,10 +120,12 @@ export class BatchCutter {
   private readonly iterator: AsyncIterator<RecordChunk>;
   private leftover: RecordChunk | undefined;
   /** Ordinal of the next record handed out (or dropped as done). */
-  private ordinal = 0;
+  private ordinal: number;
 
-  constructor(chunks: AsyncIterable<RecordChunk>, private readonly defaultColumns: TargetColumn[], private readonly done: DoneRange[] = []) {
+  /** `firstRecord`: the ordinal of the first record the chunks hold (a resumed load may start past 0). */
+  constructor(chunks: AsyncIterable<RecordChunk>, private readonly defaultColumns: TargetColumn[], private readonly done: DoneRange[] = [], firstRecord = 0) {
     this.iterator = chunks[Symbol.asyncIterator]();
+    this.ordinal = firstRecord;
   }
 
   /** Line of the first record read but not yet in a batch. */

@@ -20,6 +20,27 @@ export interface RecordChunk {
   bytesRead: number;
   /** The columns these records fill when not the load's own (JSON input whose keys grew). */
   columns?: TargetColumn[];
+  /**
+   * Where `data` starts in the input, when `data` is exactly the input's bytes from there (every
+   * record passed through unchanged, none skipped between them): a resumed load seeks past what
+   * earlier runs committed instead of reading it again.
+   */
+  inputStart?: number;
+}
+
+/** Where the record after the last one of `chunk` starts in the input, when known. */
+export function positionAfter(chunk: RecordChunk): InputPosition | undefined {
+  if (chunk.inputStart === undefined) return undefined;
+  const last = chunk.lines.length - 1;
+  // A last record without a line end counts one COPY line more than its line breaks.
+  const unended = chunk.data.length > 0 && chunk.data[chunk.data.length - 1] !== 0x0a ? 1 : 0;
+  return { byte: chunk.inputStart + chunk.data.length, line: chunk.lines[last] + (chunk.spans?.[last] ?? 1) - unended };
+}
+
+/** A record boundary in the input: its byte offset and the line that starts there. */
+export interface InputPosition {
+  byte: number;
+  line: number;
 }
 
 /** A record the reader could not parse. */
@@ -49,6 +70,11 @@ export class ChunkBuilder {
   private runBuf: Buffer | undefined;
   private runStart = 0;
   private runEnd = 0;
+  // Input offset of the current buffer's first byte (setInputBase), where the chunk's data starts
+  // in the input, and where its last record ended; NaN once the data is not the input's bytes.
+  private inputBase = NaN;
+  private inputStart = NaN;
+  private inputEnd = NaN;
 
   constructor(keepRaw: boolean) {
     this.raw = keepRaw ? [] : undefined;
@@ -89,8 +115,16 @@ export class ChunkBuilder {
     this.count_ = n + 1;
   }
 
+  /** The input offset of `buf[0]` for the records that follow (readers that know it). */
+  setInputBase(offset: number): void {
+    this.inputBase = offset;
+  }
+
   /** A record passed through unchanged: input bytes [start, end), `span` lines long. */
   addSlice(buf: Buffer, start: number, end: number, line: number, raw?: () => string, span = 1): void {
+    if (this.count_ === 0) this.inputStart = this.inputBase + start;
+    else if (this.inputEnd !== this.inputBase + start) this.inputStart = NaN;
+    this.inputEnd = this.inputBase + end;
     this.addSpan(span);
     this.push(this.length + (this.runBuf !== undefined ? this.runEnd - this.runStart : 0), line);
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
@@ -106,6 +140,7 @@ export class ChunkBuilder {
 
   /** A record rewritten for COPY. */
   addBuffer(data: Buffer, line: number, raw?: () => string, span = 1): void {
+    this.inputStart = NaN;
     this.addSpan(span);
     this.flushRun();
     this.push(this.length, line);
@@ -129,6 +164,7 @@ export class ChunkBuilder {
     const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
     this.offsets[n] = data.length;
     const chunk: RecordChunk = { data, offsets: this.offsets.slice(0, n + 1), lines: this.lines.slice(0, n), raw: this.raw, bytesRead, spans: this.spans };
+    if (!Number.isNaN(this.inputStart)) chunk.inputStart = this.inputStart;
     this.spans = undefined;
     this.parts = [];
     this.length = 0;
@@ -149,6 +185,7 @@ export function sliceChunk(chunk: RecordChunk, from: number, to: number): Record
     spans: chunk.spans?.slice(from, to),
     bytesRead: chunk.bytesRead,
     columns: chunk.columns,
+    inputStart: chunk.inputStart !== undefined ? chunk.inputStart + base : undefined,
   };
 }
 

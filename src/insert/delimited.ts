@@ -3,7 +3,7 @@
 // empty string) while every record's input line and field count are known. TSV is COPY's text
 // format: tab-separated, backslash escapes, \N for NULL.
 import { InputError } from '../errors.js';
-import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -149,9 +149,30 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
     return this.ended || (this.eof && this.pos >= this.buf.length && this.held === undefined) ? undefined : this.line;
   }
 
+  /**
+   * Reads on from `position` of the input (from `source`, which starts there) instead of where the
+   * header left off: a resumed load skips what earlier runs committed. Before records().
+   */
+  restartAt(source: AsyncIterable<Buffer>, position: InputPosition): void {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.held = undefined;
+    this.eof = false;
+    this.specialsOf = undefined;
+    this.bytesRead = position.byte;
+    this.line = position.line;
+  }
+
+  /** Input offset of `buf[0]`: what was read, less what is still held or unscanned. */
+  private bufferBase(): number {
+    return this.bytesRead - (this.held?.length ?? 0) - this.buf.length;
+  }
+
   async *records(): AsyncGenerator<RecordChunk> {
     await this.sniffDelimiter();
     const { plan, builder } = this.beginRecords();
+    builder.setInputBase(this.bufferBase());
     this.needFields = plan.select !== undefined;
     const delimiter = Buffer.from([this.delimiter]);
     const newline = Buffer.from([LF]);
@@ -161,6 +182,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         const chunk = builder.take(this.bytesRead);
         if (chunk !== undefined) yield chunk;
         if (!(await this.fill())) break;
+        builder.setInputBase(this.bufferBase());
         continue;
       }
       const { start, contentEnd, end } = scanned;

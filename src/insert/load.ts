@@ -48,6 +48,8 @@ export interface LoadOptions {
   pendingLine?: () => number | undefined;
   /** Rows per batch under --on-error skip (default 10000). */
   skipBatchRows?: number;
+  /** --resume: the ordinal of the first record read, when the input was opened past the start. */
+  firstRecord?: number;
   /** --resume: record ordinals an earlier run committed. */
   done?: DoneRange[];
   /** Runs in the transaction of every --commit-every window, before its COMMIT (resume progress). */
@@ -400,16 +402,16 @@ export function batchRoom(cutter: BatchCutter, batch: Batch, options: LoadOption
 export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>, options: LoadOptions): Promise<LoadResult> {
   const loader = new Loader(client, options);
   const skip = options.onReject !== undefined;
-  const cutter = new BatchCutter(chunks, options.columns, options.done);
+  const cutter = new BatchCutter(chunks, options.columns, options.done, options.firstRecord);
   let committedRows = 0;
   // The --commit-every window being filled: its record ordinals, rows before it, its first batch.
-  let window: { from: number; to: number; rowsBefore: number; first: Batch } | undefined;
+  let window: { from: number; to: number; next: DoneRange['next']; rowsBefore: number; first: Batch } | undefined;
   try {
     await loader.begin();
     for (;;) {
       const batch = await cutter.open(skip);
       if (batch === undefined) break;
-      window ??= { from: batch.firstRecord, to: batch.firstRecord, rowsBefore: loader.result.rows, first: batch };
+      window ??= { from: batch.firstRecord, to: batch.firstRecord, next: undefined, rowsBefore: loader.result.rows, first: batch };
       const next = () => cutter.piece(batch, batchRoom(cutter, batch, options, skip));
       if (skip) {
         for (let piece = await next(); piece !== undefined; piece = await next()) {
@@ -421,6 +423,7 @@ export async function load(client: pg.Client, chunks: AsyncIterable<RecordChunk>
         await loader.streamBatch(batch, next);
       }
       window.to = batch.firstRecord + batch.count;
+      window.next = batch.next;
       if (options.commitEvery !== undefined && cutter.roomInWindow(batch, options.commitEvery) === 0) {
         const ended = window;
         await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, ended, loader.result.rows - ended.rowsBefore)));

@@ -72,7 +72,7 @@ export async function loadParallel(
 ): Promise<LoadResult> {
   const skip = options.onReject !== undefined;
   const windows = options.commitEvery !== undefined;
-  const cutter = new BatchCutter(chunks, options.columns, options.done);
+  const cutter = new BatchCutter(chunks, options.columns, options.done, options.firstRecord);
   const token = crypto.randomBytes(4).toString('hex');
   const workers: Worker[] = [];
   let failure: unknown;
@@ -117,7 +117,7 @@ export async function loadParallel(
           await loader.begin();
           const rowsBefore = loader.result.rows;
           await loader.loadBatch(batch);
-          const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count };
+          const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count, next: batch.next };
           await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
           committedRows += loader.result.rows - rowsBefore;
         }
