@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrayLiteral, copyTextValue, FlatRowEncoder, parseJsonObject } from '../src/insert/json.js';
+import { arrayLiteral, copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, parseJsonObject, RowBytes } from '../src/insert/json.js';
 import { Batch } from '../src/insert/batch.js';
 import { DelimitedReader } from '../src/insert/delimited.js';
 import { JsonReader } from '../src/insert/jsoninput.js';
@@ -182,6 +182,43 @@ describe('FlatRowEncoder', () => {
     expect(encoder.encode('{"c":-0.5e+10,"a":"tab\\there","b":"q\\"uote"}')).toBe('tab\\there\t"q\\\\"uote"\t-0.5e+10\n');
   });
 
+  it('on bytes: the same rows from the read buffer, for every line it takes', () => {
+    const text = new FlatRowEncoder(columns, columnOf);
+    const bytes = new FlatRowBytesEncoder(columns, columnOf);
+    const lines = [
+      '{"a":1,"b":"x","c":"{1,2}"}',
+      '{"a":1,"b":"x","c":"{1,2}"}',
+      ' { "a" : true , "b" : false , "c" : null } ',
+      '{}',
+      '{"a":12345678901234567890.10,"a":"last wins"}',
+      '{"a":"é ü 😀","b":"ß","c":-0}',
+      '{"c":1e-7,"b":12,"a":"x"}',
+      '{"a":null,"a":"set again"}',
+    ];
+    // One buffer holding every line (as a read chunk does), each encoded from its span.
+    const input = Buffer.from(`${lines.join('\n')}\n`);
+    const out = new RowBytes(4);
+    let start = 0;
+    const expected: string[] = [];
+    for (const line of lines) {
+      const end = input.indexOf(0x0a, start);
+      expect(bytes.encode(input, start, end, out), line).toBe(true);
+      expected.push(text.encode(line)!);
+      start = end + 1;
+    }
+    expect(out.take().toString()).toBe(expected.join(''));
+    // Declined: escapes (the string path decodes them), a key with bytes over 0x7f, invalid UTF-8,
+    // and everything FlatRowEncoder declines.
+    const declined = ['{"a":"tab\\there"}', '{"é":1}', '{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a":"\u0001"}', '{"a":1', '{"a":1,}'];
+    for (const line of declined) {
+      const buf = Buffer.from(`${line}\n{"a":2}`);
+      expect(bytes.encode(buf, 0, Buffer.byteLength(line), out), line).toBe(false);
+    }
+    const invalid = Buffer.from([...Buffer.from('{"a":"'), 0xc3, 0x28, ...Buffer.from('"}')]);
+    expect(bytes.encode(invalid, 0, invalid.length, out)).toBe(false);
+    expect(out.length).toBe(0);
+  });
+
   it('leaves anything else to the general path', () => {
     const encoder = new FlatRowEncoder(columns, columnOf);
     for (const line of ['{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a\\u0062":1}', '{"a":"\u0001"}']) {
@@ -211,6 +248,30 @@ describe('pendingLine', () => {
     for await (const chunk of json.records()) lines.push(`${[...chunk.lines].join(',')} then ${json.pendingLine()}`);
     // Line 3 is blank: the next object after line 2 starts on line 4.
     expect(lines).toEqual(['1 then 2', '2 then 4', '4 then 5']);
+  });
+});
+
+describe('JsonReader (NDJSON) read in pieces', () => {
+  it('gives the same rows and lines whatever the read size: BOM, CRLF, blank lines, escapes, UTF-8, no final newline', async () => {
+    const input = Buffer.from('\ufeff{"a":1,"b":"x"}\r\n\n{"b":"é\\n😀","a":2}\n   \n{"a":3,"b":null}\n{"b":"y","a":4}');
+    const read = async (size: number) => {
+      async function* pieces() {
+        for (let at = 0; at < input.length; at += size) yield input.subarray(at, at + size);
+      }
+      const reader = new JsonReader(pieces(), { format: 'ndjson', file: 'x', keepRaw: false, onMalformed: () => undefined });
+      expect(await reader.names()).toEqual(['a', 'b']);
+      reader.setPlan({
+        columns: ['a', 'b'].map((name) => ({ name, typeOid: 25, typeName: 'text', isArray: false, isJson: false, generated: false })),
+        unknownKey: () => 'unknown',
+      });
+      const rows: string[] = [];
+      for await (const chunk of reader.records()) {
+        for (let i = 0; i < chunk.lines.length; i += 1) rows.push(`${chunk.lines[i]}: ${chunk.data.toString('utf8', chunk.offsets[i], chunk.offsets[i + 1])}`);
+      }
+      return rows;
+    };
+    const expected = ['1: 1\tx\n', '3: 2\té\\n😀\n', '5: 3\t\\N\n', '6: 4\ty\n'];
+    for (const size of [1, 2, 3, 5, 7, 13, input.length]) expect(await read(size), `read size ${size}`).toEqual(expected);
   });
 });
 

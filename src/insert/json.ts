@@ -1,6 +1,7 @@
 // A small exact JSON scanner: it finds the raw text of each value instead of building JS values,
 // so numbers keep every digit (9007199254740993, 1.10) and nested objects/arrays go to json/jsonb
 // columns exactly as written. Pure functions; offsets count UTF-16 code units of the line.
+import { isUtf8 } from 'node:buffer';
 import { tsvField } from '../output/values.js';
 
 export type JsonKind = 'string' | 'number' | 'true' | 'false' | 'null' | 'object' | 'array';
@@ -321,6 +322,217 @@ function numberEnd(text: string, i: number): number {
     if (sign === 0x2b || sign === 0x2d) j += 1;
     if (!isDigit(text.charCodeAt(j))) return -1;
     while (isDigit(text.charCodeAt(j))) j += 1;
+  }
+  return j;
+}
+
+/** COPY rows written into one growing buffer (the NDJSON reader's output for a chunk). */
+export class RowBytes {
+  buf: Buffer;
+  length = 0;
+
+  constructor(capacity = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Room for `bytes` more. */
+  ensure(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + bytes));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  writeString(text: string): void {
+    this.ensure(Buffer.byteLength(text));
+    this.length += this.buf.write(text, this.length);
+  }
+
+  /** The bytes written so far, in a buffer of their own; the working buffer is kept for the next rows. */
+  take(): Buffer {
+    const data = Buffer.allocUnsafe(this.length);
+    this.buf.copy(data, 0, 0, this.length);
+    this.length = 0;
+    return data;
+  }
+}
+
+const TAB = 0x09;
+const LF = 0x0a;
+
+/**
+ * FlatRowEncoder on the input's bytes: an NDJSON line straight from the read buffer to the COPY
+ * row, with no string made for the line or its values. It takes what FlatRowEncoder takes, less
+ * strings with escapes and lines that are not valid UTF-8 (those decline, and the line takes the
+ * string path, which reads invalid UTF-8 as U+FFFD); its rows are FlatRowEncoder's, byte for byte.
+ */
+export class FlatRowBytesEncoder {
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  /** Row number in which each column was set (the others are NULL). */
+  private readonly setIn: Float64Array;
+  private row = 0;
+  private readonly keys: Buffer[] = [];
+  private readonly keyColumns: number[] = [];
+
+  constructor(private readonly columns: ValueTarget[], private readonly columnOf: (key: string) => number | undefined) {
+    this.starts = new Int32Array(columns.length);
+    this.ends = new Int32Array(columns.length);
+    this.setIn = new Float64Array(columns.length).fill(-1);
+  }
+
+  /** Appends the row of the object in buf[start, end) to `out`; false (nothing written) when it declines. */
+  encode(buf: Buffer, start: number, end: number, out: RowBytes): boolean {
+    const row = (this.row += 1);
+    // Bytes over 0x7f are let through once the line is known to be valid UTF-8.
+    let highBytes = false;
+    let i = skipWsBytes(buf, start, end);
+    if (i >= end || buf[i] !== 0x7b) return false;
+    i = skipWsBytes(buf, i + 1, end);
+    if (i < end && buf[i] !== 0x7d) {
+      for (let position = 0; ; position += 1) {
+        if (i >= end || buf[i] !== 0x22) return false;
+        // A key with escapes or bytes over 0x7f takes the string path.
+        const keyEnd = plainBytesEnd(buf, i + 1, end, false);
+        if (keyEnd < 0 || keyEnd > end) return false;
+        const column = this.column(buf, i + 1, keyEnd, position);
+        if (column === undefined) return false;
+        i = skipWsBytes(buf, keyEnd + 1, end);
+        if (i >= end || buf[i] !== 0x3a) return false;
+        i = skipWsBytes(buf, i + 1, end);
+        if (i >= end) return false;
+        const c = buf[i];
+        let valueEnd: number;
+        if (c === 0x22) {
+          let close = plainBytesEnd(buf, i + 1, end, highBytes);
+          if (close > end) {
+            if (!isUtf8(buf.subarray(start, end))) return false;
+            highBytes = true;
+            close = plainBytesEnd(buf, i + 1, end, true);
+          }
+          if (close < 0) return false;
+          valueEnd = close + 1;
+          if (this.columns[column].isJson) this.set(column, i, valueEnd, row);
+          else this.set(column, i + 1, close, row);
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          valueEnd = numberEndBytes(buf, i, end);
+          if (valueEnd < 0) return false;
+          this.set(column, i, valueEnd, row);
+        } else if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) {
+          valueEnd = i + 4;
+          this.set(column, i, valueEnd, row);
+        } else if (c === 0x66 && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65) {
+          valueEnd = i + 5;
+          this.set(column, i, valueEnd, row);
+        } else if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
+          valueEnd = i + 4;
+          this.setIn[column] = -1;
+        } else return false;
+        if (valueEnd > end) return false;
+        i = skipWsBytes(buf, valueEnd, end);
+        if (i >= end) return false;
+        if (buf[i] === 0x7d) break;
+        if (buf[i] !== 0x2c) return false;
+        i = skipWsBytes(buf, i + 1, end);
+      }
+    }
+    if (i >= end || skipWsBytes(buf, i + 1, end) !== end) return false;
+    this.write(buf, row, out);
+    return true;
+  }
+
+  private set(column: number, start: number, end: number, row: number): void {
+    this.starts[column] = start;
+    this.ends[column] = end;
+    this.setIn[column] = row;
+  }
+
+  private write(buf: Buffer, row: number, out: RowBytes): void {
+    const n = this.columns.length;
+    let bytes = n * 3 + 1;
+    for (let c = 0; c < n; c += 1) if (this.setIn[c] === row) bytes += this.ends[c] - this.starts[c];
+    out.ensure(bytes);
+    const o = out.buf;
+    let p = out.length;
+    for (let c = 0; c < n; c += 1) {
+      if (c > 0) o[p++] = TAB;
+      if (this.setIn[c] === row) {
+        const s = this.starts[c];
+        const e = this.ends[c];
+        // A byte loop beats a native call for short values.
+        if (e - s > 24) p += buf.copy(o, p, s, e);
+        else for (let k = s; k < e; k += 1) o[p++] = buf[k];
+      } else {
+        o[p++] = 0x5c;
+        o[p++] = 0x4e;
+      }
+    }
+    o[p++] = LF;
+    out.length = p;
+  }
+
+  /** The column of the key buf[start, end), the one at this position last time when it matches. */
+  private column(buf: Buffer, start: number, end: number, position: number): number | undefined {
+    const known = this.keys[position];
+    if (known !== undefined && known.length === end - start) {
+      let same = true;
+      for (let k = 0; k < known.length; k += 1) {
+        if (buf[start + k] !== known[k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.keyColumns[position];
+    }
+    const column = this.columnOf(buf.toString('utf8', start, end));
+    if (column === undefined) return undefined;
+    this.keys[position] = Buffer.from(buf.subarray(start, end));
+    this.keyColumns[position] = column;
+    return column;
+  }
+}
+
+function skipWsBytes(buf: Buffer, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) break;
+    i += 1;
+  }
+  return i;
+}
+
+/**
+ * Offset of the closing quote of a string body starting at `i`; -1 for an escape, a control
+ * character or no closing quote; end + 1 for a byte over 0x7f (unless `highBytes`, once the
+ * line is known to be valid UTF-8).
+ */
+function plainBytesEnd(buf: Buffer, i: number, end: number, highBytes: boolean): number {
+  for (let j = i; j < end; j += 1) {
+    const c = buf[j];
+    if (c === 0x22) return j;
+    if (c === 0x5c || c < 0x20) return -1;
+    if (c > 0x7f && !highBytes) return end + 1;
+  }
+  return -1;
+}
+
+function numberEndBytes(buf: Buffer, i: number, end: number): number {
+  const digit = (j: number) => j < end && buf[j] >= 0x30 && buf[j] <= 0x39;
+  let j = i;
+  if (buf[j] === 0x2d) j += 1;
+  if (j < end && buf[j] === 0x30) j += 1;
+  else if (digit(j)) while (digit(j)) j += 1;
+  else return -1;
+  if (j < end && buf[j] === 0x2e) {
+    j += 1;
+    if (!digit(j)) return -1;
+    while (digit(j)) j += 1;
+  }
+  if (j < end && (buf[j] === 0x65 || buf[j] === 0x45)) {
+    j += 1;
+    if (j < end && (buf[j] === 0x2b || buf[j] === 0x2d)) j += 1;
+    if (!digit(j)) return -1;
+    while (digit(j)) j += 1;
   }
   return j;
 }

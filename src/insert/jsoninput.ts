@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { capYoungGeneration } from '../memory.js';
 import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
-import { copyTextValue, FlatRowEncoder, JsonSyntaxError, parseJsonObject, type JsonField } from './json.js';
+import { copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, JsonSyntaxError, parseJsonObject, RowBytes, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
 
 export interface JsonInputOptions {
@@ -35,16 +35,35 @@ interface ElementBatch {
   bytesRead: number;
 }
 
+/** NDJSON lines as spans of a read buffer (no string is made for a line the byte encoder takes). */
+interface LineBatch {
+  buf: Buffer;
+  starts: number[];
+  ends: number[];
+  lines: number[];
+  /** The first line not handed out yet. */
+  next: number;
+  bytesRead: number;
+}
+
+function isLineBatch(batch: ElementBatch | LineBatch): batch is LineBatch {
+  return 'buf' in batch;
+}
+
+function lineElement(batch: LineBatch, k: number): Element {
+  return { text: batch.buf.toString('utf8', batch.starts[k], batch.ends[k]), line: batch.lines[k] };
+}
+
 export class JsonReader extends RecordReader<KeyPlan> {
   readonly copyFormat = 'text' as const;
   readonly headerRaw = undefined;
-  private batches: AsyncGenerator<ElementBatch>;
+  private batches: AsyncGenerator<ElementBatch | LineBatch>;
   /** NDJSON: the line the next element read will start on (undefined for a JSON array). */
   private readonly position: { line: number | undefined } = { line: undefined };
   private widening: number | undefined;
   // The first record, parsed to learn the keys, is loaded with the rest.
   private first: { element: Element; fields: JsonField[] } | undefined;
-  private held: ElementBatch | undefined;
+  private held: ElementBatch | LineBatch | undefined;
 
   constructor(source: AsyncIterable<Buffer>, private readonly options: JsonInputOptions) {
     super(options.keepRaw);
@@ -57,8 +76,16 @@ export class JsonReader extends RecordReader<KeyPlan> {
       const next = await this.batches.next();
       if (next.done === true) return undefined;
       const batch = next.value;
-      while (batch.elements.length > 0) {
-        const element = batch.elements.shift()!;
+      for (;;) {
+        let element: Element;
+        if (isLineBatch(batch)) {
+          if (batch.next >= batch.starts.length) break;
+          element = lineElement(batch, batch.next);
+          batch.next += 1;
+        } else {
+          if (batch.elements.length === 0) break;
+          element = batch.elements.shift()!;
+        }
         const fields = this.parse(element);
         if (fields === undefined) continue;
         this.first = { element, fields };
@@ -105,29 +132,29 @@ export class JsonReader extends RecordReader<KeyPlan> {
         const index = indexOf.get(field.key);
         if (index !== undefined) values[index] = copyTextValue(field, columns[index]);
       }
-      rows.push(`${values.join('\t')}\n`);
-      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
+      addRow(`${values.join('\t')}\n`, element);
       return undefined;
     };
     let flat = new FlatRowEncoder(columns, (key) => indexOf.get(key));
-    // Rows are gathered per chunk and encoded once (far cheaper than a Buffer each).
-    let rows: string[] = [];
+    let flatBytes = new FlatRowBytesEncoder(columns, (key) => indexOf.get(key));
+    // A chunk's rows are written into one buffer; rowStarts holds where each begins.
+    const out = new RowBytes();
+    const rowStarts: number[] = [];
+    const addRow = (row: string, element: Element) => {
+      rowStarts.push(out.length);
+      out.writeString(row);
+      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
+    };
     const take = (bytesRead: number): RecordChunk | undefined => {
       capYoungGeneration();
       const chunk = builder.take(bytesRead);
       if (chunk === undefined) return undefined;
-      const text = rows.join('');
-      chunk.data = Buffer.from(text);
+      const n = rowStarts.length;
+      for (let i = 0; i < n; i += 1) chunk.offsets[i] = rowStarts[i];
+      chunk.offsets[n] = out.length;
+      chunk.data = out.take();
+      rowStarts.length = 0;
       if (widened) chunk.columns = columns;
-      // All one-byte characters (the usual case): byte offsets are string offsets.
-      const ascii = chunk.data.length === text.length;
-      let at = 0;
-      for (let i = 0; i < rows.length; i += 1) {
-        chunk.offsets[i] = at;
-        at += ascii ? rows[i].length : Buffer.byteLength(rows[i]);
-      }
-      chunk.offsets[rows.length] = at;
-      rows = [];
       return chunk;
     };
     const widen = (more: TargetColumn[]) => {
@@ -136,6 +163,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
       indexOf = new Map(columns.map((column, i) => [column.name, i]));
       values = new Array(columns.length);
       flat = new FlatRowEncoder(columns, (key) => indexOf.get(key));
+      flatBytes = new FlatRowBytesEncoder(columns, (key) => indexOf.get(key));
     };
 
     let batch = this.held;
@@ -150,17 +178,33 @@ export class JsonReader extends RecordReader<KeyPlan> {
       const items = pending;
       pending = [];
       const bytesRead = batch?.bytesRead ?? 0;
-      const elements = batch?.elements ?? [];
+      const lines = batch !== undefined && isLineBatch(batch) ? batch : undefined;
+      const elements = batch !== undefined && !isLineBatch(batch) ? batch.elements : [];
+      const first = lines?.next ?? 0;
+      const count = lines !== undefined ? lines.starts.length - first : elements.length;
       batch = undefined;
       // The first object (parsed by names()) goes first, then the batch in order.
-      for (let i = 0; i < items.length + elements.length; i += 1) {
+      for (let i = 0; i < items.length + count; i += 1) {
         let item = items[i];
         if (item === undefined) {
-          const element = elements[i - items.length];
+          let element: Element;
+          if (lines !== undefined) {
+            const k = first + i - items.length;
+            const start = lines.starts[k];
+            const end = lines.ends[k];
+            const at = out.length;
+            if (flatBytes.encode(lines.buf, start, end, out)) {
+              rowStarts.push(at);
+              builder.addBuffer(EMPTY, lines.lines[k], builder.keepsRaw ? () => lines.buf.toString('utf8', start, end) : undefined);
+              continue;
+            }
+            element = lineElement(lines, k);
+          } else {
+            element = elements[i - items.length];
+          }
           const row = flat.encode(element.text);
           if (row !== undefined) {
-            rows.push(row);
-            builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
+            addRow(row, element);
             continue;
           }
           const fields = this.parse(element);
@@ -231,31 +275,74 @@ async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ tex
   yield { text: decoder.end(), bytesRead, final: true };
 }
 
-/** Non-blank lines of the input, batched per input chunk. */
-async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: number | undefined }): AsyncGenerator<ElementBatch> {
-  let carry = '';
+/**
+ * Non-blank lines of the input as spans of its read chunks, batched per chunk; a line cut by a
+ * chunk's end is joined with the rest of it in a batch of its own. No text is decoded here: a
+ * line is decoded only when the byte encoder declines it.
+ */
+async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: number | undefined }): AsyncGenerator<LineBatch> {
+  let carry: Buffer | undefined;
   let line = 1;
+  let bytesRead = 0;
+  let first = true;
   position.line = line;
-  const split = (text: string, final: boolean): Element[] => {
-    const elements: Element[] = [];
-    let start = 0;
+  const batchOf = (buf: Buffer, from: number, to: number, final: boolean): LineBatch => {
+    const batch: LineBatch = { buf, starts: [], ends: [], lines: [], next: 0, bytesRead };
+    let start = from;
+    // A byte-order mark before the first line (that line is always whole here: see carry).
+    if (first && to - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     for (;;) {
-      const lf = text.indexOf('\n', start);
-      if (lf < 0) break;
-      const end = lf > start && text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
-      if (!isBlank(text, start, end)) elements.push({ text: text.slice(start, end), line });
+      const lf = buf.indexOf(0x0a, start);
+      if (lf < 0 || lf >= to) break;
+      const end = lf > start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+      if (!isBlankBytes(buf, start, end)) {
+        batch.starts.push(start);
+        batch.ends.push(end);
+        batch.lines.push(line);
+      }
       line += 1;
       start = lf + 1;
+      first = false;
     }
-    carry = text.slice(start);
-    if (final && !isBlank(carry, 0, carry.length)) elements.push({ text: carry, line });
-    return elements;
+    if (final) {
+      const end = to > start && buf[to - 1] === 0x0d ? to - 1 : to;
+      if (!isBlankBytes(buf, start, end)) {
+        batch.starts.push(start);
+        batch.ends.push(end);
+        batch.lines.push(line);
+      }
+      carry = undefined;
+    } else {
+      carry = start < to ? buf.subarray(start, to) : undefined;
+    }
+    return batch;
   };
-  for await (const { text, bytesRead, final } of decodedText(source)) {
-    const elements = split(carry + text, final);
-    position.line = final ? undefined : line;
-    yield { elements, bytesRead };
+  for await (let chunk of source) {
+    bytesRead += chunk.length;
+    let head: LineBatch | undefined;
+    if (carry !== undefined) {
+      const lf = chunk.indexOf(0x0a);
+      const joined = Buffer.concat([carry, chunk.subarray(0, lf < 0 ? chunk.length : lf + 1)]);
+      head = batchOf(joined, 0, joined.length, false);
+      chunk = chunk.subarray(lf < 0 ? chunk.length : lf + 1);
+    }
+    // Both scanned before either goes out, so position.line is past the chunk's blank lines.
+    const batch = head === undefined || chunk.length > 0 ? batchOf(chunk, 0, chunk.length, false) : undefined;
+    position.line = line;
+    if (head !== undefined) yield head;
+    if (batch !== undefined) yield batch;
   }
+  const last = carry !== undefined ? batchOf(carry, 0, carry.length, true) : undefined;
+  position.line = undefined;
+  if (last !== undefined && last.starts.length > 0) yield last;
+}
+
+function isBlankBytes(buf: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i += 1) {
+    const c = buf[i];
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
 }
 
 function isBlank(text: string, start: number, end: number): boolean {
