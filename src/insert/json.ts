@@ -460,7 +460,7 @@ export class FlatRowBytesEncoder {
         const s = this.starts[c];
         const e = this.ends[c];
         // A byte loop beats a native call for short values.
-        if (e - s > 24) p += buf.copy(o, p, s, e);
+        if (e - s > 256) p += buf.copy(o, p, s, e);
         else for (let k = s; k < e; k += 1) o[p++] = buf[k];
       } else {
         o[p++] = 0x5c;
