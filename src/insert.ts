@@ -360,9 +360,9 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         }
         // A resumed file load reads on from the first record no earlier run committed.
         const seek = progress?.seek !== undefined && reader instanceof DelimitedReader && !skip ? seekableFrom(input, progress.seek.next) : undefined;
-        if (seek !== undefined) {
+        if (seek !== undefined && reader instanceof DelimitedReader) {
           streams.push(seek.stream);
-          (reader as DelimitedReader).restartAt(seek.stream, progress!.seek!.next);
+          reader.restartAt(seek.stream, progress!.seek!.next);
         }
         io.onEvent?.({ type: 'start', totalBytes: input.size });
         let sent = 0;

@@ -248,7 +248,7 @@ function countNewlines(text: string, end: number): number {
 }
 
 /**
- * Bytes decoded into one string at a time. A string over V8's largest regular object (128 KiB)
+ * JSON array input: bytes decoded into one string at a time. A string over V8's largest regular object (128 KiB)
  * goes to its large-object space, allocated and freed page by page: decoding the 256 KiB read
  * chunks whole cost many times the CPU (bench/README.md).
  */
