@@ -194,6 +194,8 @@ describe('FlatRowEncoder', () => {
       '{"a":"é ü 😀","b":"ß","c":-0}',
       '{"c":1e-7,"b":12,"a":"x"}',
       '{"a":null,"a":"set again"}',
+      '{"c":-0.5e+10,"a":"tab\\there","b":"q\\"uote"}',
+      '{"b":"x\\\\y\\/z\\b\\f\\n\\r","a":"a\\"b\\\\c\\/d\\b\\f\\n\\r\\t","c":"é\\""}',
     ];
     // One buffer holding every line (as a read chunk does), each encoded from its span.
     const input = Buffer.from(`${lines.join('\n')}\n`);
@@ -207,9 +209,9 @@ describe('FlatRowEncoder', () => {
       start = end + 1;
     }
     expect(out.take().toString()).toBe(expected.join(''));
-    // Declined: escapes (the string path decodes them), a key with bytes over 0x7f, invalid UTF-8,
-    // and everything FlatRowEncoder declines.
-    const declined = ['{"a":"tab\\there"}', '{"é":1}', '{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a":"\u0001"}', '{"a":1', '{"a":1,}'];
+    // Declined: \u escapes (the string path decodes them), keys with escapes or bytes over 0x7f,
+    // invalid UTF-8, and everything FlatRowEncoder declines.
+    const declined = ['{"a":"\\u00e9"}', '{"a\\"":1}', '{"é":1}', '{"a":"bad \\x escape"}', '{"a":[1,2]}', '{"b":{"x":1}}', '{"zz":1}', '{"a":01}', '{"a":1.}', '{"a":tru}', '{"a":1} x', '{"a":"x', '[1]', '{"a":"\u0001"}', '{"a":1', '{"a":1,}'];
     for (const line of declined) {
       const buf = Buffer.from(`${line}\n{"a":2}`);
       expect(bytes.encode(buf, 0, Buffer.byteLength(line), out), line).toBe(false);

@@ -359,18 +359,27 @@ export class RowBytes {
 
 const TAB = 0x09;
 const LF = 0x0a;
+// How FlatRowBytesEncoder writes a value (see write()).
+const RAW = 0;
+const TEXT_ESCAPES = 1;
+const JSON_ESCAPES = 2;
 
 /**
  * FlatRowEncoder on the input's bytes: an NDJSON line straight from the read buffer to the COPY
  * row, with no string made for the line or its values. It takes what FlatRowEncoder takes, less
- * strings with escapes and lines that are not valid UTF-8 (those decline, and the line takes the
- * string path, which reads invalid UTF-8 as U+FFFD); its rows are FlatRowEncoder's, byte for byte.
+ * \u escapes, keys with escapes or bytes over 0x7f, and lines that are not valid UTF-8 (those
+ * decline, and the line takes the string path, which reads invalid UTF-8 as U+FFFD); its rows are
+ * FlatRowEncoder's, byte for byte.
  */
 export class FlatRowBytesEncoder {
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
   /** Row number in which each column was set (the others are NULL). */
   private readonly setIn: Float64Array;
+  /** How each column's value is written: as it is, or with JSON escapes turned into COPY's. */
+  private readonly escaped: Uint8Array;
+  /** Whether the string stringEnd() last scanned holds escapes. */
+  private escapes = false;
   private row = 0;
   private readonly keys: Buffer[] = [];
   private readonly keyColumns: number[] = [];
@@ -379,6 +388,7 @@ export class FlatRowBytesEncoder {
     this.starts = new Int32Array(columns.length);
     this.ends = new Int32Array(columns.length);
     this.setIn = new Float64Array(columns.length).fill(-1);
+    this.escaped = new Uint8Array(columns.length);
   }
 
   /** Appends the row of the object in buf[start, end) to `out`; false (nothing written) when it declines. */
@@ -404,16 +414,17 @@ export class FlatRowBytesEncoder {
         const c = buf[i];
         let valueEnd: number;
         if (c === 0x22) {
-          let close = plainBytesEnd(buf, i + 1, end, highBytes);
+          let close = this.stringEnd(buf, i + 1, end, highBytes);
           if (close > end) {
             if (!isUtf8(buf.subarray(start, end))) return false;
             highBytes = true;
-            close = plainBytesEnd(buf, i + 1, end, true);
+            close = this.stringEnd(buf, i + 1, end, true);
           }
           if (close < 0) return false;
           valueEnd = close + 1;
-          if (this.columns[column].isJson) this.set(column, i, valueEnd, row);
-          else this.set(column, i + 1, close, row);
+          const escapes = this.escapes ? (this.columns[column].isJson ? JSON_ESCAPES : TEXT_ESCAPES) : RAW;
+          if (this.columns[column].isJson) this.set(column, i, valueEnd, row, escapes);
+          else this.set(column, i + 1, close, row, escapes);
         } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
           valueEnd = numberEndBytes(buf, i, end);
           if (valueEnd < 0) return false;
@@ -441,16 +452,41 @@ export class FlatRowBytesEncoder {
     return true;
   }
 
-  private set(column: number, start: number, end: number, row: number): void {
+  private set(column: number, start: number, end: number, row: number, escapes = RAW): void {
     this.starts[column] = start;
     this.ends[column] = end;
     this.setIn[column] = row;
+    this.escaped[column] = escapes;
+  }
+
+  /**
+   * Offset of the closing quote of the string body at `i`, noting in `escapes` whether it holds
+   * any; -1 to decline (a \u escape, a control character, no closing quote); end + 1 for a byte
+   * over 0x7f unless `highBytes`.
+   */
+  private stringEnd(buf: Buffer, i: number, end: number, highBytes: boolean): number {
+    this.escapes = false;
+    for (let j = i; j < end; j += 1) {
+      const c = buf[j];
+      if (c === 0x22) return j;
+      if (c === 0x5c) {
+        // The escapes COPY's text format spells the same way (\\ \b \f \n \r \t), and \" \/.
+        const e = buf[j + 1];
+        if (j + 1 >= end || !(e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74)) return -1;
+        this.escapes = true;
+        j += 1;
+        continue;
+      }
+      if (c < 0x20) return -1;
+      if (c > 0x7f && !highBytes) return end + 1;
+    }
+    return -1;
   }
 
   private write(buf: Buffer, row: number, out: RowBytes): void {
     const n = this.columns.length;
     let bytes = n * 3 + 1;
-    for (let c = 0; c < n; c += 1) if (this.setIn[c] === row) bytes += this.ends[c] - this.starts[c];
+    for (let c = 0; c < n; c += 1) if (this.setIn[c] === row) bytes += (this.ends[c] - this.starts[c]) * (this.escaped[c] === JSON_ESCAPES ? 2 : 1);
     out.ensure(bytes);
     const o = out.buf;
     let p = out.length;
@@ -459,9 +495,31 @@ export class FlatRowBytesEncoder {
       if (this.setIn[c] === row) {
         const s = this.starts[c];
         const e = this.ends[c];
-        // A byte loop beats a native call for short values.
-        if (e - s > 256) p += buf.copy(o, p, s, e);
-        else for (let k = s; k < e; k += 1) o[p++] = buf[k];
+        const escapes = this.escaped[c];
+        if (escapes === TEXT_ESCAPES) {
+          // JSON's \" and \/ are the character alone; its other escapes are COPY's as written.
+          for (let k = s; k < e; k += 1) {
+            const b = buf[k];
+            if (b === 0x5c) {
+              const next = buf[k + 1];
+              if (next !== 0x22 && next !== 0x2f) o[p++] = b;
+              o[p++] = next;
+              k += 1;
+            } else o[p++] = b;
+          }
+        } else if (escapes === JSON_ESCAPES) {
+          // JSON text as it is, each backslash doubled for COPY.
+          for (let k = s; k < e; k += 1) {
+            const b = buf[k];
+            if (b === 0x5c) o[p++] = b;
+            o[p++] = b;
+          }
+        } else if (e - s > 256) {
+          p += buf.copy(o, p, s, e);
+        } else {
+          // A byte loop beats a native call for short values.
+          for (let k = s; k < e; k += 1) o[p++] = buf[k];
+        }
       } else {
         o[p++] = 0x5c;
         o[p++] = 0x4e;
