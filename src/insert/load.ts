@@ -200,6 +200,46 @@ export class Loader {
     await this.finishStrict(batch, copied);
   }
 
+  /** Whether copyBatches() may carry this load's batches (strict, straight into the table). */
+  get streamsBatches(): boolean {
+    return !this.skip && !this.staged;
+  }
+
+  /**
+   * Parallel workers, strict path: `first` and the batches `next()` gives, in one COPY (each COPY's
+   * start and end cost the server about as much as thousands of rows). `next` returns undefined
+   * to end the COPY. An error names its input line from the batches' own line maps, kept for the
+   * COPY's whole length (their bytes are not).
+   */
+  async copyBatches(first: Batch, next: () => Promise<Batch | undefined>, sentBatch: (batch: Batch) => void): Promise<void> {
+    const sent = new Batch(first.columns, first.firstRecord, false);
+    const parts: Buffer[] = [];
+    const take = (batch: Batch) => {
+      this.result.batches += 1;
+      for (const piece of batch.pieces) {
+        sent.add(piece);
+        parts.push(piece.data);
+      }
+    };
+    let batch: Batch | undefined = first;
+    take(first);
+    let copied: number;
+    try {
+      copied = await copyIn(this.client, this.copySql(first.columns), async () => {
+        while (parts.length === 0) {
+          if (batch !== undefined) sentBatch(batch);
+          batch = await next();
+          if (batch === undefined) return undefined;
+          take(batch);
+        }
+        return parts.shift();
+      });
+    } catch (error) {
+      throw this.copyFailure(sent, 0, error);
+    }
+    this.result.rows += copied;
+  }
+
   /** A batch read in full first (--on-error skip, parallel workers): a failing range may be sent again. */
   async loadBatch(batch: Batch): Promise<void> {
     this.result.batches += 1;

@@ -22,6 +22,8 @@ import { displayTable, type Target } from './target.js';
 const PARALLEL_BATCH_RECORDS = 20_000;
 /** …and at most this many bytes, so wide rows do not hold many large batches in memory. */
 const PARALLEL_BATCH_BYTES = 4 * 1024 * 1024;
+/** Batches one worker sends in one COPY (see copyBatches). */
+const COPY_BATCHES = 64;
 
 const GID_PREFIX = 'pgfactory insert ';
 
@@ -110,6 +112,32 @@ export async function loadParallel(
     const { loader } = worker;
     try {
       if (!windows) await loader.begin();
+      if (!windows && loader.streamsBatches) {
+        // One COPY for many batches, a new one where JSON input widens the columns and every
+        // COPY_BATCHES batches (the line maps of what one COPY sent stay in memory until it ends).
+        let pending = await nextBatch();
+        while (pending !== undefined && failure === undefined) {
+          const first: Batch = pending;
+          pending = undefined;
+          let taken = 1;
+          await loader.copyBatches(
+            first,
+            async () => {
+              if (failure !== undefined || taken >= COPY_BATCHES) return undefined;
+              const batch = await nextBatch();
+              if (batch === undefined || failure !== undefined) return undefined;
+              if (batch.columns !== first.columns) {
+                pending = batch;
+                return undefined;
+              }
+              taken += 1;
+              return batch;
+            },
+            (batch) => collectAfterSending(batch.bytes),
+          );
+          if (pending === undefined && failure === undefined) pending = await nextBatch();
+        }
+      }
       for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
         if (!windows) {
           await loader.loadBatch(batch);
