@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, openContext, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo } from '../output/writer.js';
+import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo, type WriterOptions } from '../output/writer.js';
 import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
 
 interface QueryFlags extends ConnectionFlags {
@@ -90,14 +90,7 @@ Examples:
           stdout: io.stdout,
           stderr: io.stderr,
           stdinFd: io.stdinFd,
-          makeWriter: (format, nullString) => createResultWriter(format, io.stdout, io.stderr, {
-            nullString,
-            expanded,
-            paintHeader: io.paint?.header,
-            rowRules: flags.rowRules,
-            maxValueWidth: flags.maxWidth,
-            terminal,
-          }),
+          makeWriter: (format, nullString) => createResultWriter(format, io.stdout, io.stderr, { ...writerOptions(io, flags, expanded, terminal), nullString }),
           onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
           onNotice: (text) => io.stderr.write(`${text}\n`),
           reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh', endWithoutWaiting: true }),
@@ -108,6 +101,11 @@ Examples:
     }
   });
   return command;
+}
+
+/** How query prints results, from its flags (scripts may change the format and null string as they go). */
+function writerOptions(io: CommandIo, flags: QueryFlags, expanded: boolean | 'auto', terminal: TerminalInfo | undefined): WriterOptions {
+  return { nullString: flags.null, expanded, paintHeader: io.paint?.header, rowRules: flags.rowRules, maxValueWidth: flags.maxWidth, terminal };
 }
 
 /** `\connect`: the settings in use with some changed. */
@@ -128,15 +126,7 @@ async function watchQuery(io: CommandIo, flags: QueryFlags, expanded: boolean | 
   const { formatNotice } = await import('../db-errors.js');
   // psql does not page \watch either: every run would wait for the pager to be quit.
   const terminal = await terminalOf(io, false);
-  const writer = (header: boolean) => createResultWriter(flags.format, io.stdout, io.stderr, {
-    nullString: flags.null,
-    expanded,
-    paintHeader: io.paint?.header,
-    rowRules: flags.rowRules,
-    maxValueWidth: flags.maxWidth,
-    terminal,
-    header,
-  });
+  const writer = (header: boolean) => createResultWriter(flags.format, io.stdout, io.stderr, { ...writerOptions(io, flags, expanded, terminal), header });
   const options = {
     sql,
     statementTimeoutMs: flags.statementTimeout,
