@@ -102,16 +102,18 @@ describe('--encoding', () => {
 });
 
 describe('JSON keys that vary', () => {
-  it('a key first seen late on stdin widens the load (rows before it keep the DEFAULT)', async () => {
-    const lines: string[] = [];
-    for (let i = 1; i <= 60_000; i += 1) lines.push(JSON.stringify(i < 50_000 ? { id: i, name: `r${i}` } : i % 2 === 0 ? { id: i, note: `late ${i}` } : { id: i, name: `r${i}`, n: i }));
-    const result = await insert([T, '-f', '-', '--format', 'ndjson'], `${lines.join('\n')}\n`);
-    expect(result.stderr).toMatch(/^inserted 60000 rows/);
-    expect(result.code).toBe(0);
-    const summary = await sql(`SELECT count(*) FILTER (WHERE note = 'dflt')::int AS dflt, count(*) FILTER (WHERE note IS NULL)::int AS nulls,
-      count(*) FILTER (WHERE note = 'late ' || id)::int AS late, count(n)::int AS n, count(name)::int AS names FROM ${T}`);
-    expect(summary).toEqual([{ dflt: 49_999, nulls: 5_000, late: 5_001, n: 5_000, names: 54_999 }]);
-  });
+  for (const jobs of [1, 2]) {
+    it(`a key first seen late on stdin widens the load (rows before it keep the DEFAULT), --jobs ${jobs}`, async () => {
+      const lines: string[] = [];
+      for (let i = 1; i <= 60_000; i += 1) lines.push(JSON.stringify(i < 50_000 ? { id: i, name: `r${i}` } : i % 2 === 0 ? { id: i, note: `late ${i}` } : { id: i, name: `r${i}`, n: i }));
+      const result = await insert([T, '-f', '-', '--format', 'ndjson', '--jobs', String(jobs)], `${lines.join('\n')}\n`);
+      expect(result.stderr).toMatch(/^inserted 60000 rows/);
+      expect(result.code).toBe(0);
+      const summary = await sql(`SELECT count(*) FILTER (WHERE note = 'dflt')::int AS dflt, count(*) FILTER (WHERE note IS NULL)::int AS nulls,
+        count(*) FILTER (WHERE note = 'late ' || id)::int AS late, count(n)::int AS n, count(name)::int AS names, count(DISTINCT id)::int AS ids FROM ${T}`);
+      expect(summary).toEqual([{ dflt: 49_999, nulls: 5_000, late: 5_001, n: 5_000, names: 54_999, ids: 60_000 }]);
+    });
+  }
   it('a JSON array whose objects name different columns', async () => {
     file('v.json', '[{"id": 1}, {"id": 2, "name": "b"},\n {"n": 3, "id": 3, "note": null}]');
     expect((await insert([T, '-f', 'v.json'])).code).toBe(0);
