@@ -145,6 +145,8 @@ export class ChunkBuilder {
     this.flushRun();
     this.push(this.length, line);
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
+    // JSON readers write their rows elsewhere and pass an empty buffer (see jsoninput.ts take()).
+    if (data.length === 0) return;
     this.parts.push(data);
     this.length += data.length;
   }
