@@ -358,9 +358,10 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
           for await (const chunk of reader.records()) rows += chunk.lines.length;
           return summaryOf(options, table, { rejected: malformedCount, dryRun: { rows, columns: columns.map((c) => displayIdent(c.name)), malformed: skip ? malformedCount : undefined } });
         }
-        // A resumed file load reads on from the first record no earlier run committed.
-        const seek = progress?.seek !== undefined && reader instanceof DelimitedReader && !skip ? seekableFrom(input, progress.seek.next) : undefined;
-        if (seek !== undefined && reader instanceof DelimitedReader) {
+        // A resumed file load (CSV, TSV, NDJSON) reads on from the first record no earlier run committed.
+        const seekable = (reader instanceof DelimitedReader || format === 'ndjson') && !skip;
+        const seek = progress?.seek !== undefined && seekable ? seekableFrom(input, progress.seek.next) : undefined;
+        if (seek !== undefined) {
           streams.push(seek.stream);
           reader.restartAt(seek.stream, progress!.seek!.next);
         }

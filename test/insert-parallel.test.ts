@@ -222,6 +222,39 @@ describe('--resume', () => {
     ]);
   }, 120_000);
 
+  it('reads an NDJSON file on from where the committed windows end too', async () => {
+    const rows = 60_000;
+    // Long lines: 3.6 MB, so the middle is outside the fingerprint's sampled MiBs.
+    const pad = 'x'.repeat(40);
+    const lines = Array.from({ length: rows }, (_, k) => JSON.stringify({ id: k + 1, name: `name ${k + 1} ${pad}`, n: (k + 1) % 97 }));
+    const file = path.join(dir, 'seek.ndjson');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT stop1 CHECK (id <> 40001)`);
+    const args = [T, '-f', 'seek.ndjson', '--commit-every', '5000'];
+    const first = await insert(args);
+    expect(first.code).toBe(3);
+    expect(first.stderr).toContain('pgfactory: seek.ndjson, line 40001: new row for relation "t" violates check constraint "stop1"');
+    const offset = Buffer.byteLength(`${lines.slice(0, 40_000).join('\n')}\n`);
+    expect(await sql(`SELECT next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress WHERE first_record = 35000`)).toEqual([{ next_byte: offset, next_line: 40_001 }]);
+    // A committed line broken in place (same size): read again, it would be malformed.
+    const text = fs.readFileSync(file);
+    const broken = text.indexOf('\n{"id":25000,') + 1;
+    expect(broken).toBeGreaterThan(1 << 20);
+    expect(broken).toBeLessThan(offset);
+    text[broken] = 0x5b;
+    fs.writeFileSync(file, text);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop1, ADD CONSTRAINT stop2 CHECK (id <> 50001)`);
+    const second = await insert([...args, '--resume']);
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain('pgfactory: seek.ndjson, line 50001: new row for relation "t" violates check constraint "stop2"');
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop2`);
+    const third = await insert([...args, '--resume']);
+    expect(third.stderr).toMatch(/^inserted 10000 rows .*; resumed: 50000 rows were loaded before\n$/);
+    expect(await sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::int8::text AS s, bool_and(name = 'name ' || id || ' ${pad}' AND n = id % 97) AS ok FROM ${T}`)).toEqual([
+      { n: rows, d: rows, s: String((rows * (rows + 1)) / 2), ok: true },
+    ]);
+  }, 120_000);
+
   it('a different input is refused, naming the load id', async () => {
     fs.writeFileSync(path.join(dir, 'a.csv'), 'id,name,n\n1,a,1\n2,b,2\n');
     await sql(`ALTER TABLE ${T} ADD CONSTRAINT two CHECK (id <> 2)`);

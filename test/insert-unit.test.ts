@@ -3,7 +3,7 @@ import { arrayLiteral, copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, parse
 import { Batch } from '../src/insert/batch.js';
 import { DelimitedReader } from '../src/insert/delimited.js';
 import { JsonReader } from '../src/insert/jsoninput.js';
-import { positionAfter, type RecordChunk } from '../src/insert/chunks.js';
+import { positionAfter, sliceChunk, type RecordChunk } from '../src/insert/chunks.js';
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
 import { committedFromStart } from '../src/insert/resume.js';
@@ -274,6 +274,36 @@ describe('JsonReader (NDJSON) read in pieces', () => {
     };
     const expected = ['1: 1\tx\n', '3: 2\té\\n😀\n', '5: 3\t\\N\n', '6: 4\ty\n'];
     for (const size of [1, 2, 3, 5, 7, 13, input.length]) expect(await read(size), `read size ${size}`).toEqual(expected);
+  });
+
+  it('knows where the line of each record ends in the input, and reads on from there after restartAt', async () => {
+    const input = Buffer.from('\ufeff{"a":1}\r\n\n{"a":"é"}\n{"a":3}\n   \n{"a":4}');
+    const columns = [{ name: 'a', typeOid: 25, typeName: 'text', isArray: false, isJson: false, generated: false }];
+    async function* pieces(from: number, size: number) {
+      for (let at = from; at < input.length; at += size) yield input.subarray(at, at + size);
+    }
+    const positions = async (size: number) => {
+      const reader = new JsonReader(pieces(0, size), { format: 'ndjson', file: 'x', keepRaw: false, onMalformed: () => undefined });
+      await reader.names();
+      reader.setPlan({ columns, unknownKey: () => 'unknown' });
+      const found: string[] = [];
+      for await (const chunk of reader.records()) {
+        for (let i = 0; i < chunk.lines.length; i += 1) found.push(`${chunk.lines[i]}@${positionAfter(sliceChunk(chunk, i, i + 1))!.byte}`);
+      }
+      return found;
+    };
+    // Lines 1, 3, 4 and 6 (line 2 and 5 are blank); each position is just past its line's end.
+    const bom = 3;
+    const expected = [`1@${bom + 9}`, `3@${bom + 21}`, `4@${bom + 29}`, `6@${input.length}`];
+    for (const size of [1, 4, 9, input.length]) expect(await positions(size), `read size ${size}`).toEqual(expected);
+    // After the second record: the reader goes on from line 4 with the right line numbers.
+    const reader = new JsonReader(pieces(0, 7), { format: 'ndjson', file: 'x', keepRaw: false, onMalformed: () => undefined });
+    await reader.names();
+    reader.setPlan({ columns, unknownKey: () => 'unknown' });
+    reader.restartAt(pieces(bom + 21, 5), { byte: bom + 21, line: 4 });
+    const rows: string[] = [];
+    for await (const chunk of reader.records()) for (let i = 0; i < chunk.lines.length; i += 1) rows.push(`${chunk.lines[i]}: ${chunk.data.toString('utf8', chunk.offsets[i], chunk.offsets[i + 1])}`);
+    expect(rows).toEqual(['4: 3\n', '6: 4\n']);
   });
 });
 

@@ -26,12 +26,15 @@ export interface RecordChunk {
    * earlier runs committed instead of reading it again.
    */
   inputStart?: number;
+  /** One-line records converted on the way (NDJSON): the input offset just past each one's line end. */
+  lineEnds?: Float64Array;
 }
 
 /** Where the record after the last one of `chunk` starts in the input, when known. */
 export function positionAfter(chunk: RecordChunk): InputPosition | undefined {
-  if (chunk.inputStart === undefined) return undefined;
   const last = chunk.lines.length - 1;
+  if (chunk.lineEnds !== undefined) return { byte: chunk.lineEnds[last], line: chunk.lines[last] + 1 };
+  if (chunk.inputStart === undefined) return undefined;
   // A last record without a line end counts one COPY line more than its line breaks.
   const unended = chunk.data.length > 0 && chunk.data[chunk.data.length - 1] !== 0x0a ? 1 : 0;
   return { byte: chunk.inputStart + chunk.data.length, line: chunk.lines[last] + (chunk.spans?.[last] ?? 1) - unended };
@@ -75,6 +78,8 @@ export class ChunkBuilder {
   private inputBase = NaN;
   private inputStart = NaN;
   private inputEnd = NaN;
+  // Per record, where its line ends in the input (addBuffer with lineEnd); NaN marks one unknown.
+  private lineEnds: Float64Array | undefined;
 
   constructor(keepRaw: boolean) {
     this.raw = keepRaw ? [] : undefined;
@@ -138,12 +143,21 @@ export class ChunkBuilder {
     this.runEnd = end;
   }
 
-  /** A record rewritten for COPY. */
-  addBuffer(data: Buffer, line: number, raw?: () => string, span = 1): void {
+  /** A record rewritten for COPY; `lineEnd`: the input offset just past its line (one-line records). */
+  addBuffer(data: Buffer, line: number, raw?: () => string, span = 1, lineEnd = NaN): void {
     this.inputStart = NaN;
     this.addSpan(span);
     this.flushRun();
+    const n = this.count_;
     this.push(this.length, line);
+    if (!Number.isNaN(lineEnd) || this.lineEnds !== undefined) {
+      if (this.lineEnds === undefined || this.lineEnds.length < this.offsets.length) {
+        const wider = new Float64Array(this.offsets.length).fill(NaN);
+        if (this.lineEnds !== undefined) wider.set(this.lineEnds);
+        this.lineEnds = wider;
+      }
+      this.lineEnds[n] = lineEnd;
+    }
     if (this.raw !== undefined && raw !== undefined) this.raw.push(raw());
     // JSON readers write their rows elsewhere and pass an empty buffer (see jsoninput.ts take()).
     if (data.length === 0) return;
@@ -167,6 +181,11 @@ export class ChunkBuilder {
     this.offsets[n] = data.length;
     const chunk: RecordChunk = { data, offsets: this.offsets.slice(0, n + 1), lines: this.lines.slice(0, n), raw: this.raw, bytesRead, spans: this.spans };
     if (!Number.isNaN(this.inputStart)) chunk.inputStart = this.inputStart;
+    if (this.lineEnds !== undefined) {
+      const ends = this.lineEnds.slice(0, n);
+      if (!ends.some(Number.isNaN)) chunk.lineEnds = ends;
+      this.lineEnds = undefined;
+    }
     this.spans = undefined;
     this.parts = [];
     this.length = 0;
@@ -188,6 +207,7 @@ export function sliceChunk(chunk: RecordChunk, from: number, to: number): Record
     bytesRead: chunk.bytesRead,
     columns: chunk.columns,
     inputStart: chunk.inputStart !== undefined ? chunk.inputStart + base : undefined,
+    lineEnds: chunk.lineEnds?.slice(from, to),
   };
 }
 

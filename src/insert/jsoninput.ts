@@ -4,7 +4,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { capYoungGeneration } from '../memory.js';
-import { RecordReader, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 import { copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, JsonSyntaxError, parseJsonObject, RowBytes, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
 
@@ -28,6 +28,8 @@ export interface KeyPlan {
 interface Element {
   text: string;
   line: number;
+  /** NDJSON: the input offset just past its line. */
+  next?: number;
 }
 
 interface ElementBatch {
@@ -41,6 +43,8 @@ interface LineBatch {
   starts: number[];
   ends: number[];
   lines: number[];
+  /** The input offset just past each line's end (where a resumed load may start reading). */
+  nexts: number[];
   /** The first line not handed out yet. */
   next: number;
   bytesRead: number;
@@ -51,7 +55,7 @@ function isLineBatch(batch: ElementBatch | LineBatch): batch is LineBatch {
 }
 
 function lineElement(batch: LineBatch, k: number): Element {
-  return { text: batch.buf.toString('utf8', batch.starts[k], batch.ends[k]), line: batch.lines[k] };
+  return { text: batch.buf.toString('utf8', batch.starts[k], batch.ends[k]), line: batch.lines[k], next: batch.nexts[k] };
 }
 
 export class JsonReader extends RecordReader<KeyPlan> {
@@ -93,6 +97,17 @@ export class JsonReader extends RecordReader<KeyPlan> {
         return fields.map((field) => field.key);
       }
     }
+  }
+
+  /**
+   * NDJSON: reads on from `position` of the input (from `source`, which starts there) instead of
+   * after the first object: a resumed load skips what earlier runs committed. Before records().
+   */
+  restartAt(source: AsyncIterable<Buffer>, position: InputPosition): void {
+    if (this.options.format !== 'ndjson') throw new Error('restartAt: NDJSON only');
+    this.batches = ndjsonLines(source, this.position, position);
+    this.first = undefined;
+    this.held = undefined;
   }
 
   /** Line of the first record not yet handed out: one being collected, else (NDJSON) the next line to be read. */
@@ -143,7 +158,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
     const addRow = (row: string, element: Element) => {
       rowStarts.push(out.length);
       out.writeString(row);
-      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined);
+      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined, 1, element.next);
     };
     const take = (bytesRead: number): RecordChunk | undefined => {
       capYoungGeneration();
@@ -195,7 +210,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
             const at = out.length;
             if (flatBytes.encode(lines.buf, start, end, out)) {
               rowStarts.push(at);
-              builder.addBuffer(EMPTY, lines.lines[k], builder.keepsRaw ? () => lines.buf.toString('utf8', start, end) : undefined);
+              builder.addBuffer(EMPTY, lines.lines[k], builder.keepsRaw ? () => lines.buf.toString('utf8', start, end) : undefined, 1, lines.nexts[k]);
               continue;
             }
             element = lineElement(lines, k);
@@ -280,15 +295,19 @@ async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ tex
  * chunk's end is joined with the rest of it in a batch of its own. No text is decoded here: a
  * line is decoded only when the byte encoder declines it.
  */
-async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: number | undefined }): AsyncGenerator<LineBatch> {
+async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: number | undefined }, from: InputPosition = { byte: 0, line: 1 }): AsyncGenerator<LineBatch> {
   let carry: Buffer | undefined;
-  let line = 1;
-  let bytesRead = 0;
-  let first = true;
+  // Input offset of carry[0], and of the chunk being read.
+  let carryBase = 0;
+  let chunkBase = from.byte;
+  let line = from.line;
+  let bytesRead = from.byte;
+  let first = from.byte === 0;
   position.line = line;
-  const batchOf = (buf: Buffer, from: number, to: number, final: boolean): LineBatch => {
-    const batch: LineBatch = { buf, starts: [], ends: [], lines: [], next: 0, bytesRead };
-    let start = from;
+  /** The lines of buf[0, to); `base` is buf[0]'s input offset. */
+  const batchOf = (buf: Buffer, base: number, to: number, final: boolean): LineBatch => {
+    const batch: LineBatch = { buf, starts: [], ends: [], lines: [], nexts: [], next: 0, bytesRead };
+    let start = 0;
     // A byte-order mark before the first line (that line is always whole here: see carry).
     if (first && to - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     for (;;) {
@@ -299,6 +318,7 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
         batch.starts.push(start);
         batch.ends.push(end);
         batch.lines.push(line);
+        batch.nexts.push(base + lf + 1);
       }
       line += 1;
       start = lf + 1;
@@ -310,29 +330,35 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
         batch.starts.push(start);
         batch.ends.push(end);
         batch.lines.push(line);
+        batch.nexts.push(base + to);
       }
       carry = undefined;
     } else {
       carry = start < to ? buf.subarray(start, to) : undefined;
+      carryBase = base + start;
     }
     return batch;
   };
   for await (let chunk of source) {
     bytesRead += chunk.length;
+    let base = chunkBase;
+    chunkBase += chunk.length;
     let head: LineBatch | undefined;
     if (carry !== undefined) {
       const lf = chunk.indexOf(0x0a);
-      const joined = Buffer.concat([carry, chunk.subarray(0, lf < 0 ? chunk.length : lf + 1)]);
-      head = batchOf(joined, 0, joined.length, false);
-      chunk = chunk.subarray(lf < 0 ? chunk.length : lf + 1);
+      const cut = lf < 0 ? chunk.length : lf + 1;
+      const joined = Buffer.concat([carry, chunk.subarray(0, cut)]);
+      head = batchOf(joined, carryBase, joined.length, false);
+      chunk = chunk.subarray(cut);
+      base += cut;
     }
     // Both scanned before either goes out, so position.line is past the chunk's blank lines.
-    const batch = head === undefined || chunk.length > 0 ? batchOf(chunk, 0, chunk.length, false) : undefined;
+    const batch = head === undefined || chunk.length > 0 ? batchOf(chunk, base, chunk.length, false) : undefined;
     position.line = line;
     if (head !== undefined) yield head;
     if (batch !== undefined) yield batch;
   }
-  const last = carry !== undefined ? batchOf(carry, 0, carry.length, true) : undefined;
+  const last = carry !== undefined ? batchOf(carry, carryBase, carry.length, true) : undefined;
   position.line = undefined;
   if (last !== undefined && last.starts.length > 0) yield last;
 }
