@@ -255,6 +255,18 @@ describe('--resume', () => {
     ]);
   }, 120_000);
 
+  it('a progress table made before input positions were recorded gets their columns', async () => {
+    await sql(`CREATE TABLE ${S}.pgfactory_load_progress (target text NOT NULL, load_id text NOT NULL, fingerprint text NOT NULL, first_record int8 NOT NULL, end_record int8 NOT NULL, rows int8 NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, load_id, first_record))`);
+    fs.writeFileSync(path.join(dir, 'old.csv'), 'id,name,n\n1,a,1\n2,b,2\n3,c,3\n');
+    const result = await insert([T, '-f', 'old.csv', '--commit-every', '2']);
+    expect(result.stderr).toMatch(/^inserted 3 rows/);
+    expect(await sql(`SELECT first_record::int, end_record::int, next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress ORDER BY first_record`)).toEqual([
+      { first_record: -1, end_record: -1, next_byte: null, next_line: null },
+      { first_record: 0, end_record: 2, next_byte: 22, next_line: 4 },
+      { first_record: 2, end_record: 3, next_byte: 28, next_line: 5 },
+    ]);
+  });
+
   it('a different input is refused, naming the load id', async () => {
     fs.writeFileSync(path.join(dir, 'a.csv'), 'id,name,n\n1,a,1\n2,b,2\n');
     await sql(`ALTER TABLE ${T} ADD CONSTRAINT two CHECK (id <> 2)`);

@@ -5,7 +5,7 @@
 // last MiB (a file; stdin: its first 64 KiB, so a slow pipe starts loading soon), not a hash of
 // everything: hashing a 10 GB file twice would cost more than the rows it saves.
 // A window's COMMIT does not wait for its WAL to reach disk (synchronous_commit = off for that
-// transaction): on this machine's disk the wait was a third of a windowed load's time. Its rows
+// transaction): that wait cost a windowed load much of its time (bench/README.md). Its rows
 // and its progress row share the transaction, so a server crash can only lose whole windows
 // together with their progress, which --resume then loads again. The load's last write (the
 // completion mark, or flush() after a failure) commits synchronously, and that flushes every
