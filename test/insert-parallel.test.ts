@@ -184,75 +184,57 @@ describe('--resume', () => {
     }, 180_000);
   }
 
-  it('reads a file on from where the committed windows end, with exact input lines after that', async () => {
-    // 3 MB: the fingerprint samples the first and last MiB, so a change in between keeps it.
-    const rows = 150_000;
-    const lines = ['id,name,n', ...Array.from({ length: rows }, (_, k) => `${k + 1},name ${k + 1},${(k + 1) % 97}`)];
-    const file = path.join(dir, 'seek.csv');
-    fs.writeFileSync(file, `${lines.join('\n')}\n`);
-    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT stop1 CHECK (id <> 100001)`);
-    const args = [T, '-f', 'seek.csv', '--commit-every', '10000'];
+  /**
+   * A load stopped by a CHECK on id stops[0], resumed (stopped again by one on stops[1]), then
+   * finished. Between the runs a committed record (the line starting with `breakAt`, between the
+   * fingerprint's sampled MiBs) is broken in place: a resumed run that read the committed part
+   * again would stop on it as malformed.
+   */
+  async function resumeBySeeking(file: string, lines: string[], header: number, o: { window: number; stops: [number, number]; breakAt: string; breakByte: number; name: string }) {
+    const rows = lines.length - header;
+    const [stop1, stop2] = o.stops;
+    fs.writeFileSync(path.join(dir, file), `${lines.join('\n')}\n`);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT stop1 CHECK (id <> ${stop1})`);
+    const args = [T, '-f', file, '--commit-every', String(o.window)];
     const first = await insert(args);
     expect(first.code).toBe(3);
-    expect(first.stderr).toContain('pgfactory: seek.csv, line 100002: new row for relation "t" violates check constraint "stop1"');
-    expect(first.stderr).toMatch(/100000 rows committed in earlier batches; resume from input line 100002 /);
+    expect(first.stderr).toContain(`pgfactory: ${file}, line ${stop1 + header}: new row for relation "t" violates check constraint "stop1"`);
+    expect(first.stderr).toContain(`${stop1 - 1} rows committed in earlier batches; resume from input line ${stop1 + header} `);
     // Each window records where the record after it starts: bytes and line.
-    const offset = Buffer.byteLength(`${lines.slice(0, 100_001).join('\n')}\n`);
-    expect(await sql(`SELECT end_record::int, next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress WHERE first_record = 90000`)).toEqual([
-      { end_record: 100_000, next_byte: offset, next_line: 100_002 },
+    const offset = Buffer.byteLength(`${lines.slice(0, stop1 - 1 + header).join('\n')}\n`);
+    expect(await sql(`SELECT end_record::int, next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress WHERE first_record = ${stop1 - 1 - o.window}`)).toEqual([
+      { end_record: stop1 - 1, next_byte: offset, next_line: stop1 + header },
     ]);
-    // Break a committed record in place (same size, between the sampled MiBs): a run that read the
-    // committed part again would stop on it as malformed.
-    const text = fs.readFileSync(file);
-    const broken = text.indexOf('\n60000,') + 1;
+    const text = fs.readFileSync(path.join(dir, file));
+    const broken = text.indexOf(`\n${o.breakAt}`) + 1;
     expect(broken).toBeGreaterThan(1 << 20);
     expect(broken).toBeLessThan(offset);
-    text[broken] = 0x22;
-    fs.writeFileSync(file, text);
-    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop1, ADD CONSTRAINT stop2 CHECK (id <> 120001)`);
+    text[broken] = o.breakByte;
+    fs.writeFileSync(path.join(dir, file), text);
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop1, ADD CONSTRAINT stop2 CHECK (id <> ${stop2})`);
     const second = await insert([...args, '--resume']);
     expect(second.code).toBe(3);
-    expect(second.stderr).toContain('pgfactory: seek.csv, line 120002: new row for relation "t" violates check constraint "stop2"');
-    expect(second.stderr).toMatch(/20000 rows committed in earlier batches; resume from input line 120002 /);
+    expect(second.stderr).toContain(`pgfactory: ${file}, line ${stop2 + header}: new row for relation "t" violates check constraint "stop2"`);
+    expect(second.stderr).toContain(`${stop2 - stop1} rows committed in earlier batches; resume from input line ${stop2 + header} `);
     await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop2`);
     const third = await insert([...args, '--resume']);
-    expect(third.stderr).toMatch(/^inserted 30000 rows .*; resumed: 120000 rows were loaded before\n$/);
-    expect(await sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::int8::text AS s, bool_and(name = 'name ' || id AND n = id % 97) AS ok FROM ${T}`)).toEqual([
+    expect(third.stderr).toMatch(new RegExp(`^inserted ${rows - stop2 + 1} rows .*; resumed: ${stop2 - 1} rows were loaded before\n$`));
+    expect(await sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::int8::text AS s, bool_and(name = ${o.name} AND n = id % 97) AS ok FROM ${T}`)).toEqual([
       { n: rows, d: rows, s: String((rows * (rows + 1)) / 2), ok: true },
     ]);
+  }
+
+  it('reads a file on from where the committed windows end, with exact input lines after that', async () => {
+    // 3 MB: the fingerprint samples the first and last MiB, so a change in between keeps it.
+    const lines = ['id,name,n', ...Array.from({ length: 150_000 }, (_, k) => `${k + 1},name ${k + 1},${(k + 1) % 97}`)];
+    await resumeBySeeking('seek.csv', lines, 1, { window: 10_000, stops: [100_001, 120_001], breakAt: '60000,', breakByte: 0x22, name: `'name ' || id` });
   }, 120_000);
 
   it('reads an NDJSON file on from where the committed windows end too', async () => {
-    const rows = 60_000;
     // Long lines: 3.6 MB, so the middle is outside the fingerprint's sampled MiBs.
     const pad = 'x'.repeat(40);
-    const lines = Array.from({ length: rows }, (_, k) => JSON.stringify({ id: k + 1, name: `name ${k + 1} ${pad}`, n: (k + 1) % 97 }));
-    const file = path.join(dir, 'seek.ndjson');
-    fs.writeFileSync(file, `${lines.join('\n')}\n`);
-    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT stop1 CHECK (id <> 40001)`);
-    const args = [T, '-f', 'seek.ndjson', '--commit-every', '5000'];
-    const first = await insert(args);
-    expect(first.code).toBe(3);
-    expect(first.stderr).toContain('pgfactory: seek.ndjson, line 40001: new row for relation "t" violates check constraint "stop1"');
-    const offset = Buffer.byteLength(`${lines.slice(0, 40_000).join('\n')}\n`);
-    expect(await sql(`SELECT next_byte::int, next_line::int FROM ${S}.pgfactory_load_progress WHERE first_record = 35000`)).toEqual([{ next_byte: offset, next_line: 40_001 }]);
-    // A committed line broken in place (same size): read again, it would be malformed.
-    const text = fs.readFileSync(file);
-    const broken = text.indexOf('\n{"id":25000,') + 1;
-    expect(broken).toBeGreaterThan(1 << 20);
-    expect(broken).toBeLessThan(offset);
-    text[broken] = 0x5b;
-    fs.writeFileSync(file, text);
-    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop1, ADD CONSTRAINT stop2 CHECK (id <> 50001)`);
-    const second = await insert([...args, '--resume']);
-    expect(second.code).toBe(3);
-    expect(second.stderr).toContain('pgfactory: seek.ndjson, line 50001: new row for relation "t" violates check constraint "stop2"');
-    await sql(`ALTER TABLE ${T} DROP CONSTRAINT stop2`);
-    const third = await insert([...args, '--resume']);
-    expect(third.stderr).toMatch(/^inserted 10000 rows .*; resumed: 50000 rows were loaded before\n$/);
-    expect(await sql(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::int8::text AS s, bool_and(name = 'name ' || id || ' ${pad}' AND n = id % 97) AS ok FROM ${T}`)).toEqual([
-      { n: rows, d: rows, s: String((rows * (rows + 1)) / 2), ok: true },
-    ]);
+    const lines = Array.from({ length: 60_000 }, (_, k) => JSON.stringify({ id: k + 1, name: `name ${k + 1} ${pad}`, n: (k + 1) % 97 }));
+    await resumeBySeeking('seek.ndjson', lines, 0, { window: 5000, stops: [40_001, 50_001], breakAt: '{"id":25000,', breakByte: 0x5b, name: `'name ' || id || ' ${pad}'` });
   }, 120_000);
 
   it('a progress table made before input positions were recorded gets their columns', async () => {

@@ -403,8 +403,8 @@ export class FlatRowBytesEncoder {
       for (let position = 0; ; position += 1) {
         if (i >= end || buf[i] !== 0x22) return false;
         // A key with escapes or bytes over 0x7f takes the string path.
-        const keyEnd = plainBytesEnd(buf, i + 1, end, false);
-        if (keyEnd < 0 || keyEnd > end) return false;
+        const keyEnd = this.stringEnd(buf, i + 1, end, false);
+        if (keyEnd < 0 || keyEnd > end || this.escapes) return false;
         const column = this.column(buf, i + 1, keyEnd, position);
         if (column === undefined) return false;
         i = skipWsBytes(buf, keyEnd + 1, end);
@@ -557,21 +557,6 @@ function skipWsBytes(buf: Buffer, i: number, end: number): number {
     i += 1;
   }
   return i;
-}
-
-/**
- * Offset of the closing quote of a string body starting at `i`; -1 for an escape, a control
- * character or no closing quote; end + 1 for a byte over 0x7f (unless `highBytes`, once the
- * line is known to be valid UTF-8).
- */
-function plainBytesEnd(buf: Buffer, i: number, end: number, highBytes: boolean): number {
-  for (let j = i; j < end; j += 1) {
-    const c = buf[j];
-    if (c === 0x22) return j;
-    if (c === 0x5c || c < 0x20) return -1;
-    if (c > 0x7f && !highBytes) return end + 1;
-  }
-  return -1;
 }
 
 function numberEndBytes(buf: Buffer, i: number, end: number): number {

@@ -371,14 +371,6 @@ function isBlankBytes(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-function isBlank(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 13) return false;
-  }
-  return true;
-}
-
 /**
  * The elements of one top-level JSON array, found by tracking strings and nesting, so a
  * pretty-printed file streams as well as a one-line one. Broken structure (no array, an

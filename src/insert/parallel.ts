@@ -137,19 +137,20 @@ export async function loadParallel(
           );
           if (pending === undefined && failure === undefined) pending = await nextBatch();
         }
-      }
-      for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
-        if (!windows) {
-          await loader.loadBatch(batch);
-        } else {
-          await loader.begin();
-          const rowsBefore = loader.result.rows;
-          await loader.loadBatch(batch);
-          const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count, next: batch.next };
-          await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
-          committedRows += loader.result.rows - rowsBefore;
+      } else {
+        for (let batch = await nextBatch(); batch !== undefined && failure === undefined; batch = await nextBatch()) {
+          if (!windows) {
+            await loader.loadBatch(batch);
+          } else {
+            await loader.begin();
+            const rowsBefore = loader.result.rows;
+            await loader.loadBatch(batch);
+            const window = { from: batch.firstRecord, to: batch.firstRecord + batch.count, next: batch.next };
+            await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
+            committedRows += loader.result.rows - rowsBefore;
+          }
+          collectAfterSending(batch.bytes);
         }
-        collectAfterSending(batch.bytes);
       }
       if (failure !== undefined) {
         await loader.rollback();
