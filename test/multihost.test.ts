@@ -118,7 +118,8 @@ describe('failover during a pooled bench run', () => {
     await primary.stop();
     const result = await cli.done;
     expect(result.code).toBe(0);
-    const json = JSON.parse(result.stdout) as { modes: { pooled: { errors: number; ops: number; connections: Record<string, unknown> } } };
+    const json = JSON.parse(result.stdout) as { settings: Record<string, unknown>; modes: { pooled: { errors: number; ops: number; connections: Record<string, unknown> } } };
+    expect(json.settings).toMatchObject({ host: '127.0.0.1', port: primary.port, hosts: [{ host: '127.0.0.1', port: primary.port }, { host: '127.0.0.1', port: standby.port }] });
     const pooled = json.modes.pooled;
     // Operations in flight when the primary went down fail and are counted; whether any were in
     // flight depends on timing (a session idle in the pool is only lost, not an error), so the

@@ -330,8 +330,11 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
 
     await freshShellScreen(db);
     typeLine('\\if false');
+    // An \if branch not taken shows in the prompt as psql's: db@>.
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}@>`), 'the prompt of a branch not taken');
     typeLine("select 'skipped' as branch;");
     typeLine('\\else');
+    await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=>`), 'the prompt of the branch taken');
     typeLine("select 'taken' as branch \\gset");
     typeLine('\\endif');
     typeLine('\\echo branch=:branch');
@@ -369,6 +372,41 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     typeLine('\\q');
     await waitForScreen((shown) => /^meta exit=\d+$/m.test(shown), 'the shell to end');
     expect(screen()).toMatch(/^meta exit=0$/m);
+  });
+
+  it('COPY and \\copy from stdin typed at the prompt take the lines typed at >> up to \\.; Ctrl-C there cancels the COPY', async () => {
+    const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
+    await sql(`CREATE TABLE ${SCHEMA}.typed (n int, word text)`);
+    await freshScreen();
+    typeLine(`pgfactory query; echo "copy exit=$?"`);
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}=>`), 'the shell prompt');
+    const dataPrompt = (what: string) => waitForScreen((text) => text.includes('End with a backslash and a period on a line by itself.') && text.trimEnd().endsWith('>>'), what);
+
+    typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
+    await dataPrompt('the data prompt of \\copy');
+    typeLine('1,one');
+    typeLine('2,"two, quoted"');
+    typeLine('\\.');
+    await waitForScreen((text) => /^COPY 2$/m.test(text) && text.trimEnd().endsWith(`${db}=>`), 'the \\copy tag');
+
+    await freshShellScreen(db);
+    typeLine(`COPY ${SCHEMA}.typed FROM STDIN (FORMAT csv);`);
+    await dataPrompt('the data prompt of COPY');
+    typeLine('3,three');
+    typeLine('\\.');
+    await waitForScreen((text) => /^COPY 1$/m.test(text) && text.trimEnd().endsWith(`${db}=>`), 'the COPY tag');
+
+    await freshShellScreen(db);
+    typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
+    await dataPrompt('the data prompt before Ctrl-C');
+    typeLine('4,four');
+    await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes('4,four'), 'the typed data line');
+    tmux('send-keys', '-t', TARGET, 'C-c');
+    await waitForScreen((text) => text.includes('pgfactory: COPY cancelled; nothing was sent') && text.trimEnd().endsWith(`${db}=>`), 'the cancelled COPY');
+    typeLine('\\q');
+    await waitForScreen((shown) => /^copy exit=\d+$/m.test(shown), 'the shell to end');
+    expect(screen()).toMatch(/^copy exit=0$/m);
+    expect(await sql(`SELECT n, word FROM ${SCHEMA}.typed ORDER BY n`)).toEqual([{ n: 1, word: 'one' }, { n: 2, word: 'two, quoted' }, { n: 3, word: 'three' }]);
   });
 
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {

@@ -4,6 +4,8 @@
 // load (total ≤ 1.2), and BENCH_BIG_ROWS rows (default 10M; 0 skips) with --jobs 2 vs its own
 // BENCH_ROWS time (≤ rows ratio × 1.05, peak RSS ≤ 150 MiB).
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { performance } from 'node:perf_hooks';
 import { emptyLike, ensureRows, importFile } from '../lib/data.mjs';
@@ -12,6 +14,8 @@ import { makeRow, skippedRow } from '../lib/report.mjs';
 import { hasCommand, setupSql, trySetupSql } from '../lib/tools.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The resume case's --commit-every: the load in this many windows.
+const WINDOWS = 20;
 
 export async function run(ctx) {
   const label = ctx.rowsLabel(ctx.rows);
@@ -41,7 +45,7 @@ export async function run(ctx) {
   // the time of both runs together.
   const progressTable = `${target.split('.')[0]}.pgfactory_load_progress`;
   const killAndResume = async () => {
-    const argv = [ctx.pgfactory, 'insert', target, '--file', csvFile, '--commit-every', String(Math.max(1, Math.round(ctx.rows / 20)))];
+    const argv = [ctx.pgfactory, 'insert', target, '--file', csvFile, '--commit-every', String(Math.max(1, Math.round(ctx.rows / WINDOWS)))];
     // One connection watches the progress table each window commits with its rows (a psql per
     // look, or a count(*) of the target, took enough CPU on 2 cores to slow the load it watched).
     const watcher = new pg.Client({ host: ctx.env.PGHOST, port: Number(ctx.env.PGPORT), user: ctx.env.PGUSER, password: ctx.env.PGPASSWORD, database: ctx.env.PGDATABASE,
@@ -87,6 +91,14 @@ export async function run(ctx) {
   if (psql !== undefined) {
     const copy = `\\copy ${target} FROM '${csvFile.replace(/'/g, "''")}' csv header`;
     sides.splice(1, 0, { key: 'psql', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copy]) });
+    // psql itself on the two shapes the targets ask of pgfactory: the file's halves loaded at
+    // once, and the load cut into the resume case's windows (each \copy its own transaction).
+    const { halves, windowsScript } = psqlPieces(ctx, csvFile, target, WINDOWS);
+    const copyPiece = (file) => [psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${target} FROM '${file.replace(/'/g, "''")}' csv`];
+    sides.push(
+      { key: 'psqlHalves', prepare: empty, run: () => runTogether(halves.map(copyPiece), ctx.runOptions) },
+      { key: 'psqlWindows', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-f', windowsScript]) },
+    );
   }
   const samples = await alternate(sides, { runs: ctx.runs, warmup: ctx.warmup, onProgress: ctx.progress('parallel') });
   const reference = psql !== undefined ? summarise(samples.psql) : undefined;
@@ -102,6 +114,13 @@ export async function run(ctx) {
     vsPsql(names[2], 'csv', 1.1),
     makeRow({ name: names[3], pgfactory: summarise(samples.resume), reference: oneShot, referenceName: 'one-shot insert', target: { ratioMax: 1.2 } }),
   ];
+  if (psql !== undefined) {
+    // Information rows: psql in the pgfactory column, against its own one \copy.
+    rows.push(
+      makeRow({ name: `psql itself: 2 \\copy of the halves at once, ${label} rows`, pgfactory: summarise(samples.psqlHalves), reference, referenceName: 'psql \\copy' }),
+      makeRow({ name: `psql itself: ${WINDOWS} \\copy windows, ${label} rows`, pgfactory: summarise(samples.psqlWindows), reference, referenceName: 'psql \\copy' }),
+    );
+  }
 
   if (bigRows > 0) {
     const bigSource = ensureRows(ctx, bigRows);
@@ -119,4 +138,33 @@ export async function run(ctx) {
     rows.push(skippedRow(names[4], 'BENCH_BIG_ROWS=0'));
   }
   return rows;
+}
+
+/**
+ * The CSV file's data lines as two half files and as `windows` files with a psql script that
+ * \copies each in its own transaction. Cut at line ends: the bench data has no quoted newlines.
+ */
+function psqlPieces(ctx, csvFile, target, windows) {
+  const data = fs.readFileSync(csvFile);
+  const lineStarts = [];
+  // Every line after the header.
+  for (let end = data.indexOf(10); end !== -1 && end + 1 < data.length; end = data.indexOf(10, end + 1)) lineStarts.push(end + 1);
+  const cut = (parts, name) => Array.from({ length: parts }, (_, index) => {
+    const from = lineStarts[Math.floor((index * lineStarts.length) / parts)];
+    const to = index + 1 < parts ? lineStarts[Math.floor(((index + 1) * lineStarts.length) / parts)] : data.length;
+    const file = path.join(ctx.tmpDir, `${name}-${index}.csv`);
+    fs.writeFileSync(file, data.subarray(from, to));
+    return file;
+  });
+  const halves = cut(2, 'half');
+  const windowsScript = path.join(ctx.tmpDir, 'windows.sql');
+  fs.writeFileSync(windowsScript, cut(windows, 'window').map((file) => `\\copy ${target} FROM '${file.replace(/'/g, "''")}' csv\n`).join(''));
+  return { halves, windowsScript };
+}
+
+/** Runs the commands at once; the sample is the wall time until the last one ends. */
+async function runTogether(argvs, runOptions) {
+  const started = performance.now();
+  const samples = await Promise.all(argvs.map((argv) => runTimed(argv, runOptions)));
+  return { seconds: (performance.now() - started) / 1000, rssMiB: Math.max(...samples.map((sample) => sample.rssMiB)) };
 }

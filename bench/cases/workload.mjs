@@ -18,6 +18,7 @@ export async function run(ctx) {
     'workload select-only pooled, 1 client', 'workload select-only pooled, 4 clients',
     'workload tpcb-like pooled, 1 client', 'workload tpcb-like pooled, 4 clients', 'workload tpcb-like fresh, 1 client',
     `workload --rate ${RATE}: achieved rate`, `workload --rate ${RATE}, ${STALL_S} s stall: p99`, 'workload merge of 2 half runs: ops',
+    `workload --rate ${RATE}, ${STALL_S} s stall: p99 vs pgbench's`,
   ];
   if (!hasCommand(ctx, 'bench')) return names.map((name) => skippedRow(name, 'pgfactory bench is not available in this build'));
   if (ctx.tools.pgbench === undefined) return names.map((name) => skippedRow(name, 'pgbench not on PATH'));
@@ -91,6 +92,21 @@ async function measure(ctx, names) {
   }
   rows.push(makeRow({ name: names[6], unit: 'ms', target: { ratioMin: 1 }, referenceName: 'the stall', pgfactory: summarise(stallRuns, 'value'), reference: constant(STALL_S * 1000) }));
 
+  // pgbench -R under the same stall: its per-transaction log times each transaction from its
+  // scheduled start too, so its p99 is what an exact measurement of this stall gives.
+  const pgbenchStallRuns = [];
+  for (let round = 0; round < ctx.runs; round += 1) {
+    const prefix = path.join(ctx.tmpDir, `stall-log-${round}`);
+    const running = runTimed([ctx.tools.pgbench, '-n', '-b', 'select-only', '-R', String(RATE), '-T', String(ctx.seconds), '-l', '--log-prefix', prefix], ctx.runOptions);
+    await sleep((ctx.seconds / 2) * 1000);
+    setupSql(ctx, [`BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${STALL_S}); COMMIT`]);
+    const sample = await running;
+    const latencies = transactionLatenciesMs(prefix);
+    pgbenchStallRuns.push({ seconds: sample.seconds, rssMiB: sample.rssMiB, value: percentile(latencies, 0.99), max_ms: latencies.at(-1), ops: latencies.length });
+    ctx.progress(names[8])('pgbench', `run ${round + 1}/${ctx.runs}`, pgbenchStallRuns.at(-1));
+  }
+  rows.push(makeRow({ name: names[8], unit: 'ms', referenceName: 'pgbench -R, same stall', pgfactory: summarise(stallRuns, 'value'), reference: summarise(pgbenchStallRuns, 'value') }));
+
   // bench merge: two concurrent runs of one client each vs one run of two clients.
   const ops = 5000;
   const single = await benchJson(['--mode', 'pooled', '-c', '2', '-j', '2', '-t', String(ops)]);
@@ -111,4 +127,23 @@ async function measure(ctx, names) {
     note: `merged p50 ${mergedPooled.latency_ms.p50} / p99 ${mergedPooled.latency_ms.p99} ms (between the halves': ${within('p50') && within('p99')}), one run p50 ${singlePooled.latency_ms.p50} / p99 ${singlePooled.latency_ms.p99} ms; ops/s merged ${mergedPooled.ops_per_sec} vs one run ${singlePooled.ops_per_sec}`,
   }));
   return rows;
+}
+
+/** Latencies (ms, ascending) from pgbench's per-transaction logs `prefix.*`: the third field is µs. */
+function transactionLatenciesMs(prefix) {
+  const dir = path.dirname(prefix);
+  const latencies = [];
+  for (const name of fs.readdirSync(dir).filter((entry) => entry.startsWith(`${path.basename(prefix)}.`))) {
+    for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {
+      const fields = line.split(' ');
+      if (fields.length >= 3 && fields[2] !== 'skipped') latencies.push(Number(fields[2]) / 1000);
+    }
+  }
+  if (latencies.length === 0) throw new Error(`pgbench wrote no per-transaction log at ${prefix}.*`);
+  return latencies.sort((a, b) => a - b);
+}
+
+/** Nearest-rank percentile of ascending values. */
+function percentile(sorted, fraction) {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)];
 }

@@ -18,7 +18,7 @@ interface RunDoc {
   targets: Array<{ name: string; serverVersion: string; connection: Json; modes: Partial<Record<BenchMode, Json>> }>;
 }
 
-const CONNECTION_KEYS = ['host', 'port', 'user', 'dbname', 'sslmode'];
+const CONNECTION_KEYS = ['host', 'port', 'hosts', 'user', 'dbname', 'sslmode'];
 // Settings that may differ between machines running the same workload.
 const FREE_KEYS = new Set([...CONNECTION_KEYS, 'jobs', 'random_seed', 'progress_s']);
 

@@ -131,7 +131,9 @@ export function workloadJson(result: BenchResult): Record<string, unknown> {
 
 function connectionJson(target: TargetResult): Record<string, unknown> {
   const { settings } = target;
-  return { host: settings.host, port: settings.port, user: settings.user, dbname: settings.dbname, sslmode: settings.sslmode };
+  // host/port: the first host, as before; hosts: every one, in the order they are tried.
+  const hosts = settings.hosts.map((entry) => ({ host: entry.host, port: entry.port }));
+  return { host: settings.host, port: settings.port, hosts, user: settings.user, dbname: settings.dbname, sslmode: settings.sslmode };
 }
 
 function targetModesJson(target: TargetResult, options: BenchResult['options']): Record<string, unknown> {

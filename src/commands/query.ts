@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, openContext, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { ConnectionFactory, FactoryOptions } from '../factory.js';
 import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo, type WriterOptions } from '../output/writer.js';
 import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
 
@@ -77,24 +78,30 @@ Examples:
       // The script's connection ends as psql's does: the server's own exit is not waited for.
       await withContext(flags, { mode: 'fresh', endWithoutWaiting: true }, io, async (context) => {
         const { createConnectionFactory } = await import('../factory.js');
-        return runScript(context.factory, {
-          statementTimeoutMs: flags.statementTimeout,
-          source: input.source,
-          variables: flags.set,
-          params: flags.param,
-          singleTransaction: flags.singleTransaction,
-          quiet: flags.quiet,
-          timing: flags.timing,
-          format: flags.format,
-          nullString: flags.null,
-          stdout: io.stdout,
-          stderr: io.stderr,
-          stdinFd: io.stdinFd,
-          makeWriter: (format, nullString) => createResultWriter(format, io.stdout, io.stderr, { ...writerOptions(io, flags, expanded, terminal), nullString }),
-          onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
-          onNotice: (text) => io.stderr.write(`${text}\n`),
-          reconnect: (changes, current) => createConnectionFactory(changedSettings(current.settings, changes), { mode: 'fresh', endWithoutWaiting: true }),
-        });
+        const connects = reconnections(createConnectionFactory, { mode: 'fresh', endWithoutWaiting: true });
+        try {
+          return await runScript(context.factory, {
+            statementTimeoutMs: flags.statementTimeout,
+            source: input.source,
+            variables: flags.set,
+            params: flags.param,
+            singleTransaction: flags.singleTransaction,
+            quiet: flags.quiet,
+            timing: flags.timing,
+            format: flags.format,
+            nullString: flags.null,
+            stdout: io.stdout,
+            stderr: io.stderr,
+            stdinFd: io.stdinFd,
+            makeWriter: (format, nullString) => createResultWriter(format, io.stdout, io.stderr, { ...writerOptions(io, flags, expanded, terminal), nullString }),
+            onTiming: (ms) => io.stderr.write(`Time: ${ms.toFixed(3)} ms\n`),
+            onNotice: (text) => io.stderr.write(`${text}\n`),
+            reconnect: connects.reconnect,
+            onReconnect: connects.onReconnect,
+          });
+        } finally {
+          await connects.closeAll();
+        }
       });
     } finally {
       input.cleanUp();
@@ -106,6 +113,25 @@ Examples:
 /** How query prints results, from its flags (scripts may change the format and null string as they go). */
 function writerOptions(io: CommandIo, flags: QueryFlags, expanded: boolean | 'auto', terminal: TerminalInfo | undefined): WriterOptions {
   return { nullString: flags.null, expanded, paintHeader: io.paint?.header, rowRules: flags.rowRules, maxValueWidth: flags.maxWidth, terminal };
+}
+
+/** The factories `\connect` opens for a session: the one given up is closed, the last one at the end. */
+function reconnections(create: (settings: ConnectionFactory['settings'], options: FactoryOptions) => ConnectionFactory, options: FactoryOptions) {
+  const opened = new Set<ConnectionFactory>();
+  return {
+    reconnect: (changes: Record<string, string | number | undefined>, current: ConnectionFactory): ConnectionFactory => {
+      const next = create(changedSettings(current.settings, changes), options);
+      opened.add(next);
+      return next;
+    },
+    onReconnect: async (previous: ConnectionFactory): Promise<void> => {
+      if (opened.delete(previous)) await previous.close();
+    },
+    closeAll: async (): Promise<void> => {
+      for (const factory of opened) await factory.close().catch(() => undefined);
+      opened.clear();
+    },
+  };
 }
 
 /** `\connect`: the settings in use with some changed. */
@@ -177,20 +203,10 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
   // The statement timeout is SET LOCAL around each statement (the session's and runQuery's way),
   // never a session setting that a PgBouncer in transaction mode would hand to another client.
   const context = await openContext(flags, { mode: 'pooled', poolSize: 1 }, io, { handleSignals: false });
-  // A pool of one each, as the first: a transaction spans prompts. One given up is closed.
-  const opened = new Set<import('../factory.js').ConnectionFactory>();
-  const createSession = (factory: import('../factory.js').ConnectionFactory, options: import('../psql/script.js').SessionOptions) =>
-    new PsqlSession(factory, {
-      ...options,
-      reconnect: (changes, current) => {
-        const next = createConnectionFactory(changedSettings(current.settings, changes), { mode: 'pooled', poolSize: 1 });
-        opened.add(next);
-        return next;
-      },
-      onReconnect: async (previous) => {
-        if (opened.delete(previous)) await previous.close();
-      },
-    }, new Map(flags.set ?? []));
+  // A pool of one each, as the first: a transaction spans prompts.
+  const connects = reconnections(createConnectionFactory, { mode: 'pooled', poolSize: 1 });
+  const createSession = (factory: ConnectionFactory, options: import('../psql/script.js').SessionOptions) =>
+    new PsqlSession(factory, { ...options, reconnect: connects.reconnect, onReconnect: connects.onReconnect }, new Map(flags.set ?? []));
   try {
     await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS, createSession }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
@@ -204,7 +220,7 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
       paintHeader: io.paint?.header,
     });
   } finally {
-    for (const factory of opened) await factory.close().catch(() => undefined);
+    await connects.closeAll();
     await context.close();
   }
 }

@@ -206,8 +206,9 @@ export class Loader {
   }
 
   /**
-   * Parallel workers, strict path: `first` and the batches `next()` gives, in one COPY (each COPY's
-   * start and end cost the server about as much as thousands of rows). `next` returns undefined
+   * Parallel workers, strict path: `first` and the batches `next()` gives, in one COPY (each COPY
+   * fills a ring of shared buffers of its own, and a new backend pays a page fault for each page
+   * of it that it has not touched yet: bench/README.md). `next` returns undefined
    * to end the COPY. An error names its input line from the batches' own line maps, kept for the
    * COPY's whole length (their bytes are not).
    */

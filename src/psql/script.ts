@@ -187,9 +187,9 @@ export class PsqlSession {
     return this.branches.length === 0 || this.branches[this.branches.length - 1].active;
   }
 
-  /** Whether an \if branch is open (the shell shows it in its prompt). */
-  get inConditional(): boolean {
-    return this.branches.length > 0;
+  /** Inside an \if branch not taken (the shell's prompt shows `@` then, as psql's does). */
+  get inInactiveBranch(): boolean {
+    return !this.active;
   }
 
   private stopOnError(): boolean {
@@ -275,6 +275,29 @@ export class PsqlSession {
    * run; variables, \if branches, \timing and \pset stay for the next input. The writer is made
    * again each time: the shell's settings (\x, \format, the terminal's width) may have changed.
    */
+  /**
+   * Whether `text`, typed at the shell, ends in a `COPY … FROM STDIN` or `\copy … from stdin`
+   * with no data lines after it: the shell then reads them at its `>>` prompt, as psql does.
+   */
+  async awaitsCopyData(text: string): Promise<boolean> {
+    if (!this.active) return false;
+    const reader = new ScriptReader(SHELL_INPUT, Buffer.from(text), this.variables);
+    reader.interpolate = false;
+    reader.checking = true;
+    let awaits = false;
+    try {
+      for (let item = await reader.next(); item !== null; item = await reader.next()) {
+        if (!(item.kind === 'meta' ? item.name === 'copy' && isCopyFromStdin(item.args) : item.copyFromStdin)) continue;
+        let data = false;
+        for await (const chunk of reader.copyData()) data ||= chunk.length > 0;
+        awaits = !data;
+      }
+    } finally {
+      await reader.close();
+    }
+    return awaits;
+  }
+
   async runText(text: string): Promise<void> {
     await checkScript(new ScriptReader(SHELL_INPUT, Buffer.from(text), this.variables));
     this.writer = this.makeWriter();

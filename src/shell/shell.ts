@@ -109,6 +109,9 @@ class Shell implements ShellHost {
   private lostSeen = 0;
   private reconnectDue = false;
   private waiting: ((line: string | null) => void) | undefined;
+  /** Reading a COPY's data lines at the `>>` prompt; Ctrl-C there cancels the COPY. */
+  private copying = false;
+  private copyCancelled = false;
   private queued: string[] = [];
   private closed = false;
 
@@ -175,6 +178,13 @@ class Shell implements ShellHost {
       const rl = this.rl as unknown as { line: string; cursor: number };
       rl.line = '';
       rl.cursor = 0;
+      if (this.copying) {
+        this.copyCancelled = true;
+        const waiting = this.waiting;
+        this.waiting = undefined;
+        this.hold();
+        return waiting?.(null);
+      }
       this.pending = [];
       this.rl.setPrompt(this.promptText());
       this.rl.prompt();
@@ -209,14 +219,15 @@ class Shell implements ShellHost {
 
   private promptText(): string {
     const state = this.status === 'T' ? '*' : this.status === 'E' ? '!' : '';
-    return `${this.factory.settings.dbname}${this.pending.length > 0 ? '-' : '='}${state}> `;
+    const mark = this.pending.length > 0 ? '-' : this.session.inInactiveBranch ? '@' : '=';
+    return `${this.factory.settings.dbname}${mark}${state}> `;
   }
 
-  private nextLine(): Promise<string | null> {
+  private nextLine(prompt = this.promptText()): Promise<string | null> {
     const queued = this.queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.closed) return Promise.resolve(null);
-    this.rl.setPrompt(this.promptText());
+    this.rl.setPrompt(prompt);
     this.setRaw(true);
     this.rl.resume();
     this.rl.prompt(true);
@@ -277,6 +288,11 @@ class Shell implements ShellHost {
   /** Statements and psql meta-commands, through the session (the code of `query -f`). */
   private async runSession(text: string): Promise<void> {
     this.noticeLostConnection();
+    if (await this.session.awaitsCopyData(text).catch(() => false)) {
+      const data = await this.readCopyData();
+      if (data === undefined) return void this.io.stderr.write('pgfactory: COPY cancelled; nothing was sent\n');
+      text = `${text}\n${data}`;
+    }
     this.running = true;
     try {
       await this.session.runText(text);
@@ -287,6 +303,23 @@ class Shell implements ShellHost {
     }
     await this.refreshStatus();
     if (changesCatalog(text)) this.names = undefined;
+  }
+
+  /**
+   * The data lines of a COPY from stdin, typed at the `>>` prompt up to `\.` (or Ctrl-D, which
+   * also ends the shell), followed by the `\.` that ends them in a script; undefined after Ctrl-C.
+   */
+  private async readCopyData(): Promise<string | undefined> {
+    this.io.stdout.write('Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself.\n');
+    const lines: string[] = [];
+    this.copying = true;
+    this.copyCancelled = false;
+    try {
+      for (let line = await this.nextLine('>> '); line !== null && line !== '\\.'; line = await this.nextLine('>> ')) lines.push(line);
+    } finally {
+      this.copying = false;
+    }
+    return this.copyCancelled ? undefined : [...lines, '\\.', ''].join('\n');
   }
 
   /** Says so when the connection was lost since the last statement: the next one opens another. */
