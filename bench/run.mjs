@@ -1,7 +1,8 @@
 // `npm run bench`: pgfactory side by side with psql, pgbench and a plain `pg` script, in one run,
 // as ratios. Runs the built CLI (bin/pgfactory) as child processes, like a user would.
 // Knobs (environment): PGFACTORY_BENCH_URL, BENCH_SERVER, BENCH_CASES, BENCH_ROWS, BENCH_RUNS,
-// BENCH_WARMUP, BENCH_SECONDS, BENCH_SCALE_ROWS, BENCH_RESULTS. See bench/README.md.
+// BENCH_WARMUP, BENCH_SECONDS, BENCH_SCALE_ROWS, BENCH_BIG_ROWS, BENCH_RESULTS, BENCH_SERVER_OPTIONS.
+// See bench/README.md.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -133,6 +134,7 @@ async function main() {
       node: process.version,
       server: `PostgreSQL ${serverVersion}`,
       server_kind: server.kind,
+      server_options: process.env.BENCH_SERVER_OPTIONS ?? null,
       psql: tools.psql !== undefined ? versionOf(tools.psql) : null,
       pgbench: tools.pgbench !== undefined ? versionOf(tools.pgbench) : null,
       load_average_before: loadBefore.map((value) => Number(value.toFixed(2))),

@@ -89,7 +89,9 @@ async function startSystemCluster(binDir, tmpDir) {
     '-c max_wal_size=4GB',
     // `insert --jobs N` commits through two-phase commit (as the embedded server allows).
     '-c max_prepared_transactions=64',
-  ].join(' ');
+    // More settings for both sides, e.g. '-c huge_pages=on' (bench/README.md, Knobs).
+    process.env.BENCH_SERVER_OPTIONS ?? '',
+  ].join(' ').trim();
   runAsServerUser(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', path.join(home, 'server.log'), '-o', serverOptions, '-w', '-t', '60', 'start']);
   return {
     kind: `system PostgreSQL (${binDir})`,
