@@ -24,7 +24,7 @@ export class Batch {
   add(chunk: RecordChunk): void {
     const n = chunk.lines.length;
     const first = chunk.lines[0];
-    const consecutive = chunk.lines[n - 1] - first === n - 1 && chunk.lines.every((line, i) => line === first + i);
+    const consecutive = chunk.lines[n - 1] - first === n - 1 && isRun(chunk.lines, first);
     this.lineRuns.push({ start: this.count, count: n, first, lines: consecutive ? undefined : chunk.lines, copyStart: this.copyLines, spans: chunk.spans });
     this.copyLines += chunk.spans !== undefined ? chunk.spans.reduce((sum, span) => sum + span, 0) : n;
     if (this.keepBytes) this.pieces.push(chunk);
@@ -191,4 +191,10 @@ export class BatchCutter {
     const next = this.done.filter((r) => r.from >= this.ordinal).reduce((min, r) => Math.min(min, r.from), Infinity);
     return next === Infinity ? Number.MAX_SAFE_INTEGER : next - this.ordinal;
   }
+}
+
+/** Whether lines[i] is first + i throughout (a loop: a callback per record allocated). */
+function isRun(lines: Float64Array, first: number): boolean {
+  for (let i = 0; i < lines.length; i += 1) if (lines[i] !== first + i) return false;
+  return true;
 }

@@ -3,7 +3,7 @@
 // empty string) while every record's input line and field count are known. TSV is COPY's text
 // format: tab-separated, backslash escapes, \N for NULL.
 import { InputError } from '../errors.js';
-import { RecordReader, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, textOf, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -191,11 +191,10 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       this.pos = end;
       this.line += scanned.newlines;
       if (end === start) break;
-      const text = () => buf.toString('utf8', start, contentEnd);
       // A closure per record only when the records are kept as written (--on-error skip).
-      const raw = builder.keepsRaw ? text : undefined;
+      const raw = builder.keepsRaw ? textOf(buf, start, contentEnd) : undefined;
       if (scanned.error !== undefined) {
-        this.options.onMalformed({ line: line + scanned.errorLine, reason: scanned.error, raw: text() });
+        this.options.onMalformed({ line: line + scanned.errorLine, reason: scanned.error, raw: buf.toString('utf8', start, contentEnd) });
         continue;
       }
       // A blank line cannot be a record of several columns: skip it, as people expect of CSV.
@@ -207,7 +206,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         break;
       }
       if (scanned.fields !== plan.fieldCount) {
-        this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: text() });
+        this.options.onMalformed({ line, reason: `expected ${plan.fieldCount} field${plan.fieldCount === 1 ? '' : 's'}, found ${scanned.fields}`, raw: buf.toString('utf8', start, contentEnd) });
         continue;
       }
       // Lines the record takes in the COPY data: its line breaks, and one for a last line without one.
@@ -219,10 +218,10 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
         builder.addSlice(buf, start, end, line, raw, span);
       } else {
         const parts: Buffer[] = [];
-        plan.select.forEach((field, i) => {
+        for (let i = 0; i < plan.select.length; i += 1) {
           if (i > 0) parts.push(delimiter);
-          parts.push(buf.subarray(this.fieldStarts[field], this.fieldEnds[field]));
-        });
+          parts.push(buf.subarray(this.fieldStarts[plan.select[i]], this.fieldEnds[plan.select[i]]));
+        }
         parts.push(newline);
         builder.addBuffer(Buffer.concat(parts), line, raw, span);
       }
@@ -371,14 +370,13 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       const fieldStart = i;
       if (i < n && buf[i] === quote) {
         i += 1;
-        const unterminated = () => ({ start, contentEnd: n, end: n, fields: 0, newlines: newlines + countNewlines(buf, i, n), error: 'unterminated quoted field (the closing quote is missing)', errorLine: newlines });
         if (escape !== quote) {
           // An escape byte before a quote or another escape makes it part of the value.
           let j = i;
           for (;;) {
             if (j >= n) {
               if (!eof) return INCOMPLETE;
-              return unterminated();
+              return unterminated(buf, start, i, newlines);
             }
             const b = buf[j];
             if (b === escape) {
@@ -395,7 +393,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
           const q = buf.indexOf(quote, i);
           if (q < 0) {
             if (!eof) return INCOMPLETE;
-            return unterminated();
+            return unterminated(buf, start, i, newlines);
           }
           newlines += countNewlines(buf, i, q);
           if (q + 1 >= n && !eof) return INCOMPLETE;
@@ -518,4 +516,10 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
 
 function describeByte(c: number): string {
   return c >= 0x20 && c < 0x7f ? JSON.stringify(String.fromCharCode(c)) : `0x${c.toString(16).padStart(2, '0')}`;
+}
+
+/** A quoted field that runs to the end of the input: the record is malformed from `start` on. */
+function unterminated(buf: Buffer, start: number, quoted: number, newlines: number): Scanned {
+  const n = buf.length;
+  return { start, contentEnd: n, end: n, fields: 0, newlines: newlines + countNewlines(buf, quoted, n), error: 'unterminated quoted field (the closing quote is missing)', errorLine: newlines };
 }

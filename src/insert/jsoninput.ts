@@ -4,7 +4,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
 import { capYoungGeneration } from '../memory.js';
-import { RecordReader, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
+import { RecordReader, textOf, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 import { copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, JsonSyntaxError, parseJsonObject, RowBytes, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
 
@@ -38,16 +38,46 @@ interface ElementBatch {
 }
 
 /** NDJSON lines as spans of a read buffer (no string is made for a line the byte encoder takes). */
+/**
+ * The lines found in one read buffer. Typed arrays with a count: number arrays grown by push
+ * were most of what a NDJSON load allocated (bench/README.md, Figures behind the code).
+ */
 interface LineBatch {
   buf: Buffer;
-  starts: number[];
-  ends: number[];
-  lines: number[];
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+  lines: Float64Array;
   /** The input offset just past each line's end (where a resumed load may start reading). */
-  nexts: number[];
+  nexts: Float64Array;
   /** The first line not handed out yet. */
   next: number;
   bytesRead: number;
+}
+
+function newLineBatch(buf: Buffer, bytesRead: number): LineBatch {
+  const capacity = 1024;
+  return { buf, count: 0, starts: new Int32Array(capacity), ends: new Int32Array(capacity), lines: new Float64Array(capacity), nexts: new Float64Array(capacity), next: 0, bytesRead };
+}
+
+function addLine(batch: LineBatch, start: number, end: number, line: number, next: number): void {
+  const k = batch.count;
+  if (k === batch.starts.length) {
+    batch.starts = grown(batch.starts, new Int32Array(k * 2));
+    batch.ends = grown(batch.ends, new Int32Array(k * 2));
+    batch.lines = grown(batch.lines, new Float64Array(k * 2));
+    batch.nexts = grown(batch.nexts, new Float64Array(k * 2));
+  }
+  batch.starts[k] = start;
+  batch.ends[k] = end;
+  batch.lines[k] = line;
+  batch.nexts[k] = next;
+  batch.count = k + 1;
+}
+
+function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 function isLineBatch(batch: ElementBatch | LineBatch): batch is LineBatch {
@@ -83,7 +113,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
       for (;;) {
         let element: Element;
         if (isLineBatch(batch)) {
-          if (batch.next >= batch.starts.length) break;
+          if (batch.next >= batch.count) break;
           element = lineElement(batch, batch.next);
           batch.next += 1;
         } else {
@@ -154,21 +184,26 @@ export class JsonReader extends RecordReader<KeyPlan> {
     let flatBytes = new FlatRowBytesEncoder(columns, (key) => indexOf.get(key));
     // A chunk's rows are written into one buffer; rowStarts holds where each begins.
     const out = new RowBytes();
-    const rowStarts: number[] = [];
+    let rowStarts = new Float64Array(1024);
+    let rowCount = 0;
+    const startRow = (at: number) => {
+      if (rowCount === rowStarts.length) rowStarts = grown(rowStarts, new Float64Array(rowCount * 2));
+      rowStarts[rowCount] = at;
+      rowCount += 1;
+    };
     const addRow = (row: string, element: Element) => {
-      rowStarts.push(out.length);
+      startRow(out.length);
       out.writeString(row);
-      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? () => element.text : undefined, 1, element.next);
+      builder.addBuffer(EMPTY, element.line, builder.keepsRaw ? elementText(element) : undefined, 1, element.next);
     };
     const take = (bytesRead: number): RecordChunk | undefined => {
       capYoungGeneration();
       const chunk = builder.take(bytesRead);
       if (chunk === undefined) return undefined;
-      const n = rowStarts.length;
-      for (let i = 0; i < n; i += 1) chunk.offsets[i] = rowStarts[i];
-      chunk.offsets[n] = out.length;
+      chunk.offsets.set(rowStarts.subarray(0, rowCount));
+      chunk.offsets[rowCount] = out.length;
       chunk.data = out.take();
-      rowStarts.length = 0;
+      rowCount = 0;
       if (widened) chunk.columns = columns;
       return chunk;
     };
@@ -196,7 +231,7 @@ export class JsonReader extends RecordReader<KeyPlan> {
       const lines = batch !== undefined && isLineBatch(batch) ? batch : undefined;
       const elements = batch !== undefined && !isLineBatch(batch) ? batch.elements : [];
       const first = lines?.next ?? 0;
-      const count = lines !== undefined ? lines.starts.length - first : elements.length;
+      const count = lines !== undefined ? lines.count - first : elements.length;
       batch = undefined;
       // The first object (parsed by names()) goes first, then the batch in order.
       for (let i = 0; i < items.length + count; i += 1) {
@@ -209,8 +244,8 @@ export class JsonReader extends RecordReader<KeyPlan> {
             const end = lines.ends[k];
             const at = out.length;
             if (flatBytes.encode(lines.buf, start, end, out)) {
-              rowStarts.push(at);
-              builder.addBuffer(EMPTY, lines.lines[k], builder.keepsRaw ? () => lines.buf.toString('utf8', start, end) : undefined, 1, lines.nexts[k]);
+              startRow(at);
+              builder.addBuffer(EMPTY, lines.lines[k], builder.keepsRaw ? textOf(lines.buf, start, end) : undefined, 1, lines.nexts[k]);
               continue;
             }
             element = lineElement(lines, k);
@@ -306,7 +341,7 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
   position.line = line;
   /** The lines of buf[0, to); `base` is buf[0]'s input offset. */
   const batchOf = (buf: Buffer, base: number, to: number, final: boolean): LineBatch => {
-    const batch: LineBatch = { buf, starts: [], ends: [], lines: [], nexts: [], next: 0, bytesRead };
+    const batch = newLineBatch(buf, bytesRead);
     let start = 0;
     // A byte-order mark before the first line (that line is always whole here: see carry).
     if (first && to - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
@@ -314,24 +349,14 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
       const lf = buf.indexOf(0x0a, start);
       if (lf < 0 || lf >= to) break;
       const end = lf > start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
-      if (!isBlankBytes(buf, start, end)) {
-        batch.starts.push(start);
-        batch.ends.push(end);
-        batch.lines.push(line);
-        batch.nexts.push(base + lf + 1);
-      }
+      if (!isBlankBytes(buf, start, end)) addLine(batch, start, end, line, base + lf + 1);
       line += 1;
       start = lf + 1;
       first = false;
     }
     if (final) {
       const end = to > start && buf[to - 1] === 0x0d ? to - 1 : to;
-      if (!isBlankBytes(buf, start, end)) {
-        batch.starts.push(start);
-        batch.ends.push(end);
-        batch.lines.push(line);
-        batch.nexts.push(base + to);
-      }
+      if (!isBlankBytes(buf, start, end)) addLine(batch, start, end, line, base + to);
       carry = undefined;
     } else {
       carry = start < to ? buf.subarray(start, to) : undefined;
@@ -360,7 +385,7 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
   }
   const last = carry !== undefined ? batchOf(carry, carryBase, carry.length, true) : undefined;
   position.line = undefined;
-  if (last !== undefined && last.starts.length > 0) yield last;
+  if (last !== undefined && last.count > 0) yield last;
 }
 
 function isBlankBytes(buf: Buffer, start: number, end: number): boolean {
@@ -469,4 +494,9 @@ async function* arrayElements(source: AsyncIterable<Buffer>, file: string): Asyn
     }
     yield { elements, bytesRead };
   }
+}
+
+/** An element's text for the reject file, as textOf (chunks.ts) makes a record's. */
+function elementText(element: Element): () => string {
+  return () => element.text;
 }
