@@ -37,10 +37,10 @@ interface ElementBatch {
   bytesRead: number;
 }
 
-/** NDJSON lines as spans of a read buffer (no string is made for a line the byte encoder takes). */
 /**
- * The lines found in one read buffer. Typed arrays with a count: number arrays grown by push
- * were most of what a NDJSON load allocated (bench/README.md, Figures behind the code).
+ * NDJSON lines as spans of a read buffer (no string is made for a line the byte encoder takes).
+ * Typed arrays with a count: number arrays grown by push were most of what a NDJSON load
+ * allocated (bench/README.md, Figures behind the code).
  */
 interface LineBatch {
   buf: Buffer;

@@ -271,11 +271,6 @@ export class PsqlSession {
   }
 
   /**
-   * Runs what was typed in the shell (complete statements, meta-commands) as a script's lines are
-   * run; variables, \if branches, \timing and \pset stay for the next input. The writer is made
-   * again each time: the shell's settings (\x, \format, the terminal's width) may have changed.
-   */
-  /**
    * Whether `text`, typed at the shell, ends in a `COPY … FROM STDIN` or `\copy … from stdin`
    * with no data lines after it: the shell then reads them at its `>>` prompt, as psql does.
    */
@@ -298,6 +293,11 @@ export class PsqlSession {
     return awaits;
   }
 
+  /**
+   * Runs what was typed in the shell (complete statements, meta-commands) as a script's lines are
+   * run; variables, \if branches, \timing and \pset stay for the next input. The writer is made
+   * again each time: the shell's settings (\x, \format, the terminal's width) may have changed.
+   */
   async runText(text: string): Promise<void> {
     await checkScript(new ScriptReader(SHELL_INPUT, Buffer.from(text), this.variables));
     this.writer = this.makeWriter();
