@@ -3,6 +3,7 @@
 // empty string) while every record's input line and field count are known. TSV is COPY's text
 // format: tab-separated, backslash escapes, \N for NULL.
 import { InputError } from '../errors.js';
+import { scavengeAfterReading } from '../memory.js';
 import { RecordReader, textOf, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 
 const LF = 0x0a;
@@ -250,6 +251,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       }
       chunk = next.value;
       this.bytesRead += chunk.length;
+      scavengeAfterReading(chunk.length);
       if (this.bytesRead === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
     }
     if (this.pos < this.buf.length) {

@@ -3,7 +3,7 @@
 // json_populate_record does; a key first seen late widens the columns (see records()).
 import { StringDecoder } from 'node:string_decoder';
 import { InputError } from '../errors.js';
-import { capYoungGeneration } from '../memory.js';
+import { capYoungGeneration, scavengeAfterReading } from '../memory.js';
 import { RecordReader, textOf, type InputPosition, type MalformedHandler, type RecordChunk } from './chunks.js';
 import { copyTextValue, FlatRowBytesEncoder, FlatRowEncoder, JsonSyntaxError, parseJsonObject, RowBytes, type JsonField } from './json.js';
 import type { TargetColumn } from './target.js';
@@ -313,6 +313,7 @@ async function* decodedText(source: AsyncIterable<Buffer>): AsyncGenerator<{ tex
   let bytesRead = 0;
   let first = true;
   for await (const chunk of source) {
+    scavengeAfterReading(chunk.length);
     for (let at = 0; at < chunk.length; at += DECODE_BYTES) {
       const piece = chunk.subarray(at, at + DECODE_BYTES);
       bytesRead += piece.length;
@@ -366,6 +367,7 @@ async function* ndjsonLines(source: AsyncIterable<Buffer>, position: { line: num
   };
   for await (let chunk of source) {
     bytesRead += chunk.length;
+    scavengeAfterReading(chunk.length);
     let base = chunkBase;
     chunkBase += chunk.length;
     let head: LineBatch | undefined;
