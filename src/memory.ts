@@ -41,8 +41,9 @@ function gcFunction(): ((options?: { type: 'minor' }) => void) | undefined {
 /**
  * Input readers call this with each buffer read. A read buffer's memory is outside V8's heap,
  * freed only when a collection finds its small JS object dead; a load that allocates few JS
- * objects of its own collects seldom, and dead buffers then piled up (peak RSS 60 → 91 MiB for
- * 1M CSV rows: bench/README.md). A young-generation collection every 4 MiB read frees them.
+ * objects of its own collects seldom, and dead buffers then pile up, raising the peak RSS
+ * (bench/README.md, Figures behind the code). A young-generation collection every 4 MiB read
+ * frees them.
  */
 export function scavengeAfterReading(bytes: number): void {
   bytesSinceScavenge += bytes;
