@@ -89,12 +89,11 @@ export async function run(ctx) {
   ];
   const psql = ctx.tools.psql;
   if (psql !== undefined) {
-    const copy = `\\copy ${target} FROM '${csvFile.replace(/'/g, "''")}' csv header`;
-    sides.splice(1, 0, { key: 'psql', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copy]) });
+    sides.splice(1, 0, { key: 'psql', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(target, csvFile, true)]) });
     // psql itself on the two shapes the targets ask of pgfactory: the file's halves loaded at
     // once, and the load cut into the resume case's windows (each \copy its own transaction).
     const { halves, windowsScript } = psqlPieces(ctx, csvFile, target, WINDOWS);
-    const copyPiece = (file) => [psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${target} FROM '${file.replace(/'/g, "''")}' csv`];
+    const copyPiece = (file) => [psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(target, file)];
     sides.push(
       { key: 'psqlHalves', prepare: empty, run: () => runTogether(halves.map(copyPiece), ctx.runOptions) },
       { key: 'psqlWindows', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-f', windowsScript]) },
@@ -158,8 +157,13 @@ function psqlPieces(ctx, csvFile, target, windows) {
   });
   const halves = cut(2, 'half');
   const windowsScript = path.join(ctx.tmpDir, 'windows.sql');
-  fs.writeFileSync(windowsScript, cut(windows, 'window').map((file) => `\\copy ${target} FROM '${file.replace(/'/g, "''")}' csv\n`).join(''));
+  fs.writeFileSync(windowsScript, cut(windows, 'window').map((file) => `${copyCommand(target, file)}\n`).join(''));
   return { halves, windowsScript };
+}
+
+/** psql's `\copy` of a CSV file (with a header line or without) into `target`. */
+function copyCommand(target, file, header = false) {
+  return `\\copy ${target} FROM '${file.replace(/'/g, "''")}' csv${header ? ' header' : ''}`;
 }
 
 /** Runs the commands at once; the sample is the wall time until the last one ends. */

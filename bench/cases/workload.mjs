@@ -83,8 +83,7 @@ async function measure(ctx, names) {
   const stallRuns = [];
   for (let round = 0; round < ctx.runs; round += 1) {
     const running = benchJson(['-b', 'select-only', '--mode', 'pooled', '--rate', String(RATE), '-T', String(ctx.seconds)]);
-    await sleep((ctx.seconds / 2) * 1000);
-    setupSql(ctx, [`BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${STALL_S}); COMMIT`]);
+    await stallMidRun(ctx);
     const { sample, json } = await running;
     const pooled = json.modes.pooled;
     stallRuns.push({ seconds: sample.seconds, rssMiB: sample.rssMiB, value: pooled.latency_ms.p99, max_ms: pooled.latency_ms.max, lag_p99_ms: pooled.lag_ms.p99, ops_per_sec: pooled.ops_per_sec });
@@ -98,8 +97,7 @@ async function measure(ctx, names) {
   for (let round = 0; round < ctx.runs; round += 1) {
     const prefix = path.join(ctx.tmpDir, `stall-log-${round}`);
     const running = runTimed([ctx.tools.pgbench, '-n', '-b', 'select-only', '-R', String(RATE), '-T', String(ctx.seconds), '-l', '--log-prefix', prefix], ctx.runOptions);
-    await sleep((ctx.seconds / 2) * 1000);
-    setupSql(ctx, [`BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${STALL_S}); COMMIT`]);
+    await stallMidRun(ctx);
     const sample = await running;
     const latencies = transactionLatenciesMs(prefix);
     pgbenchStallRuns.push({ seconds: sample.seconds, rssMiB: sample.rssMiB, value: percentile(latencies, 0.99), max_ms: latencies.at(-1), ops: latencies.length });
@@ -127,6 +125,12 @@ async function measure(ctx, names) {
     note: `merged p50 ${mergedPooled.latency_ms.p50} / p99 ${mergedPooled.latency_ms.p99} ms (between the halves': ${within('p50') && within('p99')}), one run p50 ${singlePooled.latency_ms.p50} / p99 ${singlePooled.latency_ms.p99} ms; ops/s merged ${mergedPooled.ops_per_sec} vs one run ${singlePooled.ops_per_sec}`,
   }));
   return rows;
+}
+
+/** Half-way through a -T run started just before: another session holds a lock on pgbench_accounts for STALL_S. */
+async function stallMidRun(ctx) {
+  await sleep((ctx.seconds / 2) * 1000);
+  setupSql(ctx, [`BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(${STALL_S}); COMMIT`]);
 }
 
 /** Latencies (ms, ascending) from pgbench's per-transaction logs `prefix.*`: the third field is µs. */
