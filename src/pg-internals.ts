@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type Cursor from 'pg-cursor';
-import type { to as copyTo } from 'pg-copy-streams';
+import type { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 
 // ---------------------------------------------------------------------------------------------
 // pg: the client's protocol connection and its socket
@@ -252,6 +252,22 @@ export function handCopySocketBack(stream: CopyToStream, rest: Buffer): void {
 /** Drops pg-copy-streams' buffers once the COPY is over. Why: its `_cleanup()` is private. */
 export function releaseCopyStream(stream: CopyToStream): void {
   (stream as unknown as CopyStreamInternals)._cleanup();
+}
+
+// ---------------------------------------------------------------------------------------------
+// pg-copy-streams: COPY FROM, when the buffers written are out
+
+type CopyFromStream = ReturnType<typeof copyFrom>;
+
+/**
+ * Whether a COPY FROM stream and pg's socket under it have handed every byte written to them to
+ * the kernel: only then may a buffer written be filled again. Why: pg-copy-streams passes each
+ * buffer to the socket as it is (no copy) and keeps the socket in its private `connection`; a
+ * write's callback fires once the socket took the buffer, not once it sent it.
+ */
+export function copyFromFlushed(stream: CopyFromStream): boolean {
+  const socket = (stream as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  return socket !== undefined && stream.writableLength === 0 && socket.writableLength === 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from './support/server.js';
 
 const S = 'insert_par';
 const T = `${S}.t`;
-// More records than one parallel batch (50000), so every worker gets some.
+// More records than one parallel batch (20,000), so every worker gets some.
 const N = 120_000;
 let dir: string;
 
@@ -68,6 +68,35 @@ describe('--jobs', () => {
       expect(await prepared()).toEqual([]);
     }, 180_000);
   }
+
+  // Each batch's bytes are copied into a buffer that is filled again once they are sent: far
+  // more batches than buffers here, so a buffer filled too early would change rows.
+  it('batches pass through buffers used again: 400,000 rows of csv and ndjson, exact contents', async () => {
+    const rows = 400_000;
+    const wide = (i: number) => `${name(i)} ${'w'.repeat(i % 50)}`;
+    const csv = ['id,name,n'];
+    const ndjson: string[] = [];
+    for (let i = 1; i <= rows; i += 1) {
+      const text = wide(i);
+      csv.push(`${i},${text.includes(',') ? `"${text.replace(/"/g, '""')}"` : text},${i % 97}`);
+      ndjson.push(JSON.stringify({ id: i, name: text, n: i % 97 }));
+    }
+    fs.writeFileSync(path.join(dir, 'many.csv'), `${csv.join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'many.ndjson'), `${ndjson.join('\n')}\n`);
+    await sql(`DROP TABLE IF EXISTS ${S}.many_ref; CREATE TABLE ${S}.many_ref (id int PRIMARY KEY, name text NOT NULL, n int)`);
+    await sql(
+      `INSERT INTO ${S}.many_ref SELECT id, CASE WHEN id % 1000 = 0 THEN 'quoted, "line"' || E'\\n' || 'break ' || id ELSE 'name ' || id END || ' ' || repeat('w', id % 50), id % 97 FROM generate_series(1, ${rows}) id`,
+    );
+    const reference = await contents(`${S}.many_ref`);
+    expect(reference.n).toBe(String(rows));
+    await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check`);
+    for (const file of ['many.csv', 'many.ndjson']) {
+      await sql(`TRUNCATE ${T}`);
+      const result = await insert([T, '-f', file, '--jobs', '2']);
+      expect(result.stderr).toMatch(new RegExp(`^inserted ${rows} rows into insert_par\\.t in \\S+ s \\(\\d+ rows/s\\) with 2 workers\\n$`));
+      expect(await contents()).toEqual(reference);
+    }
+  }, 180_000);
 
   it('a failing row in the second worker: exact line, nothing committed, no prepared transaction', async () => {
     // The CHECK rejects n = 96: first at id 96 — so move the failure past the first batch.

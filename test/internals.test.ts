@@ -9,16 +9,17 @@ import path from 'node:path';
 import Table from 'cli-table3';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queryMessage, SkippingQuery, type ResultPaths } from '../src/bench/skipping-query.js';
 import { copyOutStream } from '../src/copy-out.js';
 import {
-  backendKey, cliTableWidth, connectionSocket, copyToStreamClass, destroyClientSocket, endWithoutWaiting, embeddedBinDir, embeddedPlatformPackage,
+  backendKey, cliTableWidth, connectionSocket, copyFromFlushed, copyToStreamClass, destroyClientSocket, endWithoutWaiting, embeddedBinDir, embeddedPlatformPackage,
   isConnectionLost, isConnectTimeout, isNoSslOnServer, libpqConnectionLossText, onConnectPhases, pgpassHelper, sendCancelRequest, tagKeepingCursor,
   takeSocketData,
 } from '../src/pg-internals.js';
 import { databaseUrl, ROOT, runCli, sql } from './helpers.js';
+import { pollUntil } from './support/cli.js';
 
 const require = createRequire(import.meta.url);
 
@@ -269,6 +270,27 @@ describe('pg-cursor', () => {
 });
 
 describe('pg-copy-streams', () => {
+  assumption('pg-copy-streams', "from() writes our buffers to pg's socket as they are, and copyFromFlushed says when they are out", async () => {
+    await withClient(async (client) => {
+      await client.query('CREATE TEMP TABLE flushed_copy (i int, t text)');
+      const rows = 400_000;
+      const text = Array.from({ length: rows }, (_, i) => `${i}\t${'x'.repeat(60)}\n`).join('');
+      const data = Buffer.from(text);
+      const stream = client.query(copyFrom('COPY flushed_copy FROM STDIN'));
+      const done = new Promise<void>((resolve, reject) => stream.on('finish', resolve).on('error', reject));
+      stream.write(data);
+      // Some 26 MB cannot all be in the kernel yet: part still waits in the socket.
+      expect(copyFromFlushed(stream)).toBe(false);
+      expect(await pollUntil(async () => copyFromFlushed(stream), 60_000)).toBe(true);
+      // Out means out: filling the buffer again changes nothing the server receives.
+      data.fill(0x7a);
+      stream.end();
+      await done;
+      const found = await client.query<{ count: string; sum: string; bad: string }>("SELECT count(*), sum(i), count(*) FILTER (WHERE t <> repeat('x', 60)) AS bad FROM flushed_copy");
+      expect(found.rows[0]).toEqual({ count: String(rows), sum: String((rows * (rows - 1)) / 2), bad: '0' });
+    });
+  }, 120_000);
+
   assumption('pg-copy-streams', 'to() builds an instance of a class whose _parse, _detach and _cleanup and _buffer.push we use', () => {
     const CopyToStream = copyToStreamClass(copyTo);
     const proto = CopyToStream.prototype as unknown as Record<string, unknown>;

@@ -1,6 +1,8 @@
 // Case 4, bench accuracy: `pgfactory bench` against pgbench on the same one-statement script.
-// fresh: connect + close time vs pgbench -C "average connection time" (which includes the
-// close), within ±25 %; pooled: ops/s ≥ 0.8× pgbench tps at 1 client, ≥ 0.5× at 4 clients.
+// fresh: the time an operation waits for its connection (connect_ms) vs pgbench -C "average
+// connection time" (connect + PQfinish, which returns once Terminate is sent, as pgfactory's
+// close in the background), within ±25 %, and ops/s vs tps for information; pooled: ops/s ≥ 0.8×
+// pgbench tps at 1 client, ≥ 0.5× at 4 clients.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,7 @@ export function parsePgbench(output) {
 }
 
 export async function run(ctx) {
-  const names = ['bench fresh: connect+close, 1 client', 'bench pooled: ops/s, 1 client', 'bench pooled: ops/s, 4 clients', 'bench pooled: vs node+pg loop (info)'];
+  const names = ['bench fresh: connect, 1 client', 'bench pooled: ops/s, 1 client', 'bench pooled: ops/s, 4 clients', 'bench pooled: vs node+pg loop (info)', 'bench fresh: ops/s, 1 client (info)'];
   if (!hasCommand(ctx, 'bench')) return names.slice(0, 3).map((name) => skippedRow(name, 'pgfactory bench is not available in this build'));
   if (ctx.tools.pgbench === undefined) return names.slice(0, 3).map((name) => skippedRow(name, 'pgbench not on PATH'));
 
@@ -42,8 +44,10 @@ export async function run(ctx) {
   const variants = [
     {
       name: names[0], unit: 'ms', target: { ratioMin: 0.75, ratioMax: 1.25 }, referenceName: 'pgbench -C',
-      pgfactory: pgfactory('fresh', 1, 1, (report) => report.connect_ms.avg + report.close_ms.avg),
+      pgfactory: pgfactory('fresh', 1, 1, (report) => report.connect_ms.avg),
       reference: pgbench(1, 1, true, (parsed) => parsed.connectMs),
+      // The whole operation, connection included: the same runs' ops/s against pgbench's tps.
+      throughput: names[4],
     },
     {
       name: names[1], unit: 'ops/s', target: { ratioMin: 0.8 }, referenceName: 'pgbench',
@@ -72,6 +76,9 @@ export async function run(ctx) {
       name: variant.name, unit: variant.unit, target: variant.target, referenceName: variant.referenceName,
       pgfactory, reference: summarise(samples.pgbench, 'value'),
     }));
+    if (variant.throughput !== undefined) {
+      rows.push(makeRow({ name: variant.throughput, unit: 'ops/s', pgfactory: summarise(samples.pgfactory, 'ops_per_sec'), reference: summarise(samples.pgbench, 'tps'), referenceName: 'pgbench -C' }));
+    }
     if (variant.ceiling !== undefined) {
       ceilingRow = makeRow({ name: names[3], unit: variant.unit, pgfactory, reference: summarise(samples['node-pg'], 'value'), referenceName: 'node+pg loop' });
     }

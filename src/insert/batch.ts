@@ -14,6 +14,8 @@ export class Batch {
   bytes = 0;
   /** Where the record after its last one starts in the input, when the reader knows. */
   next: InputPosition | undefined;
+  /** The buffer that holds all its bytes, when packInto() moved them there. */
+  buffer: Buffer | undefined;
 
   /**
    * @param columns the columns its records fill (JSON input may widen them between batches)
@@ -77,6 +79,20 @@ export class Batch {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Copies the bytes of its pieces (kept batches only) into `buffer`, at least `bytes` long, and
+   * makes each piece a view of its copy: the read buffers they were views of are free.
+   */
+  packInto(buffer: Buffer): void {
+    let at = 0;
+    for (const piece of this.pieces) {
+      const length = piece.data.copy(buffer, at);
+      piece.data = buffer.subarray(at, at + length);
+      at += length;
+    }
+    this.buffer = buffer;
   }
 
   /** Bytes of records [from, to) (kept batches only). */

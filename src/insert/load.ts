@@ -11,6 +11,7 @@ import { InterruptedError, ServerError } from '../errors.js';
 import { RAW_TEXT_TYPES } from '../factory.js';
 import type { Row } from '../output/values.js';
 import { isDatabaseError } from '../db-errors.js';
+import { copyFromFlushed } from '../pg-internals.js';
 import { quoteIdent, quoteLiteral } from '../sql.js';
 import { Batch, BatchCutter, type DoneRange } from './batch.js';
 import type { RecordChunk } from './chunks.js';
@@ -116,15 +117,17 @@ async function writeCopy(stream: CopyStream, data: Buffer, failure: () => Error 
 
 /**
  * One `COPY … FROM STDIN` fed from `next()` until it returns undefined; resolves with the row
- * count. An input failure (malformed row, read error) abandons the COPY so the server rolls it
- * back; a server error is thrown as the server's.
+ * count. `next` may ask `flushed()` whether every buffer it gave so far is out (then it may fill
+ * them again). An input failure (malformed row, read error) abandons the COPY so the server rolls
+ * it back; a server error is thrown as the server's.
  */
-export async function copyIn(client: pg.Client, sql: string, next: () => Promise<Buffer | undefined> | Buffer | undefined): Promise<number> {
+export async function copyIn(client: pg.Client, sql: string, next: (flushed: () => boolean) => Promise<Buffer | undefined> | Buffer | undefined): Promise<number> {
   const stream = client.query(copyFrom(sql));
   let error: Error | undefined;
   stream.on('error', (e: Error) => (error ??= e));
+  const flushed = () => copyFromFlushed(stream);
   try {
-    for (let data = await next(); data !== undefined; data = await next()) await writeCopy(stream, data, () => error);
+    for (let data = await next(flushed); data !== undefined; data = await next(flushed)) await writeCopy(stream, data, () => error);
     stream.end();
     await finished(stream);
   } catch (e) {
@@ -209,10 +212,11 @@ export class Loader {
    * Parallel workers, strict path: `first` and the batches `next()` gives, in one COPY (each COPY
    * fills a ring of shared buffers of its own, and a new backend pays a page fault for each page
    * of it that it has not touched yet: bench/README.md). `next` returns undefined
-   * to end the COPY. An error names its input line from the batches' own line maps, kept for the
-   * COPY's whole length (their bytes are not).
+   * to end the COPY; `sentBatch` gets each batch once all its bytes are written to the COPY, with
+   * copyIn's `flushed`. An error names its input line from the batches' own line maps, kept for
+   * the COPY's whole length (their bytes are not).
    */
-  async copyBatches(first: Batch, next: () => Promise<Batch | undefined>, sentBatch: (batch: Batch) => void): Promise<void> {
+  async copyBatches(first: Batch, next: () => Promise<Batch | undefined>, sentBatch: (batch: Batch, flushed: () => boolean) => void): Promise<void> {
     const sent = new Batch(first.columns, first.firstRecord, false);
     const parts: Buffer[] = [];
     const take = (batch: Batch) => {
@@ -226,9 +230,9 @@ export class Loader {
     take(first);
     let copied: number;
     try {
-      copied = await copyIn(this.client, this.copySql(first.columns), async () => {
+      copied = await copyIn(this.client, this.copySql(first.columns), async (flushed) => {
         while (parts.length === 0) {
-          if (batch !== undefined) sentBatch(batch);
+          if (batch !== undefined) sentBatch(batch, flushed);
           batch = await next();
           if (batch === undefined) return undefined;
           take(batch);

@@ -24,6 +24,8 @@ const PARALLEL_BATCH_RECORDS = 20_000;
 const PARALLEL_BATCH_BYTES = 4 * 1024 * 1024;
 /** Batches one worker sends in one COPY (see copyBatches). */
 const COPY_BATCHES = 64;
+/** A batch buffer: a batch stops taking records past PARALLEL_BATCH_BYTES, with room for the last piece. */
+const BATCH_BUFFER_BYTES = PARALLEL_BATCH_BYTES + (1 << 20);
 
 const GID_PREFIX = 'pgfactory insert ';
 
@@ -83,6 +85,9 @@ export async function loadParallel(
   // The reader runs ahead of the workers: up to `jobs` batches wait ready (plus one per worker in
   // flight and the one being read), so memory stays bounded.
   const ready = new BatchQueue(jobs);
+  // Batches queued, one in flight per worker, one being read, and those whose bytes are still on
+  // their way to the kernel.
+  const buffers = new BatchBuffers(3 * jobs + 2);
   const readBatch = async (): Promise<Batch | undefined> => {
     const batch = await cutter.open(true);
     if (batch === undefined) return undefined;
@@ -93,6 +98,7 @@ export async function loadParallel(
       batch.add(piece);
       options.onSent?.(piece.lines.length, piece.bytesRead);
     }
+    buffers.pack(batch);
     return batch;
   };
   const readAll = async (): Promise<void> => {
@@ -116,6 +122,8 @@ export async function loadParallel(
         // One COPY for many batches, a new one where JSON input widens the columns and every
         // COPY_BATCHES batches (the line maps of what one COPY sent stay in memory until it ends).
         let pending = await nextBatch();
+        // Batches written to the COPY whose bytes may still wait in the socket.
+        const unflushed: Batch[] = [];
         while (pending !== undefined && failure === undefined) {
           const first: Batch = pending;
           pending = undefined;
@@ -133,8 +141,14 @@ export async function loadParallel(
               taken += 1;
               return batch;
             },
-            (batch) => collectAfterSending(batch.bytes),
+            (batch, flushed) => {
+              unflushed.push(batch);
+              if (flushed()) buffers.release(unflushed.splice(0));
+              collectAfterSending(batch.bytes);
+            },
           );
+          // The COPY is over: all its bytes are out.
+          buffers.release(unflushed.splice(0));
           if (pending === undefined && failure === undefined) pending = await nextBatch();
         }
       } else {
@@ -149,6 +163,7 @@ export async function loadParallel(
             await loader.commit(options.onWindowCommit && ((c) => options.onWindowCommit!(c, window, loader.result.rows - rowsBefore)));
             committedRows += loader.result.rows - rowsBefore;
           }
+          buffers.release([batch]);
           collectAfterSending(batch.bytes);
         }
       }
@@ -198,6 +213,33 @@ async function commitPrepared(client: pg.Client, gid: string): Promise<void> {
     await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
   } catch {
     await client.query(`COMMIT PREPARED ${quoteLiteral(gid)}`);
+  }
+}
+
+/**
+ * Buffers that hold one batch's bytes each, filled again once a batch is out. A batch's records
+ * are otherwise views of the read buffers they came in: those buffers then live as long as the
+ * batch, reach V8's old generation and are freed only by a full collection, so the load kept
+ * taking fresh memory, a page fault for every new page (bench/README.md, Figures behind the code).
+ * Copying a batch costs less than that. A batch too large for one buffer keeps its views.
+ */
+class BatchBuffers {
+  private readonly free: Buffer[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  pack(batch: Batch): void {
+    if (batch.bytes > BATCH_BUFFER_BYTES) return;
+    batch.packInto(this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES));
+  }
+
+  /** Batches whose bytes are out (sent to the kernel, or never to be sent): their buffers are free. */
+  release(batches: Batch[]): void {
+    for (const batch of batches) {
+      const buffer = batch.buffer;
+      batch.buffer = undefined;
+      if (buffer !== undefined && this.free.length < this.keep) this.free.push(buffer);
+    }
   }
 }
 
