@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { InputError, ServerError, UsageError } from './errors.js';
 import type { ConnectionFactory } from './factory.js';
@@ -280,7 +280,43 @@ function summaryOf(options: InsertOptions, table: string, values: Partial<Insert
 
 type Reader = DelimitedReader | JsonReader;
 
-function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; name: string; size: number | undefined } {
+/** Buffers fileInTurns() fills in turn: the chunk being read, the one before (a line cut by its end), one read ahead, one spare. */
+const TURN_BUFFERS = 4;
+const READ_BYTES = 1 << 18;
+
+/**
+ * A file read into a few buffers in turn instead of a fresh one per read, for a reader done with
+ * each chunk before it asks for the one after next (NDJSON: each line is copied into a COPY row or
+ * decoded). Fresh 256 KiB buffers cost page faults and collections (bench/README.md, Figures
+ * behind the code). Blocking reads, as psql/reader.ts: from the page cache they take microseconds.
+ */
+function fileInTurns(file: string, start = 0): Readable {
+  function* chunks(): Generator<Buffer> {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buffers = Array.from({ length: TURN_BUFFERS }, () => Buffer.allocUnsafeSlow(READ_BYTES));
+      let position = start;
+      for (let turn = 0; ; turn += 1) {
+        const buffer = buffers[turn % TURN_BUFFERS];
+        const bytesRead = fs.readSync(fd, buffer, 0, READ_BYTES, position);
+        if (bytesRead === 0) return;
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  // One chunk read ahead at most, so no chunk is read into a buffer still in use.
+  return Readable.from(chunks(), { highWaterMark: 1 });
+}
+
+/** Whether the reader of `format` lets go of each read chunk in time for fileInTurns (not when it keeps records for a reject file). */
+function readsInTurns(format: InputFormat, options: InsertOptions): boolean {
+  return format === 'ndjson' && options.onError !== 'skip';
+}
+
+function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { stream: Readable; name: string; size: number | undefined } {
   if (options.file === '-') return { stream: io.stdin(), name: 'stdin', size: undefined };
   const file = options.file!;
   let size: number | undefined;
@@ -291,11 +327,11 @@ function openInput(options: InsertOptions, io: InsertIo): { stream: Readable; na
   } catch (error) {
     throw new UsageError(`cannot read "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return { stream: fs.createReadStream(file, { highWaterMark: 1 << 18 }), name: file, size };
+  return { stream: inTurns && size !== undefined ? fileInTurns(file) : fs.createReadStream(file, { highWaterMark: READ_BYTES }), name: file, size };
 }
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
-  const input = openInput(options, io);
+  const input = openInput(options, io, readsInTurns(format, options));
   // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
   const resumable = options.commitEvery !== undefined && !options.dryRun;
   const { fingerprint, source } = resumable ? await fingerprintInput(input, format) : { fingerprint: '', source: input.stream as AsyncIterable<Buffer> };
@@ -360,7 +396,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         }
         // A resumed file load (CSV, TSV, NDJSON) reads on from the first record no earlier run committed.
         const seekable = (reader instanceof DelimitedReader || format === 'ndjson') && !skip;
-        const seek = progress?.seek !== undefined && seekable ? seekableFrom(input, progress.seek.next) : undefined;
+        const seek = progress?.seek !== undefined && seekable ? seekableFrom(input, progress.seek.next, readsInTurns(format, options)) : undefined;
         if (seek !== undefined) {
           streams.push(seek.stream);
           reader.restartAt(seek.stream, progress!.seek!.next);
@@ -416,7 +452,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
  * The file read from `position` on, when it is a regular file whose byte before that position
  * ends a line (else the resumed load reads it from the start and skips what is done).
  */
-function seekableFrom(input: { name: string; size: number | undefined }, position: InputPosition): { stream: Readable } | undefined {
+function seekableFrom(input: { name: string; size: number | undefined }, position: InputPosition, inTurns: boolean): { stream: Readable } | undefined {
   if (input.size === undefined || position.byte > input.size) return undefined;
   if (position.byte > 0) {
     const before = Buffer.alloc(1);
@@ -428,7 +464,7 @@ function seekableFrom(input: { name: string; size: number | undefined }, positio
     }
     if (before[0] !== 0x0a) return undefined;
   }
-  return { stream: fs.createReadStream(input.name, { start: position.byte, highWaterMark: 1 << 18 }) };
+  return { stream: inTurns ? fileInTurns(input.name, position.byte) : fs.createReadStream(input.name, { start: position.byte, highWaterMark: READ_BYTES }) };
 }
 
 /** Which columns the input fills, checked against the table before any data is sent. */
