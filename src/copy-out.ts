@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { Submittable } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { scavengeAfterReading } from './memory.js';
 import { copyToStreamClass, handCopySocketBack, releaseCopyStream } from './pg-internals.js';
 
 const COPY_DATA = 0x64; // d
@@ -55,6 +56,8 @@ class CompactingCopyOut extends CopyStreamQuery {
 
   /** Replaces pg-copy-streams' parser (see copyToStreamClass); returns whether the consumer still wants data. */
   _parse(chunk: Buffer): boolean {
+    // The chunks are passed on as they are and die soon after, with little other garbage.
+    scavengeAfterReading(chunk.length);
     let buf = chunk;
     if (this.pendingHeader !== null) {
       buf = Buffer.concat([this.pendingHeader, chunk]);

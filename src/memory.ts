@@ -39,11 +39,11 @@ function gcFunction(): ((options?: { type: 'minor' }) => void) | undefined {
 }
 
 /**
- * Input readers call this with each buffer read. A read buffer's memory is outside V8's heap,
- * freed only when a collection finds its small JS object dead; a load that allocates few JS
- * objects of its own collects seldom, and dead buffers then pile up, raising the peak RSS
- * (bench/README.md, Figures behind the code). A young-generation collection every 4 MiB read
- * frees them.
+ * Input readers, and the COPY TO parser for each socket chunk, call this with each buffer read. A
+ * read buffer's memory is outside V8's heap, freed only when a collection finds its small JS
+ * object dead; a load or export that allocates few JS objects of its own collects seldom, and
+ * dead buffers then pile up, raising the peak RSS (bench/README.md, Figures behind the code). A
+ * young-generation collection every 4 MiB read frees them.
  */
 export function scavengeAfterReading(bytes: number): void {
   bytesSinceScavenge += bytes;

@@ -233,7 +233,7 @@ class BatchBuffers {
     batch.packInto(this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES));
   }
 
-  /** Batches whose bytes are out (sent to the kernel, or never to be sent): their buffers are free. */
+  /** Batches whose bytes are out (handed to the kernel): their buffers may be filled again. */
   release(batches: Batch[]): void {
     for (const batch of batches) {
       const buffer = batch.buffer;
