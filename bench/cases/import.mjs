@@ -23,7 +23,8 @@ export async function run(ctx) {
     setupSql(ctx, `TRUNCATE ${target}`);
     trySetupSql(ctx, 'CHECKPOINT');
   };
-  // An upsert rewrites every row: vacuum the dead versions away so each run starts alike.
+  // The upsert finds every row up to date and writes none (see conflictAndReturning in
+  // src/insert/load.ts); an older build rewrote them all. Vacuum so each run starts alike either way.
   const tidyFull = () => {
     setupSql(ctx, `VACUUM ${full}`);
     trySetupSql(ctx, 'CHECKPOINT');
