@@ -311,11 +311,6 @@ function fileInTurns(file: string, start = 0): Readable {
   return Readable.from(chunks(), { highWaterMark: 1 });
 }
 
-/** Whether the reader of `format` lets go of each read chunk in time for fileInTurns (not when it keeps records for a reject file). */
-function readsInTurns(format: InputFormat, options: InsertOptions): boolean {
-  return format === 'ndjson' && options.onError !== 'skip';
-}
-
 function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { stream: Readable; name: string; size: number | undefined } {
   if (options.file === '-') return { stream: io.stdin(), name: 'stdin', size: undefined };
   const file = options.file!;
@@ -331,11 +326,13 @@ function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { st
 }
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
-  const input = openInput(options, io, readsInTurns(format, options));
+  const skip = options.onError === 'skip';
+  // The NDJSON reader lets go of each read chunk in time for fileInTurns, unless it keeps records for a reject file.
+  const inTurns = format === 'ndjson' && !skip;
+  const input = openInput(options, io, inTurns);
   // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
   const resumable = options.commitEvery !== undefined && !options.dryRun;
   const { fingerprint, source } = resumable ? await fingerprintInput(input, format) : { fingerprint: '', source: input.stream as AsyncIterable<Buffer> };
-  const skip = options.onError === 'skip';
   let malformedCount = 0;
   let rejects: RejectFile | undefined;
   const onMalformed = (record: Malformed) => {
@@ -396,7 +393,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
         }
         // A resumed file load (CSV, TSV, NDJSON) reads on from the first record no earlier run committed.
         const seekable = (reader instanceof DelimitedReader || format === 'ndjson') && !skip;
-        const seek = progress?.seek !== undefined && seekable ? seekableFrom(input, progress.seek.next, readsInTurns(format, options)) : undefined;
+        const seek = progress?.seek !== undefined && seekable ? seekableFrom(input, progress.seek.next, inTurns) : undefined;
         if (seek !== undefined) {
           streams.push(seek.stream);
           reader.restartAt(seek.stream, progress!.seek!.next);
