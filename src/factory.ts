@@ -3,6 +3,7 @@
 // `pooled` (reused from a bounded pool). Modelled on psycopg_pool: one front door,
 // `withConnection(fn)`, that always gives the connection back; `close()`; stats with fixed names.
 import fs from 'node:fs';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +51,8 @@ export interface FactoryOptions {
    * at all (a command that ends right after; onClose and close_ms do not see these closes).
    */
   endWithoutWaiting?: boolean;
+  /** Makes the socket of each connection that does not use TLS (pg's `stream` option). */
+  plainSocket?: () => Socket;
 }
 
 /** Where the time to open one connection went, in milliseconds. */
@@ -369,6 +372,7 @@ export function createConnectionFactory(settings: ConnectionSettings, options: F
       return slot.settings.password;
     };
     if (connectTimeoutMs > 0) config.connectionTimeoutMillis = connectTimeoutMs;
+    if (config.ssl === false && options.plainSocket !== undefined) config.stream = options.plainSocket;
     return config;
   }
 

@@ -10,7 +10,7 @@ import type { ConnectionSettings } from '../settings.js';
 import { ScriptChooser, ScriptClient, type ScriptVariables } from './script/execute.js';
 import { PgPrng } from './script/random.js';
 import { parseScript, type QueryMode, type ScriptSource } from './script/script.js';
-import type { ResultPaths } from './skipping-query.js';
+import { readingSocket, type ResultPaths } from './skipping-query.js';
 import { LatencyRecorder, type SerializedLatency } from './stats.js';
 
 export interface RunnerSpec {
@@ -138,6 +138,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
     poolSize: spec.poolSize,
     // As pgbench -C: the next operation does not wait for the previous backend's exit.
     closeInBackground: true,
+    plainSocket: readingSocket,
     onConnect: (timing) => {
       if (!recording) return;
       connect.record(timing.total_ms);

@@ -5,7 +5,9 @@
 // clients on 2 cores the client's CPU per operation competes with the server's, and pg's parser
 // was the larger part of it (figures in bench/README.md). Where pg's socket cannot be shared the
 // query goes through pg's own parser; `ResultPaths` counts which way each query went.
-import type { Socket } from 'node:net';
+// A plain (unencrypted) bench connection reads into one reused buffer (`readingSocket`), not into a
+// new Buffer and a stream 'data' event per read.
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import type pg from 'pg';
 import { connectionSocket, sendCopyFail, sendQuery, takeSocketData } from '../pg-internals.js';
 
@@ -16,6 +18,7 @@ const ERROR_RESPONSE = 0x45; // E
 const COPY_IN_RESPONSE = 0x47; // G
 const COPY_BOTH_RESPONSE = 0x57; // W
 const MESSAGE_HEADER = 5;
+const READ_BUFFER_BYTES = 64 * 1024;
 
 type DataHandler = (chunk: Buffer) => void;
 
@@ -52,28 +55,51 @@ function messageText(message: Buffer): string {
 export type StatementDone = (error?: Error) => void;
 
 /**
- * Takes the place of pg's 'data' listener on one socket (once, for the connection's life) and
- * gives pg every byte that no skipping query claims.
+ * Sees a socket's bytes before pg does and gives pg every byte that no skipping query claims:
+ * either in place of pg's 'data' listener (`onData`), or as the `onread` callback of a socket made
+ * by `readingSocket` (`onRead`), whose buffer is read into again, so what pg gets is copied.
  */
 class SocketRouter {
   active: SkippingQuery | undefined;
-  // pg's own 'data' listener, set once this router has taken its place.
+  // pg's own 'data' listener, set once this router has taken its place (or the socket's 'data' event).
   pgHandler: DataHandler = () => undefined;
 
   readonly onData = (chunk: Buffer): void => {
-    const query = this.active;
-    if (query === undefined) {
-      this.pgHandler(chunk);
-      return;
-    }
-    const rest = query.skip(chunk);
-    if (rest === undefined) return;
-    this.active = undefined;
-    this.pgHandler(rest);
+    const rest = this.claim(chunk);
+    if (rest !== undefined) this.pgHandler(rest);
   };
+
+  readonly onRead = (bytes: number, buffer: Buffer): void => {
+    const rest = this.claim(buffer.subarray(0, bytes));
+    if (rest !== undefined) this.pgHandler(Buffer.from(rest));
+  };
+
+  /** The bytes that are pg's, if any. */
+  private claim(chunk: Buffer): Buffer | undefined {
+    const query = this.active;
+    if (query === undefined) return chunk;
+    const rest = query.skip(chunk);
+    if (rest !== undefined) this.active = undefined;
+    return rest;
+  }
 }
 
 const routers = new WeakMap<Socket, SocketRouter | null>();
+
+/**
+ * A socket for pg's `stream` option (plain TCP or unix socket only: TLS reads the socket's handle
+ * itself) whose reads land in one buffer, given to its router; pg's 'data' listener gets its bytes
+ * through the socket's 'data' event, which otherwise stays silent.
+ */
+export function readingSocket(): Socket {
+  const router = new SocketRouter();
+  // Node's Socket takes `onread` (as connect() does) since 15.8; @types/node lists it for connect() only.
+  const options = { onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: router.onRead } } as SocketConstructorOpts;
+  const socket = new Socket(options);
+  router.pgHandler = (chunk) => socket.emit('data', chunk);
+  routers.set(socket, router);
+  return socket;
+}
 
 function routerFor(socket: Socket): SocketRouter | undefined {
   let router = routers.get(socket);
