@@ -374,7 +374,7 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     expect(screen()).toMatch(/^meta exit=0$/m);
   });
 
-  it('COPY and \\copy from stdin typed at the prompt take the lines typed at >> up to \\.; Ctrl-C there cancels the COPY', async () => {
+  it('COPY and \\copy from stdin typed at the prompt take the lines typed at >> up to \\. or Ctrl-D; Ctrl-C there cancels the COPY', async () => {
     const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
     await sql(`CREATE TABLE ${SCHEMA}.typed (n int, word text)`);
     await freshScreen();
@@ -403,10 +403,21 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes('4,four'), 'the typed data line');
     tmux('send-keys', '-t', TARGET, 'C-c');
     await waitForScreen((text) => text.includes('pgfactory: COPY cancelled; nothing was sent') && text.trimEnd().endsWith(`${db}=>`), 'the cancelled COPY');
+
+    // Ctrl-D at >> ends the data as \. does; the shell goes on, as psql's does.
+    await freshShellScreen(db);
+    typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
+    await dataPrompt('the data prompt before Ctrl-D');
+    typeLine('5,five');
+    await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes('5,five'), 'the typed data line');
+    tmux('send-keys', '-t', TARGET, 'C-d');
+    await waitForScreen((text) => /^COPY 1$/m.test(text) && text.trimEnd().endsWith(`${db}=>`), 'the COPY tag after Ctrl-D');
+    typeLine(`SELECT count(*) AS typed_rows FROM ${SCHEMA}.typed;`);
+    await waitForScreen((text) => /typed_rows/.test(text) && /│\s+4\s+│/.test(text) && text.trimEnd().endsWith(`${db}=>`), 'a query after Ctrl-D at >>');
     typeLine('\\q');
     await waitForScreen((shown) => /^copy exit=\d+$/m.test(shown), 'the shell to end');
     expect(screen()).toMatch(/^copy exit=0$/m);
-    expect(await sql(`SELECT n, word FROM ${SCHEMA}.typed ORDER BY n`)).toEqual([{ n: 1, word: 'one' }, { n: 2, word: 'two, quoted' }, { n: 3, word: 'three' }]);
+    expect(await sql(`SELECT n, word FROM ${SCHEMA}.typed ORDER BY n`)).toEqual([{ n: 1, word: 'one' }, { n: 2, word: 'two, quoted' }, { n: 3, word: 'three' }, { n: 5, word: 'five' }]);
   });
 
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {

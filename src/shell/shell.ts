@@ -114,6 +114,9 @@ class Shell implements ShellHost {
   private copyCancelled = false;
   private queued: string[] = [];
   private closed = false;
+  /** Ctrl-D closed the line editor at a `>>` prompt: open another for the next prompt. */
+  private reopenPrompt = false;
+  private terminating = false;
 
   constructor(private readonly core: ShellCore, private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
     this.formats = core.outputFormats;
@@ -152,43 +155,7 @@ class Shell implements ShellHost {
     // Connect now: a wrong password or an unreachable server ends the command before any prompt.
     this.status = await factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
     this.io.stdout.write(`pgfactory: connected to ${this.conninfo().replace(/^You are connected to /, '')}\nType \\? for help, \\q or Ctrl-D to quit.\n`);
-    this.rl = readline.createInterface({
-      input: this.io.stdin,
-      output: this.io.stdout,
-      terminal: true,
-      history: this.history.load(),
-      historySize: 1000,
-      removeHistoryDuplicates: true,
-      completer: (line: string, callback: (error: Error | null, result: [string[], string]) => void) => this.complete(line, callback),
-    });
-    this.rl.on('line', (line) => {
-      const waiting = this.waiting;
-      if (waiting === undefined) return void this.queued.push(line);
-      this.waiting = undefined;
-      this.hold();
-      waiting(line);
-    });
-    this.rl.on('close', () => {
-      this.closed = true;
-      this.waiting?.(null);
-    });
-    // At the prompt (raw mode) Ctrl-C arrives as a key: it clears the line and the query buffer.
-    this.rl.on('SIGINT', () => {
-      this.io.stdout.write('^C\n');
-      const rl = this.rl as unknown as { line: string; cursor: number };
-      rl.line = '';
-      rl.cursor = 0;
-      if (this.copying) {
-        this.copyCancelled = true;
-        const waiting = this.waiting;
-        this.waiting = undefined;
-        this.hold();
-        return waiting?.(null);
-      }
-      this.pending = [];
-      this.rl.setPrompt(this.promptText());
-      this.rl.prompt();
-    });
+    this.openPrompt();
     // While a statement runs the terminal is in cooked mode: Ctrl-C is a signal, and cancels it.
     const onSignal = () => {
       this.stopWatch?.abort();
@@ -196,6 +163,7 @@ class Shell implements ShellHost {
     };
     const onTerminate = () => {
       onSignal();
+      this.terminating = true;
       this.rl.close();
     };
     process.on('SIGINT', onSignal);
@@ -217,6 +185,52 @@ class Shell implements ShellHost {
     }
   }
 
+  /** The line editor at the prompt, with its key handling. */
+  private openPrompt(): void {
+    this.rl = readline.createInterface({
+      input: this.io.stdin,
+      output: this.io.stdout,
+      terminal: true,
+      history: this.history.load(),
+      historySize: 1000,
+      removeHistoryDuplicates: true,
+      completer: (line: string, callback: (error: Error | null, result: [string[], string]) => void) => this.complete(line, callback),
+    });
+    this.rl.on('line', (line) => {
+      const waiting = this.waiting;
+      if (waiting === undefined) return void this.queued.push(line);
+      this.waiting = undefined;
+      this.hold();
+      waiting(line);
+    });
+    this.rl.on('close', () => {
+      // Ctrl-D at a COPY's `>>` prompt ends its data, as `\.` does, and not the shell (psql
+      // clears the end-of-file there too): the next prompt opens a line editor again.
+      if (this.copying && !this.terminating && this.io.stdin.isTTY === true) this.reopenPrompt = true;
+      else this.closed = true;
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      waiting?.(null);
+    });
+    // At the prompt (raw mode) Ctrl-C arrives as a key: it clears the line and the query buffer.
+    this.rl.on('SIGINT', () => {
+      this.io.stdout.write('^C\n');
+      const rl = this.rl as unknown as { line: string; cursor: number };
+      rl.line = '';
+      rl.cursor = 0;
+      if (this.copying) {
+        this.copyCancelled = true;
+        const waiting = this.waiting;
+        this.waiting = undefined;
+        this.hold();
+        return waiting?.(null);
+      }
+      this.pending = [];
+      this.rl.setPrompt(this.promptText());
+      this.rl.prompt();
+    });
+  }
+
   private promptText(): string {
     const state = this.status === 'T' ? '*' : this.status === 'E' ? '!' : '';
     const mark = this.pending.length > 0 ? '-' : this.session.inInactiveBranch ? '@' : '=';
@@ -227,6 +241,10 @@ class Shell implements ShellHost {
     const queued = this.queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.closed) return Promise.resolve(null);
+    if (this.reopenPrompt) {
+      this.reopenPrompt = false;
+      this.openPrompt();
+    }
     this.rl.setPrompt(prompt);
     this.setRaw(true);
     this.rl.resume();
@@ -306,8 +324,8 @@ class Shell implements ShellHost {
   }
 
   /**
-   * The data lines of a COPY from stdin, typed at the `>>` prompt up to `\.` (or Ctrl-D, which
-   * also ends the shell), followed by the `\.` that ends them in a script; undefined after Ctrl-C.
+   * The data lines of a COPY from stdin, typed at the `>>` prompt up to `\.` or Ctrl-D, followed
+   * by the `\.` that ends them in a script; undefined after Ctrl-C.
    */
   private async readCopyData(): Promise<string | undefined> {
     this.io.stdout.write('Enter data to be copied followed by a newline.\nEnd with a backslash and a period on a line by itself.\n');
@@ -315,7 +333,10 @@ class Shell implements ShellHost {
     this.copying = true;
     this.copyCancelled = false;
     try {
-      for (let line = await this.nextLine('>> '); line !== null && line !== '\\.'; line = await this.nextLine('>> ')) lines.push(line);
+      let line = await this.nextLine('>> ');
+      for (; line !== null && line !== '\\.'; line = await this.nextLine('>> ')) lines.push(line);
+      // Ctrl-D: end the `>>` line, as at the prompt.
+      if (line === null && !this.copyCancelled) this.io.stdout.write('\n');
     } finally {
       this.copying = false;
     }
