@@ -396,21 +396,20 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     typeLine('\\.');
     await waitForScreen((text) => /^COPY 1$/m.test(text) && text.trimEnd().endsWith(`${db}=>`), 'the COPY tag');
 
-    await freshShellScreen(db);
-    typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
-    await dataPrompt('the data prompt before Ctrl-C');
-    typeLine('4,four');
-    await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes('4,four'), 'the typed data line');
-    tmux('send-keys', '-t', TARGET, 'C-c');
+    // A \copy with one data line typed at >>, ended by `key` instead of \.
+    const typedThenKey = async (line: string, key: 'C-c' | 'C-d') => {
+      await freshShellScreen(db);
+      typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
+      await dataPrompt(`the data prompt before ${key}`);
+      typeLine(line);
+      await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes(line), 'the typed data line');
+      tmux('send-keys', '-t', TARGET, key);
+    };
+    await typedThenKey('4,four', 'C-c');
     await waitForScreen((text) => text.includes('pgfactory: COPY cancelled; nothing was sent') && text.trimEnd().endsWith(`${db}=>`), 'the cancelled COPY');
 
     // Ctrl-D at >> ends the data as \. does; the shell goes on, as psql's does.
-    await freshShellScreen(db);
-    typeLine(`\\copy ${SCHEMA}.typed from stdin csv`);
-    await dataPrompt('the data prompt before Ctrl-D');
-    typeLine('5,five');
-    await waitForScreen((text) => text.trimEnd().endsWith('>>') && text.includes('5,five'), 'the typed data line');
-    tmux('send-keys', '-t', TARGET, 'C-d');
+    await typedThenKey('5,five', 'C-d');
     await waitForScreen((text) => /^COPY 1$/m.test(text) && text.trimEnd().endsWith(`${db}=>`), 'the COPY tag after Ctrl-D');
     typeLine(`SELECT count(*) AS typed_rows FROM ${SCHEMA}.typed;`);
     await waitForScreen((text) => /typed_rows/.test(text) && /│\s+4\s+│/.test(text) && text.trimEnd().endsWith(`${db}=>`), 'a query after Ctrl-D at >>');
