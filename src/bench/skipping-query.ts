@@ -93,7 +93,7 @@ const routers = new WeakMap<Socket, SocketRouter | null>();
  */
 export function readingSocket(): Socket {
   const router = new SocketRouter();
-  // Node's Socket takes `onread` (as connect() does) since 15.8; @types/node lists it for connect() only.
+  // Node's Socket constructor takes `onread` as connect() does; @types/node lists it for connect() only.
   const options = { onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: router.onRead } } as SocketConstructorOpts;
   const socket = new Socket(options);
   router.pgHandler = (chunk) => socket.emit('data', chunk);
