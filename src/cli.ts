@@ -11,6 +11,9 @@ import { completionCommand } from './commands/completion.js';
 import type { CommandIo } from './commands/shared.js';
 import { EXIT, PgfactoryError } from './errors.js';
 
+// For the launcher, before it writes the code cache (see src/memory.ts).
+export { restoreV8Flags } from './memory.js';
+
 declare const PGFACTORY_VERSION: string;
 
 function colorsFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv) {

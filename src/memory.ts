@@ -19,6 +19,16 @@ export function capYoungGeneration(): void {
   youngGenerationCapped = true;
 }
 
+/**
+ * Sets the V8 flags this module changed back to V8's defaults. The launcher (bin/pgfactory) calls
+ * it at exit before it writes the command's code cache: V8 rejects a cache made under flags other
+ * than those the next run starts with, and a load that set them rewrote its cache on every run.
+ */
+export function restoreV8Flags(): void {
+  if (youngGenerationCapped) v8.setFlagsFromString('--semi-space-growth-factor=2');
+  if (collect !== null) v8.setFlagsFromString('--no-expose-gc');
+}
+
 // V8's gc(), found on first use; undefined where it cannot be exposed.
 let collect: ((options?: { type: 'minor' }) => void) | undefined | null = null;
 let bytesSinceCollect = 0;

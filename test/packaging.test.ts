@@ -127,6 +127,27 @@ describe('installed globally from the tarball', () => {
     expect(cached).toEqual(first);
   });
 
+  it("a command that changes V8's flags at run time (a large COPY output) still leaves a cache the next run accepts", async () => {
+    const cacheDir = path.join(prefix, 'lib', 'node_modules', 'pgfactory', '.compile-cache');
+    const caches = () => (fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((name) => name.startsWith('query-')) : []);
+    for (const name of caches()) fs.rmSync(path.join(cacheDir, name));
+    // Over 4 MiB of COPY output: src/memory.ts exposes gc() to collect what was read.
+    const args = ['query', '-d', databaseUrl(), '--format', 'csv', "SELECT repeat('x', 100) AS x FROM generate_series(1, 100000)"];
+    const runs = [];
+    for (let i = 0; i < 2; i += 1) runs.push(await run('pgfactory', args, { cwd: elsewhere, env: userEnv(), timeoutMs: 60_000 }));
+    const [cacheName] = caches();
+    expect(caches()).toHaveLength(1);
+    const before = fs.statSync(path.join(cacheDir, cacheName));
+    runs.push(await run('pgfactory', args, { cwd: elsewhere, env: userEnv(), timeoutMs: 60_000 }));
+    for (const result of runs) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.length).toBe('x\n'.length + 100_000 * 101);
+    }
+    // A rejected cache is written again at exit (a new file renamed into place).
+    const after = fs.statSync(path.join(cacheDir, cacheName));
+    expect({ ino: after.ino, mtimeMs: after.mtimeMs }).toEqual({ ino: before.ino, mtimeMs: before.mtimeMs });
+  }, 120_000);
+
   it('pgfactory --help and --version work from any directory', async () => {
     const help = await run('pgfactory', ['--help'], { cwd: elsewhere, env: userEnv(), timeoutMs: 30_000 });
     expect(help.stderr).toBe('');
