@@ -116,7 +116,6 @@ class Shell implements ShellHost {
   private closed = false;
   /** Ctrl-D closed the line editor at a `>>` prompt: open another for the next prompt. */
   private reopenPrompt = false;
-  private terminating = false;
 
   constructor(private readonly core: ShellCore, private readonly context: CommandContext, private readonly io: ShellIo, private readonly options: ShellOptions) {
     this.formats = core.outputFormats;
@@ -163,7 +162,10 @@ class Shell implements ShellHost {
     };
     const onTerminate = () => {
       onSignal();
-      this.terminating = true;
+      // Also when Ctrl-D at `>>` has closed the line editor already (the COPY it ended may run).
+      this.closed = true;
+      // At `>>` nothing typed is sent.
+      if (this.copying) this.copyCancelled = true;
       this.rl.close();
     };
     process.on('SIGINT', onSignal);
@@ -206,7 +208,7 @@ class Shell implements ShellHost {
     this.rl.on('close', () => {
       // Ctrl-D at a COPY's `>>` prompt ends its data, as `\.` does, and not the shell (psql
       // clears the end-of-file there too): the next prompt opens a line editor again.
-      if (this.copying && !this.terminating && this.io.stdin.isTTY === true) this.reopenPrompt = true;
+      if (this.copying && !this.closed && this.io.stdin.isTTY === true) this.reopenPrompt = true;
       else this.closed = true;
       const waiting = this.waiting;
       this.waiting = undefined;
