@@ -419,6 +419,37 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     expect(await sql(`SELECT n, word FROM ${SCHEMA}.typed ORDER BY n`)).toEqual([{ n: 1, word: 'one' }, { n: 2, word: 'two, quoted' }, { n: 3, word: 'three' }, { n: 5, word: 'five' }]);
   });
 
+  it('SIGTERM at the >> prompt sends nothing typed there and ends the shell with exit 130', async () => {
+    const db = decodeURIComponent(new URL(databaseUrl()).pathname.slice(1)) || 'postgres';
+    await sql(`CREATE TABLE ${SCHEMA}.termed (n int)`);
+    // The shell's own command line names it, so the signal goes to this process only.
+    const marker = `sigterm_${randomBytes(4).toString('hex')}`;
+    const url = new URL(databaseUrl());
+    url.searchParams.set('application_name', marker);
+    await freshScreen();
+    typeLine(`pgfactory query -d '${url.href}'; echo "term exit=$?"`);
+    await waitForScreen((text) => text.trimEnd().endsWith(`${db}=>`), 'the shell prompt');
+    typeLine(`\\copy ${SCHEMA}.termed from stdin`);
+    await waitForScreen((text) => text.trimEnd().endsWith('>>'), 'the data prompt');
+    typeLine('7');
+    await waitForScreen((text) => text.trimEnd().endsWith('>>') && /^>> 7$/m.test(text), 'the typed data line');
+    const commandLine = (pid: string) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return ''; // a process that has just ended
+      }
+    };
+    const shells = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && commandLine(pid).includes(marker));
+    expect(shells).toHaveLength(1);
+    process.kill(Number(shells[0]), 'SIGTERM');
+    const text = await waitForScreen((shown) => /^term exit=\d+$/m.test(shown), 'the shell to end');
+    expect(text).toContain('pgfactory: COPY cancelled; nothing was sent');
+    expect(text).toContain('interrupted: the shell was terminated (SIGTERM)');
+    expect(text).toMatch(/^term exit=130$/m);
+    expect(await sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.termed`)).toEqual([{ n: 0 }]);
+  });
+
   it('an error label is red on the terminal, plain with NO_COLOR', async () => {
     await freshScreen();
     const { text, exit } = await runInPane(`pgfactory query 'select * from no_such_table'`, 'error');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, openContext, withContext, type ConnectionFlags } from '../context.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import type { ConnectionFactory, FactoryOptions } from '../factory.js';
 import { OUTPUT_FORMATS, type OutputFormat, type TerminalInfo, type WriterOptions } from '../output/writer.js';
 import { collect, parseNonNegativeInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
@@ -208,7 +208,7 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
   const createSession = (factory: ConnectionFactory, options: import('../psql/script.js').SessionOptions) =>
     new PsqlSession(factory, { ...options, reconnect: connects.reconnect, onReconnect: connects.onReconnect }, new Map(flags.set ?? []));
   try {
-    await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS, createSession }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
+    const ended = await runShell({ runQuery, createResultWriter, describeServer, formatNotice, outputFormats: OUTPUT_FORMATS, createSession }, context, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: io.env }, {
       format: flags.format,
       nullString: flags.null,
       expanded,
@@ -219,6 +219,7 @@ async function openShell(io: CommandIo, flags: QueryFlags, expanded: boolean | '
       statementTimeoutMs: flags.statementTimeout,
       paintHeader: io.paint?.header,
     });
+    if (ended === 'terminated') throw new InterruptedError('interrupted: the shell was terminated (SIGTERM)');
   } finally {
     await connects.closeAll();
     await context.close();

@@ -67,8 +67,9 @@ export function firstMetaCommand(text: string): { name: string; at: number } | u
 }
 
 /** Runs the prompt until \q or Ctrl-D. */
-export async function runShell(core: ShellCore, context: CommandContext, io: ShellIo, options: ShellOptions): Promise<void> {
-  await new Shell(core, context, io, options).run();
+/** Runs the shell until \q, Ctrl-D or SIGTERM; says which of the last it was. */
+export async function runShell(core: ShellCore, context: CommandContext, io: ShellIo, options: ShellOptions): Promise<'ended' | 'terminated'> {
+  return new Shell(core, context, io, options).run();
 }
 
 /** One of pgfactory's own errors (by shape: the class is the CLI bundle's, not this one's). */
@@ -149,7 +150,7 @@ class Shell implements ShellHost {
     this.session.format = value;
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<'ended' | 'terminated'> {
     const factory = this.factory;
     // Connect now: a wrong password or an unreachable server ends the command before any prompt.
     this.status = await factory.withConnection(async (client) => client.getTransactionStatus() ?? 'I');
@@ -160,8 +161,10 @@ class Shell implements ShellHost {
       this.stopWatch?.abort();
       if (this.running) void this.factory.cancelActive();
     };
+    let terminated = false;
     const onTerminate = () => {
       onSignal();
+      terminated = true;
       // Also when Ctrl-D at `>>` has closed the line editor already (the COPY it ended may run).
       this.closed = true;
       // At `>>` nothing typed is sent.
@@ -185,6 +188,7 @@ class Shell implements ShellHost {
       process.removeListener('SIGTERM', onTerminate);
       this.rl.close();
     }
+    return terminated ? 'terminated' : 'ended';
   }
 
   /** The line editor at the prompt, with its key handling. */
