@@ -66,7 +66,6 @@ export function firstMetaCommand(text: string): { name: string; at: number } | u
   return undefined;
 }
 
-/** Runs the prompt until \q or Ctrl-D. */
 /** Runs the shell until \q, Ctrl-D or SIGTERM; says which of the last it was. */
 export async function runShell(core: ShellCore, context: CommandContext, io: ShellIo, options: ShellOptions): Promise<'ended' | 'terminated'> {
   return new Shell(core, context, io, options).run();
