@@ -12,7 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { ConnectError, EXIT, InterruptedError, PgfactoryError, UsageError } from './errors.js';
 import type { ConnectionFactory, FactoryStats } from './factory.js';
 import type { ConnectionSettings } from './settings.js';
-import { prepareRunner, type IntervalSnapshot, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
+import { prepareRunner, type CommandTotal, type IntervalSnapshot, type PhaseTotal, type RunnerSpec, type ShardResult } from './bench/runner.js';
 import type { QueryMode, ScriptSource } from './bench/script/script.js';
 import type { ResultPaths } from './bench/skipping-query.js';
 import { LatencyRecorder } from './bench/stats.js';
@@ -46,6 +46,8 @@ export interface BenchOptions {
   /** --rate: operations per second over all clients. */
   rate?: number;
   latencyLimitMs?: number;
+  /** -r: each script command's average latency and failures (pgbench -r). */
+  reportPerCommand?: boolean;
 }
 
 /** One --progress interval, all threads merged. */
@@ -80,6 +82,8 @@ export interface ModeResult {
   scripts: Array<{ ops: number; errors: number }>;
   intervals: IntervalResult[];
   errorMessages: Map<string, number>;
+  /** With --report-per-command: per script, per command. */
+  commands?: CommandTotal[][];
   /** Simple-protocol results stepped over unparsed, and those pg's parser read (see src/bench/skipping-query.ts). */
   resultPaths: ResultPaths;
   factory: Omit<FactoryStats, 'mode'>;
@@ -185,6 +189,7 @@ async function runMode(target: BenchTarget, scale: number, seed: string, mode: B
     rate: options.rate !== undefined ? (options.rate * clients) / options.clients : undefined,
     latencyLimitMs: options.latencyLimitMs,
     intervalS: options.progressS,
+    perCommand: options.reportPerCommand,
   }));
 
   const intervals = new IntervalMerger(jobs, options.progressS ?? 0, (interval) => hooks.onInterval?.(target.name, mode, interval));
@@ -351,9 +356,20 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     scripts: options.scripts.map((_, index) => ({ ops: sum((shard) => shard.scripts[index].ops), errors: sum((shard) => shard.scripts[index].errors) })),
     intervals,
     errorMessages,
+    ...(options.reportPerCommand === true ? { commands: sumCommandTotals(shards.map((shard) => shard.commands ?? [])) } : {}),
     factory: { ...(factory as unknown as Omit<FactoryStats, 'mode'>), hosts, failovers },
     resultPaths: { skipping: sum((shard) => shard.resultPaths.skipping), pg: sum((shard) => shard.resultPaths.pg) },
   };
+}
+
+/** Per script, per command: the totals of several threads or runs added up (all of the same scripts). */
+export function sumCommandTotals(parts: CommandTotal[][][]): CommandTotal[][] {
+  const [first = []] = parts;
+  return first.map((script, s) => script.map((_, c) => ({
+    count: parts.reduce((total, part) => total + part[s][c].count, 0),
+    sumMs: parts.reduce((total, part) => total + part[s][c].sumMs, 0),
+    failures: parts.reduce((total, part) => total + part[s][c].failures, 0),
+  })));
 }
 
 /** The run's verdict for the exit status; the report has already been printed. */

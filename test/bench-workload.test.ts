@@ -149,6 +149,51 @@ describe('pgbench scripts', () => {
     expect(stderr).toBe(`pooled: 5 x ${file}, line 2: division by zero\n`);
   });
 
+  it('-r reports each command\'s average latency and failures, summed over threads and merged runs', async () => {
+    const file = script('per-command.sql', '\\set d :client_id % 2\n\\sleep 20 ms\nSELECT 10 / :d;\nSELECT pg_sleep(0.03);\n');
+    const runs = [];
+    for (const name of ['r1', 'r2']) {
+      const { json, stdout, code } = await bench(['--mode', 'pooled', '-f', file, '-c', '2', '-j', '2', '-t', '10', '-r']);
+      expect(code).toBe(0);
+      fs.writeFileSync(path.join(dir, `${name}.json`), stdout);
+      runs.push(json.modes.pooled);
+    }
+    const [run] = runs;
+    expect(run).toMatchObject({ ops: 20, errors: 10 });
+    // Client 0 divides by zero on line 3 every time; client 1 runs every command.
+    expect(run.per_command).toEqual([{
+      script: file,
+      commands: [
+        { line: 1, command: '\\set d :client_id % 2', executed: 20, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 2, command: '\\sleep 20 ms', executed: 20, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 3, command: 'SELECT 10 / :d', executed: 10, failures: 10, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 4, command: 'SELECT pg_sleep(0.03)', executed: 10, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+      ],
+    }]);
+    const [set, sleep, divide, pgSleep] = run.per_command[0].commands;
+    expect(sleep.latency_ms_avg).toBeGreaterThanOrEqual(19);
+    expect(pgSleep.latency_ms_avg).toBeGreaterThanOrEqual(29);
+    expect(set.latency_ms_avg).toBeLessThan(sleep.latency_ms_avg);
+    expect(divide.latency_ms_avg).toBeLessThan(pgSleep.latency_ms_avg);
+    for (const command of run.per_command[0].commands) expect(command.latency_ms_sum).toBeCloseTo(command.latency_ms_avg * command.executed, 0);
+
+    const merged = await runCli(['bench', 'merge', '--format', 'json', 'r1.json', 'r2.json'], { cwd: dir });
+    expect(merged.code).toBe(0);
+    const mergedCommands = JSON.parse(merged.stdout).modes.pooled.per_command[0].commands;
+    expect(mergedCommands.map((command: { executed: number; failures: number }) => [command.executed, command.failures])).toEqual([[40, 0], [40, 0], [20, 20], [20, 0]]);
+    mergedCommands.forEach((command: { latency_ms_sum: number }, index: number) => {
+      expect(command.latency_ms_sum).toBeCloseTo(runs[0].per_command[0].commands[index].latency_ms_sum + runs[1].per_command[0].commands[index].latency_ms_sum, 2);
+    });
+
+    const table = await runCli(['bench', '--mode', 'pooled', '-f', file, '-c', '2', '-t', '2', '-r'], { cwd: dir });
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain(`\nstatement latencies in milliseconds and failures (pooled, ${file}):\n`);
+    expect(table.stdout).toMatch(/^ +\d+\.\d{3} +0  \\set d :client_id % 2\n +\d+\.\d{3} +0  \\sleep 20 ms\n +\d+\.\d{3} +2  SELECT 10 \/ :d\n +\d+\.\d{3} +0  SELECT pg_sleep\(0\.03\)\n/m);
+    // Without -r nothing is timed per command.
+    const plain = await bench(['--mode', 'pooled', '-f', file, '-c', '2', '-t', '2']);
+    expect(plain.json.modes.pooled.per_command).toBeUndefined();
+  }, 120_000);
+
   it('a failed statement inside BEGIN does not leave the pooled connection in an aborted transaction', async () => {
     const file = script('abort.sql', 'BEGIN;\nSELECT 1 / (:client_id - :client_id);\nEND;\n');
     const ok = script('ok.sql', 'SELECT 1;\n');

@@ -4,8 +4,9 @@
 // result for CI. Both read the `--format json` document, with one target or several.
 import { EXIT, UsageError } from '../errors.js';
 import type { BenchMode, BenchOptions, BenchResult, ModeResult, TargetResult } from '../bench.js';
-import { BenchOutcomeError } from '../bench.js';
+import { BenchOutcomeError, sumCommandTotals } from '../bench.js';
 import type { ConnectionSettings } from '../settings.js';
+import type { CommandTotal } from './runner.js';
 import { LatencyRecorder, type SerializedLatency } from './stats.js';
 
 type Json = Record<string, any>;
@@ -111,6 +112,8 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
     scripts,
     intervals: [],
     errorMessages,
+    // Per-command totals when every run timed its commands (-r).
+    ...(parts.every((part) => Array.isArray(part.json.per_command)) ? { commands: sumCommandTotals(parts.map((part) => commandTotals(part.json))) } : {}),
     factory: {
       connections_opened: sum((json) => json.connections?.opened),
       connections_errors: sum((json) => json.connections?.errors),
@@ -124,6 +127,11 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
     // The machines ran side by side: their rates add up.
     opsPerSec: sum((json) => json.ops_per_sec),
   };
+}
+
+/** A run's `per_command` JSON back as totals (the sum is kept: averages of averages would be wrong). */
+function commandTotals(mode: Json): CommandTotal[][] {
+  return (mode.per_command as Json[]).map((script) => (script.commands as Json[]).map((command) => ({ count: command.executed, sumMs: command.latency_ms_sum, failures: command.failures })));
 }
 
 /** Per-host connection counts of several runs: summed host by host (each run lists its hosts in the same order). */

@@ -3,6 +3,8 @@
 import type { BenchResult, IntervalResult, ModeResult, TargetResult } from '../bench.js';
 import { describeServer } from '../describe.js';
 import { formatGrid } from '../output/table.js';
+import type { CommandTotal } from './runner.js';
+import { parseScript } from './script/script.js';
 import { BUCKET_BOUNDS_MS, type LatencyRecorder } from './stats.js';
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -44,6 +46,34 @@ const summaryJson = (recorder: LatencyRecorder) => {
   return { avg: ms(summary.avg), p50: ms(summary.p50), p99: ms(summary.p99) };
 };
 
+/** Each command of each script as pgbench -r names it: its line and its first line of text. */
+function commandLabels(options: BenchResult['options']): Array<Array<{ line: number; text: string }>> {
+  return options.scripts.map((script) => {
+    const lines = script.text.split('\n');
+    return parseScript(script).commands.map((command) => ({
+      line: command.line,
+      text: (command.type === 'sql' ? command.text.trim().split('\n')[0] : lines[command.line - 1]).trim(),
+    }));
+  });
+}
+
+const averageMs = (total: CommandTotal) => (total.count > 0 ? total.sumMs / total.count : 0);
+
+function perCommandJson(commands: CommandTotal[][], options: BenchResult['options']): Array<Record<string, unknown>> {
+  const labels = commandLabels(options);
+  return options.scripts.map((script, s) => ({
+    script: script.name,
+    commands: commands[s].map((total, c) => ({
+      line: labels[s][c].line,
+      command: labels[s][c].text,
+      executed: total.count,
+      failures: total.failures,
+      latency_ms_avg: ms(averageMs(total)),
+      latency_ms_sum: ms(total.sumMs),
+    })),
+  }));
+}
+
 function modeJson(result: ModeResult, options: BenchResult['options']): Record<string, unknown> {
   const latency = result.latency.summary();
   const json: Record<string, unknown> = {
@@ -80,6 +110,7 @@ function modeJson(result: ModeResult, options: BenchResult['options']): Record<s
   };
   if (options.scripts.length > 1) json.scripts = options.scripts.map((script, index) => ({ name: script.name, weight: script.weight, ...result.scripts[index] }));
   if (options.progressS !== undefined) json.intervals = result.intervals.map(intervalJson);
+  if (result.commands !== undefined) json.per_command = perCommandJson(result.commands, options);
   json.error_messages = [...result.errorMessages].map(([message, count]) => ({ message, count }));
   // Everything `bench merge` needs to combine runs exactly: the HDR histograms and running totals.
   json.histograms = {
@@ -273,6 +304,20 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
     }
     const path = resultPath(mode);
     if (path === 'pg' || path === 'mixed') out += `note (${column.label}): ${mode.resultPaths.pg} of ${mode.resultPaths.pg + mode.resultPaths.skipping} results were read by pg's parser, not stepped over: figures include that client CPU\n`;
+  }
+  if (columns.some((column) => column.mode.commands !== undefined)) {
+    const labels = commandLabels(options);
+    for (const column of columns) {
+      const commands = column.mode.commands;
+      if (commands === undefined) continue;
+      scripts.forEach((script, s) => {
+        // pgbench -r's layout: average latency, failures, the command.
+        out += `\nstatement latencies in milliseconds and failures (${column.label}, ${script.name}):\n`;
+        commands[s].forEach((total, c) => {
+          out += `   ${fixed3(averageMs(total)).padStart(11)}  ${String(total.failures).padStart(10)}  ${labels[s][c].text}\n`;
+        });
+      });
+    }
   }
   for (const column of columns) out += `\n${formatHistogram(`latency histogram (${column.label}), ms:`, column.mode.latency)}`;
   return out;

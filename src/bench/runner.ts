@@ -35,6 +35,15 @@ export interface RunnerSpec {
   latencyLimitMs?: number;
   /** Report an interval snapshot this often (--progress). */
   intervalS?: number;
+  /** Time each script command (--report-per-command). */
+  perCommand?: boolean;
+}
+
+/** One script command's totals (--report-per-command): successful runs, their summed latency, failures. */
+export interface CommandTotal {
+  count: number;
+  sumMs: number;
+  failures: number;
 }
 
 /** Sum and count of one connect phase, for its average. */
@@ -77,6 +86,8 @@ export interface ShardResult {
   scripts: Array<{ ops: number; errors: number }>;
   /** Distinct error messages with how often each occurred (first ones only). */
   errorMessages: Array<[string, number]>;
+  /** With --report-per-command: per script, per command. */
+  commands?: CommandTotal[][];
   factory: FactoryStats;
   /** Simple-protocol results stepped over unparsed, and those pg's parser read (see skipping-query.ts). */
   resultPaths: ResultPaths;
@@ -161,6 +172,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   const seed = BigInt(spec.variables.seed);
   const chooser = new ScriptChooser(scripts, new PgPrng(seed ^ BigInt(spec.firstClientId + 7)));
   const scriptCounts = scripts.map(() => ({ ops: 0, errors: 0 }));
+  const commandTotals = spec.perCommand === true ? scripts.map((script) => script.commands.map(() => ({ count: 0, sumMs: 0, failures: 0 }))) : undefined;
   const resultPaths: ResultPaths = { skipping: 0, pg: 0 };
   let stopped = false;
   let ops = 0;
@@ -209,6 +221,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           await operation(chooser.choose()).catch(() => undefined);
         }
         recording = true;
+        state.commandTotals = commandTotals;
         let done = 0;
         while (!stopped) {
           if (spec.opsPerClient !== undefined && done >= spec.opsPerClient) break;
@@ -285,6 +298,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         phases,
         scripts: scriptCounts,
         errorMessages: [...errorMessages],
+        ...(commandTotals !== undefined ? { commands: commandTotals } : {}),
         factory: factory.stats(),
         resultPaths,
       };

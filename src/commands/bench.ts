@@ -28,6 +28,7 @@ interface BenchFlags extends ConnectionFlags {
   log?: string;
   rate?: number;
   latencyLimit?: number;
+  reportPerCommand?: boolean;
   target?: string[];
   maxErrorRate?: number;
   baseline?: string;
@@ -69,6 +70,7 @@ export function benchCommand(io: CommandIo): Command {
     .option('-P, --progress <seconds>', 'report every N seconds: a line on stderr (like pgbench -P) and the intervals in the JSON', parsePositiveNumber('--progress'))
     .option('--log <file>', 'with --progress: write each interval to FILE as a JSON line while the run goes')
     .option('-R, --rate <ops/s>', 'schedule operations as a Poisson process at this total rate (pgbench -R); latency counts from the scheduled start', parsePositiveNumber('-R/--rate'))
+    .option('-r, --report-per-command', "report each script command's average latency and failures after the run (pgbench -r)")
     .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
     .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
     .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
@@ -119,6 +121,7 @@ Examples:
       progressS: flags.progress,
       rate: flags.rate,
       latencyLimitMs: flags.latencyLimit,
+      reportPerCommand: flags.reportPerCommand === true,
     };
     const log = flags.log !== undefined ? openLog(flags.log) : undefined;
     const result = await withContext(flags, { mode: 'fresh' }, io, async (context) => {

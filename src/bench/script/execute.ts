@@ -7,7 +7,9 @@
 // An operation is one promise, not one per command: each statement's end runs the commands up to
 // the next statement and sends it from inside pg's ReadyForQuery handler, so the gap between two
 // statements is the script's own work, with no promise jobs or async frames in it.
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
+import type { CommandTotal } from '../runner.js';
 import { queryMessage, queryMessageBuffer, SkippingQuery, type ResultPaths, type StatementDone } from '../skipping-query.js';
 import { evaluate, lookupVariable, ScriptRuntimeError, valueToText, type EvalContext, type VariableValue } from './evaluate.js';
 import { PgPrng, randomUniform } from './random.js';
@@ -68,6 +70,8 @@ class QueryTemplate {
 /** One client's state: its variables and random sequence, kept across its operations. */
 export class ScriptClient {
   readonly context: EvalContext;
+  /** Set once the measured phase starts, with --report-per-command: where each command's time goes. */
+  commandTotals: CommandTotal[][] | undefined;
   // Per script (by index), per command: the simple-mode Query template of each SQL command.
   private readonly templates: Array<Array<QueryTemplate | undefined>> = [];
 
@@ -121,11 +125,22 @@ export class ScriptClient {
 class ScriptRun {
   private next = 0;
   private settled = false;
+  // --report-per-command: this script's totals, and when the running command began.
+  private readonly totals: CommandTotal[] | undefined;
+  private commandStart = 0;
   // Bound once per operation: every statement of it reports here.
   private readonly statementDone: StatementDone = (error) => {
     if (this.settled) return;
-    if (error !== undefined) this.fail(error);
-    else this.step();
+    if (error !== undefined) {
+      this.fail(error);
+      return;
+    }
+    this.commandEnded();
+    this.step();
+  };
+  private readonly sleepDone = (): void => {
+    this.commandEnded();
+    this.step();
   };
 
   constructor(
@@ -136,7 +151,17 @@ class ScriptRun {
     private readonly templates: Array<QueryTemplate | undefined>,
     private readonly resolve: () => void,
     private readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    this.totals = owner.commandTotals?.[scriptIndex];
+  }
+
+  /** The command just run (the one before `next`) succeeded: its time goes to its total. */
+  private commandEnded(): void {
+    if (this.totals === undefined) return;
+    const total = this.totals[this.next - 1];
+    total.count += 1;
+    total.sumMs += performance.now() - this.commandStart;
+  }
 
   /** Runs commands up to the next statement (sent, to resume at its end) or a sleep, or to the end. */
   step(): void {
@@ -147,11 +172,13 @@ class ScriptRun {
         const index = this.next;
         const command = commands[index];
         this.next += 1;
+        if (this.totals !== undefined) this.commandStart = performance.now();
         if (command.type === 'set') {
           context.variables.set(command.variable, evaluate(command.expr, context));
+          this.commandEnded();
         } else if (command.type === 'sleep') {
           const amount = typeof command.amount === 'bigint' ? command.amount : sleepAmount(context, command.amount.variable);
-          setTimeout(() => this.step(), (Number(amount) * command.unitUs) / 1000);
+          setTimeout(this.sleepDone, (Number(amount) * command.unitUs) / 1000);
           return;
         } else {
           this.owner.send(this.client, command, this.templates[index], this.scriptIndex, index, this.statementDone);
@@ -171,6 +198,7 @@ class ScriptRun {
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.totals !== undefined) this.totals[this.next - 1].failures += 1;
     // A script that failed inside BEGIN … END must not hand an aborted transaction back to the pool.
     if (this.client.getTransactionStatus() !== 'I') {
       this.client.query('ROLLBACK').then(() => this.reject(error), () => this.reject(error));
