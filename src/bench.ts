@@ -158,11 +158,11 @@ async function findScale(target: BenchTarget, options: BenchOptions): Promise<nu
   const where = target.name === '' ? '' : ` on target "${target.name}"`;
   try {
     const count = await target.probe.withConnection(async (client) => Number((await client.query<{ count: string }>('SELECT count(*) FROM pgbench_branches')).rows[0].count));
-    if (count < 1) throw new UsageError(`count(*) from pgbench_branches is ${count}${where}: initialise the tables first (pgbench -i)`);
+    if (count < 1) throw new UsageError(`count(*) from pgbench_branches is ${count}${where}: initialise the tables first (pgfactory bench init, or pgbench -i)`);
     return count;
   } catch (error) {
     if (error instanceof PgfactoryError) throw error;
-    throw new UsageError(`the built-in scripts need pgbench's tables${where}: ${(error as Error).message} (create them with pgbench -i)`);
+    throw new UsageError(`the built-in scripts need pgbench's tables${where}: ${(error as Error).message} (create them with pgfactory bench init, or pgbench -i)`);
   }
 }
 

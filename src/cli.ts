@@ -45,8 +45,14 @@ Examples:
   $ pgfactory query --embedded 'SELECT version()'
   $ pgfactory insert users --file users.csv
   $ pgfactory bench --mode both -c 4 -T 10`);
+  // Subcommands (bench merge, bench init) too: one error format and exit status everywhere.
+  const configure = (command: Command): Command => {
+    command.exitOverride().configureOutput(program.configureOutput());
+    command.commands.forEach(configure);
+    return command;
+  };
   for (const command of [queryCommand(io), insertCommand(io), benchCommand(io), configCommand(io), embeddedCommand(io), completionCommand(io, () => program)]) {
-    program.addCommand(command.exitOverride().configureOutput(program.configureOutput()));
+    program.addCommand(configure(command));
   }
 
   try {

@@ -57,7 +57,7 @@ describe('pgbench built-in scripts', () => {
 
   it('built-ins need pgbench\'s tables: a one-line error naming them', async () => {
     const result = await runCli(['bench', '-b', 'select-only', '-t', '1'], { env: { PGOPTIONS: '-c search_path=nowhere' } });
-    expect(result.stderr).toMatch(/^pgfactory: the built-in scripts need pgbench's tables: relation "pgbench_branches" does not exist \(create them with pgbench -i\)\n$/);
+    expect(result.stderr).toMatch(/^pgfactory: the built-in scripts need pgbench's tables: relation "pgbench_branches" does not exist \(create them with pgfactory bench init, or pgbench -i\)\n$/);
     expect(result.code).toBe(1);
   });
 });

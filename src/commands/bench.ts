@@ -1,5 +1,6 @@
 // `pgfactory bench`: options -> runBench -> the report on stdout (progress and errors on stderr);
-// `pgfactory bench merge FILE…`: JSON results of several client machines -> one report.
+// `pgfactory bench merge FILE…`: JSON results of several client machines -> one report;
+// `pgfactory bench init`: pgbench -i's tables (step lines on stderr, pgbench's summary on stdout).
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, resolveCommandSettings, withContext, type ConnectionFlags } from '../context.js';
@@ -90,8 +91,10 @@ Examples:
   $ pgfactory bench -b tpcb-like --mode pooled -c 4 -M prepared
   $ pgfactory bench -f write.sql@1 -f read.sql@9 -D accounts=100000 --rate 500 -L 50
   $ pgfactory bench --target direct=postgres://db:5432/app --target bouncer=postgres://db:6432/app
+  $ pgfactory bench init -s 10 && pgfactory bench -b tpcb-like -c 4 -r
   $ pgfactory bench merge host1.json host2.json`);
   command.addCommand(mergeCommand(io));
+  command.addCommand(initCommand(io));
   command.action(async (flags: BenchFlags) => {
     if (flags.time !== undefined && flags.transactions !== undefined) throw new UsageError('give either -T/--time or -t/--transactions, not both');
     if (flags.log !== undefined && flags.progress === undefined) throw new UsageError('--log writes the --progress intervals: give --progress too');
@@ -175,6 +178,52 @@ difference (exit 1).`)
       const merged = mergeResults(docs);
       io.stdout.write(flags.format === 'json' ? `${JSON.stringify(benchJson(merged), null, 2)}\n` : benchText(merged, io.paint?.header));
     });
+}
+
+interface InitFlags {
+  fillfactor: number;
+  initSteps?: string;
+  foreignKeys?: boolean;
+  unloggedTables?: boolean;
+  quiet?: boolean;
+}
+
+function initCommand(io: CommandIo): Command {
+  return new Command('init')
+    .description("create and fill pgbench's tables for the built-in scripts (pgbench -i)")
+    .option('-F, --fillfactor <n>', 'fillfactor of pgbench_accounts, _tellers and _branches (10-100)', parseFillfactor, 100)
+    .option('-I, --init-steps <steps>', 'the steps, in order: d drop, t create tables, g generate data client-side, G server-side, v vacuum, p primary keys, f foreign keys (default dtgvp)')
+    .option('--foreign-keys', 'also create foreign keys between the tables (step f)')
+    .option('--unlogged-tables', 'create the tables as unlogged tables')
+    .option('-q, --quiet', 'report the data generation every 5 s instead of every 100,000 rows')
+    .helpOption('--help', 'show help for bench init')
+    .addHelpText('after', `
+-s/--scale N (bench's option) sets the scale factor: N branches, 10 N tellers, 100,000 N accounts
+(default 1). The tables are pgbench 15's, created in the first schema of the search_path. The
+steps go to stderr; the last line (on stdout) is pgbench's "done in … s (…)". Exit 1 for a bad
+option, 2 when the server cannot be reached, 3 when a step fails (what was done stays done).
+
+Examples:
+  $ pgfactory bench init -s 10 --embedded
+  $ pgfactory bench init -s 100 -I dtGvp --foreign-keys`)
+    .action(async (initFlags: InitFlags, init: Command) => {
+      const flags = init.parent!.opts<BenchFlags>();
+      const { initSteps, initTables, initSummary } = await import('../bench/init.js');
+      const options = {
+        scale: flags.scale ?? 1,
+        fillfactor: initFlags.fillfactor,
+        steps: initSteps(initFlags.initSteps, initFlags.foreignKeys === true),
+        unlogged: initFlags.unloggedTables === true,
+        quiet: initFlags.quiet === true,
+      };
+      const result = await withContext(flags, { mode: 'fresh' }, io, (context) => context.factory.withConnection((client) => initTables(client, options, (line) => io.stderr.write(`${line}\n`))));
+      io.stdout.write(`${initSummary(result)}\n`);
+    });
+}
+
+function parseFillfactor(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 10 || Number(text) > 100) throw new InvalidArgumentError(`-F/--fillfactor takes a whole number from 10 to 100, got "${text}"`);
+  return Number(text);
 }
 
 function readJsonFile(file: string): unknown {
