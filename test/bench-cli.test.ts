@@ -187,7 +187,7 @@ describe('bench errors', () => {
     [['--max-error-rate', '1.5'], 'pgfactory: error: option \'--max-error-rate <rate>\' argument \'1.5\' is invalid. --max-error-rate takes a fraction from 0 to 1, got "1.5"'],
     [['--warmup', '-1'], 'pgfactory: error: option \'--warmup <seconds>\' argument \'-1\' is invalid. --warmup takes a number >= 0, got "-1"'],
     [['--format', 'csv'], "pgfactory: error: option '--format <format>' argument 'csv' is invalid. Allowed choices are table, json."],
-    [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the workload either with --query or with -f/-b, not both'],
+    [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the workload either with --query or with -f/-b/-S/-N, not both'],
     [['-f', 'missing.sql'], 'pgfactory: cannot read SQL from "missing.sql": ENOENT'],
   ])('bad option %j is a one-line error (exit 1)', async (args, message) => {
     const result = await runCli(['bench', ...args]);

@@ -55,6 +55,29 @@ describe('pgbench built-in scripts', () => {
     expect(tellers.total).toBe(history.delta);
   });
 
+  it('-S and -N are pgbench\'s select-only and simple-update; --show-script prints a built-in', async () => {
+    await sql('TRUNCATE pgbench_history');
+    const selectOnly = await bench(['-S', '--mode', 'pooled', '-t', '5']);
+    expect(selectOnly.code).toBe(0);
+    expect(selectOnly.json.settings.scripts).toEqual([expect.objectContaining({ name: 'builtin: select-only', weight: 1 })]);
+    expect(selectOnly.json.modes.pooled).toMatchObject({ ops: 5, errors: 0 });
+    const simpleUpdate = await bench(['-N', '--mode', 'pooled', '-t', '7']);
+    expect(simpleUpdate.code).toBe(0);
+    expect(simpleUpdate.json.settings.scripts).toEqual([expect.objectContaining({ name: 'builtin: simple-update', weight: 1 })]);
+    expect(simpleUpdate.json.modes.pooled).toMatchObject({ ops: 7, errors: 0 });
+    expect(await sql('SELECT count(*)::int AS n FROM pgbench_history')).toEqual([{ n: 7 }]);
+    expect(await runCli(['bench', '--show-script', 'select'])).toMatchObject({
+      stdout: '\\set aid random(1, 100000 * :scale)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n',
+      stderr: '',
+      code: 0,
+    });
+    expect(await runCli(['bench', '--show-script', 'nope'])).toMatchObject({
+      stdout: '',
+      stderr: 'pgfactory: --show-script: no built-in script named "nope" (available: tpcb-like, simple-update, select-only)\n',
+      code: 1,
+    });
+  });
+
   it('built-ins need pgbench\'s tables: a one-line error naming them', async () => {
     const result = await runCli(['bench', '-b', 'select-only', '-t', '1'], { env: { PGOPTIONS: '-c search_path=nowhere' } });
     expect(result.stderr).toMatch(/^pgfactory: the built-in scripts need pgbench's tables: relation "pgbench_branches" does not exist \(create them with pgfactory bench init, or pgbench -i\)\n$/);

@@ -18,6 +18,9 @@ interface BenchFlags extends ConnectionFlags {
   query?: string;
   file?: string[];
   builtin?: string[];
+  selectOnly?: boolean;
+  skipSomeUpdates?: boolean;
+  showScript?: string;
   define?: string[];
   protocol: 'simple' | 'extended' | 'prepared';
   scale?: number;
@@ -61,6 +64,9 @@ export function benchCommand(io: CommandIo): Command {
     .option('--query <sql>', `the script each operation runs, given inline (default '${DEFAULT_SQL}')`)
     .option('-f, --file <path[@weight]>', "a pgbench script file ('-' for stdin); repeatable, each operation picks one by weight", collect)
     .option('-b, --builtin <name[@weight]>', "pgbench's built-in script: tpcb-like, simple-update or select-only (a unique prefix will do); repeatable", collect)
+    .option('-S, --select-only', 'the select-only built-in (as pgbench -S: -b select-only)')
+    .option('-N, --skip-some-updates', 'the simple-update built-in (as pgbench -N: -b simple-update)')
+    .option('--show-script <name>', "print a built-in script's text and exit")
     .option('-D, --define <name=value>', 'set a script variable; repeatable', collect)
     .addOption(new Option('-M, --protocol <mode>', 'how SQL is sent: simple, extended (with $n parameters) or prepared').choices(['simple', 'extended', 'prepared']).default('simple'))
     .option('-s, --scale <n>', ':scale for custom scripts (built-ins count pgbench_branches, as pgbench)', parsePositiveInt('-s/--scale'))
@@ -96,6 +102,11 @@ Examples:
   command.addCommand(mergeCommand(io));
   command.addCommand(initCommand(io));
   command.action(async (flags: BenchFlags) => {
+    if (flags.showScript !== undefined) {
+      const { builtinScript } = await import('../bench/script/script.js');
+      io.stdout.write(builtinScript(flags.showScript, '--show-script').text);
+      return;
+    }
     if (flags.time !== undefined && flags.transactions !== undefined) throw new UsageError('give either -T/--time or -t/--transactions, not both');
     if (flags.log !== undefined && flags.progress === undefined) throw new UsageError('--log writes the --progress intervals: give --progress too');
     if ((flags.baseline === undefined) !== (flags.maxRegression === undefined)) throw new UsageError('--baseline and --max-regression go together');
@@ -273,8 +284,8 @@ async function resolveTargets(flags: BenchFlags, io: CommandIo): Promise<BenchTa
 async function readScripts(flags: BenchFlags, io: CommandIo): Promise<ScriptSource[]> {
   const { builtinScript, splitWeight } = await import('../bench/script/script.js');
   const files = flags.file ?? [];
-  const builtins = flags.builtin ?? [];
-  if (flags.query !== undefined && (files.length > 0 || builtins.length > 0)) throw new UsageError('give the workload either with --query or with -f/-b, not both');
+  const builtins = [...(flags.builtin ?? []), ...(flags.selectOnly === true ? ['select-only'] : []), ...(flags.skipSomeUpdates === true ? ['simple-update'] : [])];
+  if (flags.query !== undefined && (files.length > 0 || builtins.length > 0)) throw new UsageError('give the workload either with --query or with -f/-b/-S/-N, not both');
   const scripts: ScriptSource[] = [];
   if (files.length === 0 && builtins.length === 0) {
     const text = flags.query ?? DEFAULT_SQL;

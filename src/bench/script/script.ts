@@ -74,13 +74,13 @@ export function splitWeight(spec: string, option: string): { name: string; weigh
 }
 
 /** A built-in by name or unambiguous prefix, as pgbench's -b accepts. */
-export function builtinScript(spec: string): ScriptSource {
-  const { name, weight } = splitWeight(spec, '-b/--builtin');
+export function builtinScript(spec: string, option = '-b/--builtin'): ScriptSource {
+  const { name, weight } = splitWeight(spec, option);
   const names = Object.keys(BUILTIN_SCRIPTS);
   const matches = names.includes(name) ? [name] : names.filter((candidate) => candidate.startsWith(name));
   if (matches.length !== 1) {
     const why = matches.length === 0 ? 'no built-in script named' : 'ambiguous built-in script name';
-    throw new UsageError(`-b/--builtin: ${why} "${name}" (available: ${names.join(', ')})`);
+    throw new UsageError(`${option}: ${why} "${name}" (available: ${names.join(', ')})`);
   }
   return { name: `builtin: ${matches[0]}`, text: BUILTIN_SCRIPTS[matches[0]], weight, builtin: true };
 }
