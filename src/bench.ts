@@ -48,6 +48,8 @@ export interface BenchOptions {
   latencyLimitMs?: number;
   /** -r: each script command's average latency and failures (pgbench -r). */
   reportPerCommand?: boolean;
+  /** --max-tries: tries per operation on a serialization failure or deadlock (default 1; 0: no limit). */
+  maxTries?: number;
 }
 
 /** One --progress interval, all threads merged. */
@@ -71,6 +73,9 @@ export interface ModeResult {
   errors: number;
   skipped: number;
   late: number;
+  /** Operations tried again (--max-tries), and the tries again in all. */
+  retried: number;
+  retries: number;
   durationS: number;
   startedAtMs: number;
   endedAtMs: number;
@@ -190,6 +195,7 @@ async function runMode(target: BenchTarget, scale: number, seed: string, mode: B
     latencyLimitMs: options.latencyLimitMs,
     intervalS: options.progressS,
     perCommand: options.reportPerCommand,
+    maxTries: options.maxTries ?? 1,
   }));
 
   const intervals = new IntervalMerger(jobs, options.progressS ?? 0, (interval) => hooks.onInterval?.(target.name, mode, interval));
@@ -344,6 +350,8 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     errors: sum((shard) => shard.errors),
     skipped: sum((shard) => shard.skipped),
     late: sum((shard) => shard.late),
+    retried: sum((shard) => shard.retried),
+    retries: sum((shard) => shard.retries),
     // The threads run side by side: the run lasted as long as the slowest.
     durationS: Math.max(...shards.map((shard) => shard.elapsedS)),
     startedAtMs: Math.min(...shards.map((shard) => shard.startedAtMs)),
@@ -369,6 +377,7 @@ export function sumCommandTotals(parts: CommandTotal[][][]): CommandTotal[][] {
     count: parts.reduce((total, part) => total + part[s][c].count, 0),
     sumMs: parts.reduce((total, part) => total + part[s][c].sumMs, 0),
     failures: parts.reduce((total, part) => total + part[s][c].failures, 0),
+    retries: parts.reduce((total, part) => total + part[s][c].retries, 0),
   })));
 }
 

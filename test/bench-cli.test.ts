@@ -189,6 +189,7 @@ describe('bench errors', () => {
     [['--format', 'csv'], "pgfactory: error: option '--format <format>' argument 'csv' is invalid. Allowed choices are table, json."],
     [['--query', 'SELECT 1', '-f', 'x.sql'], 'pgfactory: give the workload either with --query or with -f/-b/-S/-N, not both'],
     [['-f', 'missing.sql'], 'pgfactory: cannot read SQL from "missing.sql": ENOENT'],
+    [['-t', '5', '--max-tries', '0'], 'pgfactory: --max-tries 0 (no limit) needs -T/--time or -L/--latency-limit'],
   ])('bad option %j is a one-line error (exit 1)', async (args, message) => {
     const result = await runCli(['bench', ...args]);
     expect(result.stderr).toBe(`${message}\n`);

@@ -187,10 +187,10 @@ describe('pgbench scripts', () => {
     expect(run.per_command).toEqual([{
       script: file,
       commands: [
-        { line: 1, command: '\\set d :client_id % 2', executed: 20, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
-        { line: 2, command: '\\sleep 20 ms', executed: 20, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
-        { line: 3, command: 'SELECT 10 / :d', executed: 10, failures: 10, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
-        { line: 4, command: 'SELECT pg_sleep(0.03)', executed: 10, failures: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 1, command: '\\set d :client_id % 2', executed: 20, failures: 0, retries: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 2, command: '\\sleep 20 ms', executed: 20, failures: 0, retries: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 3, command: 'SELECT 10 / :d', executed: 10, failures: 10, retries: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
+        { line: 4, command: 'SELECT pg_sleep(0.03)', executed: 10, failures: 0, retries: 0, latency_ms_avg: expect.any(Number), latency_ms_sum: expect.any(Number) },
       ],
     }]);
     const [set, sleep, divide, pgSleep] = run.per_command[0].commands;
@@ -215,6 +215,53 @@ describe('pgbench scripts', () => {
     // Without -r nothing is timed per command.
     const plain = await bench(['--mode', 'pooled', '-f', file, '-c', '2', '-t', '2']);
     expect(plain.json.modes.pooled.per_command).toBeUndefined();
+  }, 120_000);
+
+  it('--max-tries retries serialization failures (every operation lands once); without it they fail and are counted', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.counter (id int PRIMARY KEY, n int); INSERT INTO ${SCHEMA}.counter VALUES (1, 0)`);
+    // Four clients read, wait and update one row in REPEATABLE READ: concurrent updates conflict.
+    const file = script('conflict.sql', `BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT n FROM ${SCHEMA}.counter WHERE id = 1;\nSELECT pg_sleep(0.01);\nUPDATE ${SCHEMA}.counter SET n = n + 1 WHERE id = 1;\nEND;\n`);
+    const retried = await bench(['--mode', 'pooled', '-f', file, '-c', '4', '-j', '2', '-t', '25', '--max-tries', '1000', '-r']);
+    expect(retried.code).toBe(0);
+    const pooled = retried.json.modes.pooled;
+    expect(pooled).toMatchObject({ ops: 100, errors: 0 });
+    expect(retried.json.settings.max_tries).toBe(1000);
+    expect(pooled.retried).toBeGreaterThanOrEqual(1);
+    expect(pooled.retries).toBeGreaterThanOrEqual(pooled.retried);
+    const tries = pooled.per_command[0].commands.map((command: { failures: number; retries: number }) => [command.failures, command.retries]);
+    expect(tries).toEqual([[0, 0], [0, 0], [0, 0], [0, pooled.retries], [0, 0]]);
+    expect(await sql(`SELECT n FROM ${SCHEMA}.counter`)).toEqual([{ n: 100 }]);
+
+    await sql(`UPDATE ${SCHEMA}.counter SET n = 0`);
+    const failing = await bench(['--mode', 'pooled', '-f', file, '-c', '4', '-j', '2', '-t', '25', '-r']);
+    expect(failing.code).toBe(0);
+    const once = failing.json.modes.pooled;
+    expect(once.errors).toBeGreaterThanOrEqual(1);
+    expect(once.retries).toBeUndefined();
+    expect(once.per_command[0].commands[3]).toMatchObject({ failures: once.errors, retries: 0 });
+    expect(await sql(`SELECT n FROM ${SCHEMA}.counter`)).toEqual([{ n: 100 - once.errors }]);
+    expect(failing.stderr).toBe(`pooled: ${once.errors} x ERROR:  40001: could not serialize access due to concurrent update\n`);
+  }, 120_000);
+
+  it('a retried operation draws the same random values again, as pgbench', async () => {
+    await sql(`CREATE TABLE ${SCHEMA}.flaky_mode (fail boolean); INSERT INTO ${SCHEMA}.flaky_mode VALUES (false);
+      CREATE SEQUENCE ${SCHEMA}.flaky_seq; CREATE TABLE ${SCHEMA}.flaky_log (ord serial, r bigint);
+      CREATE FUNCTION ${SCHEMA}.flaky(r bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN
+        IF (SELECT fail FROM ${SCHEMA}.flaky_mode) AND nextval('${SCHEMA}.flaky_seq') % 2 = 1 THEN RAISE EXCEPTION 'try %', r USING ERRCODE = '40001'; END IF;
+        INSERT INTO ${SCHEMA}.flaky_log (r) VALUES (r); END $$`);
+    const file = script('flaky.sql', `\\set r random(1, 1000000000)\nSELECT ${SCHEMA}.flaky(:r);\n`);
+    const args = ['--mode', 'pooled', '-f', file, '-t', '10', '--max-tries', '2', '--random-seed', '11'];
+    const logged = async () => (await sql<{ r: string }>(`SELECT r FROM ${SCHEMA}.flaky_log ORDER BY ord`)).map((row) => row.r);
+    const smooth = await bench(args);
+    expect(smooth.json.modes.pooled).toMatchObject({ ops: 10, errors: 0, retried: 0, retries: 0 });
+    const values = await logged();
+    expect(values).toHaveLength(10);
+    expect(new Set(values).size).toBe(10);
+    // Now every operation's first try fails: the second must log the value the first drew.
+    await sql(`TRUNCATE ${SCHEMA}.flaky_log; UPDATE ${SCHEMA}.flaky_mode SET fail = true`);
+    const flaky = await bench(args);
+    expect(flaky.json.modes.pooled).toMatchObject({ ops: 10, errors: 0, retried: 10, retries: 10 });
+    expect(await logged()).toEqual(values);
   }, 120_000);
 
   it('a failed statement inside BEGIN does not leave the pooled connection in an aborted transaction', async () => {

@@ -101,6 +101,8 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
     errors: sum((json) => json.errors),
     skipped: sum((json) => json.skipped),
     late: sum((json) => json.late),
+    retried: sum((json) => json.retried),
+    retries: sum((json) => json.retries),
     durationS: Math.max(...parts.map((part) => part.json.duration_s as number)),
     startedAtMs: Math.min(...parts.map((part) => Date.parse(part.json.started_at))),
     endedAtMs: Math.max(...parts.map((part) => Date.parse(part.json.ended_at))),
@@ -131,7 +133,7 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
 
 /** A run's `per_command` JSON back as totals (the sum is kept: averages of averages would be wrong). */
 function commandTotals(mode: Json): CommandTotal[][] {
-  return (mode.per_command as Json[]).map((script) => (script.commands as Json[]).map((command) => ({ count: command.executed, sumMs: command.latency_ms_sum, failures: command.failures })));
+  return (mode.per_command as Json[]).map((script) => (script.commands as Json[]).map((command) => ({ count: command.executed, sumMs: command.latency_ms_sum, failures: command.failures, retries: command.retries ?? 0 })));
 }
 
 /** Per-host connection counts of several runs: summed host by host (each run lists its hosts in the same order). */
@@ -163,6 +165,7 @@ function optionsFromWorkload(workload: Json, clients: number): BenchOptions {
     poolSize: workload.pool_size ?? undefined,
     rate: workload.rate ?? undefined,
     latencyLimitMs: workload.latency_limit_ms ?? undefined,
+    maxTries: workload.max_tries ?? undefined,
   };
 }
 

@@ -57,6 +57,9 @@ function commandLabels(options: BenchResult['options']): Array<Array<{ line: num
   });
 }
 
+/** Whether operations are tried again after a serialization failure or deadlock (--max-tries other than 1). */
+const retrying = (options: BenchResult['options']) => options.maxTries !== undefined && options.maxTries !== 1;
+
 const averageMs = (total: CommandTotal) => (total.count > 0 ? total.sumMs / total.count : 0);
 
 function perCommandJson(commands: CommandTotal[][], options: BenchResult['options']): Array<Record<string, unknown>> {
@@ -68,6 +71,7 @@ function perCommandJson(commands: CommandTotal[][], options: BenchResult['option
       command: labels[s][c].text,
       executed: total.count,
       failures: total.failures,
+      retries: total.retries,
       latency_ms_avg: ms(averageMs(total)),
       latency_ms_sum: ms(total.sumMs),
     })),
@@ -93,6 +97,10 @@ function modeJson(result: ModeResult, options: BenchResult['options']): Record<s
   if (options.rate !== undefined || options.latencyLimitMs !== undefined) {
     json.skipped = result.skipped;
     json.late = result.late;
+  }
+  if (retrying(options)) {
+    json.retried = result.retried;
+    json.retries = result.retries;
   }
   if (result.mode === 'fresh') {
     json.connect_ms = { ...summaryJson(result.connect), tcp_avg: phaseAvg(result.phases.tcp), tls_avg: phaseAvg(result.phases.tls), startup_avg: phaseAvg(result.phases.startup) };
@@ -157,6 +165,8 @@ export function workloadJson(result: BenchResult): Record<string, unknown> {
     latency_limit_ms: options.latencyLimitMs ?? null,
     progress_s: options.progressS ?? null,
     random_seed: result.seed,
+    // Only when set: results of earlier versions, without it, stay comparable.
+    ...(retrying(options) ? { max_tries: options.maxTries } : {}),
   };
 }
 
@@ -230,6 +240,7 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
   if (options.queryMode !== 'simple') out += `, protocol: ${options.queryMode}`;
   if (options.rate !== undefined) out += `, rate: ${options.rate} ops/s`;
   if (options.latencyLimitMs !== undefined) out += `, latency limit: ${options.latencyLimitMs} ms`;
+  if (retrying(options)) out += `, max tries: ${options.maxTries === 0 ? 'unlimited' : options.maxTries}`;
   out += '\n';
 
   const modes = columns.map((column) => column.mode);
@@ -247,6 +258,8 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
     ['errors', ...cell((mode) => String(mode.errors))],
     ['skipped (late start)', ...cell((mode) => (withRate && withLimit ? String(mode.skipped) : undefined))],
     ['late (over the limit)', ...cell((mode) => (withLimit ? String(mode.late) : undefined))],
+    ['retried operations', ...cell((mode) => (retrying(options) ? String(mode.retried) : undefined))],
+    ['retries', ...cell((mode) => (retrying(options) ? String(mode.retries) : undefined))],
     ['duration (s)', ...cell((mode) => fixed3(mode.durationS))],
     ['ops/s', ...cell((mode) => opsPerSec(mode).toFixed(1))],
     ['latency avg (ms)', ...cell((mode) => fixed3(get(mode).latency.avg))],
@@ -311,10 +324,12 @@ export function benchText(result: BenchResult, paint?: (text: string) => string)
       const commands = column.mode.commands;
       if (commands === undefined) continue;
       scripts.forEach((script, s) => {
-        // pgbench -r's layout: average latency, failures, the command.
-        out += `\nstatement latencies in milliseconds and failures (${column.label}, ${script.name}):\n`;
+        // pgbench -r's layout: average latency, failures, retries (when retrying), the command.
+        const withRetries = retrying(options);
+        out += `\nstatement latencies in milliseconds${withRetries ? ', failures and retries' : ' and failures'} (${column.label}, ${script.name}):\n`;
         commands[s].forEach((total, c) => {
-          out += `   ${fixed3(averageMs(total)).padStart(11)}  ${String(total.failures).padStart(10)}  ${labels[s][c].text}\n`;
+          const retries = withRetries ? `  ${String(total.retries).padStart(10)}` : '';
+          out += `   ${fixed3(averageMs(total)).padStart(11)}  ${String(total.failures).padStart(10)}${retries}  ${labels[s][c].text}\n`;
         });
       });
     }

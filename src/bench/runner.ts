@@ -37,13 +37,16 @@ export interface RunnerSpec {
   intervalS?: number;
   /** Time each script command (--report-per-command). */
   perCommand?: boolean;
+  /** Tries per operation on a serialization failure or deadlock (--max-tries; 0: no limit). */
+  maxTries: number;
 }
 
-/** One script command's totals (--report-per-command): successful runs, their summed latency, failures. */
+/** One script command's totals (--report-per-command): successful runs, their summed latency, failures, retries. */
 export interface CommandTotal {
   count: number;
   sumMs: number;
   failures: number;
+  retries: number;
 }
 
 /** Sum and count of one connect phase, for its average. */
@@ -71,6 +74,9 @@ export interface ShardResult {
   skipped: number;
   /** Successful operations that took longer than --latency-limit. */
   late: number;
+  /** Operations tried again after a serialization failure or deadlock (--max-tries), and the tries again in all. */
+  retried: number;
+  retries: number;
   /** Wall-clock (epoch ms) start of the measured phase and end of its last operation. */
   startedAtMs: number;
   endedAtMs: number;
@@ -172,13 +178,15 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   const seed = BigInt(spec.variables.seed);
   const chooser = new ScriptChooser(scripts, new PgPrng(seed ^ BigInt(spec.firstClientId + 7)));
   const scriptCounts = scripts.map(() => ({ ops: 0, errors: 0 }));
-  const commandTotals = spec.perCommand === true ? scripts.map((script) => script.commands.map(() => ({ count: 0, sumMs: 0, failures: 0 }))) : undefined;
+  const commandTotals = spec.perCommand === true ? scripts.map((script) => script.commands.map(() => ({ count: 0, sumMs: 0, failures: 0, retries: 0 }))) : undefined;
   const resultPaths: ResultPaths = { skipping: 0, pg: 0 };
   let stopped = false;
   let ops = 0;
   let errors = 0;
   let skipped = 0;
   let late = 0;
+  let retried = 0;
+  let retries = 0;
   const errorMessages = new Map<string, number>();
   let interval = { ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() };
   const newInterval = () => ({ ops: 0, errors: 0, skipped: 0, latency: new LatencyRecorder() });
@@ -216,7 +224,25 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
 
       const client = async (slot: number) => {
         const state = new ScriptClient(spec.firstClientId + slot, spec.variables, spec.queryMode, resultPaths);
-        const operation = (scriptIndex: number) => factory.withConnection((connection) => state.run(connection, scripts[scriptIndex], scriptIndex));
+        // Latency counts from here (the scheduled start with a rate). As in pgbench, no retry once
+        // past --latency-limit or the end of the run.
+        let from = 0;
+        const withinLimit = () => {
+          const now = performance.now();
+          return now < endAt && (spec.latencyLimitMs === undefined || now - from <= spec.latencyLimitMs);
+        };
+        let triedAgain = false;
+        const onRetry = () => {
+          if (!recording) return;
+          retries += 1;
+          if (!triedAgain) retried += 1;
+          triedAgain = true;
+        };
+        const operation = (scriptIndex: number) => {
+          triedAgain = false;
+          state.failedCommand = -1;
+          return factory.withConnection((connection) => state.runWithRetries(connection, scripts[scriptIndex], scriptIndex, spec.maxTries, withinLimit, onRetry));
+        };
         while (!stopped && performance.now() < measureFrom) {
           await operation(chooser.choose()).catch(() => undefined);
         }
@@ -242,7 +268,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           done += 1;
           const scriptIndex = chooser.choose();
           const began = performance.now();
-          const from = scheduled ?? began;
+          from = scheduled ?? began;
           try {
             await operation(scriptIndex);
             const ended = performance.now();
@@ -256,6 +282,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
             errors += 1;
             interval.errors += 1;
             scriptCounts[scriptIndex].errors += 1;
+            // Not a command's failure when the connection could not be had.
+            if (commandTotals !== undefined && state.failedCommand >= 0) commandTotals[scriptIndex][state.failedCommand].failures += 1;
             lastEnd = performance.now();
             const message = describeError(error);
             const seen = errorMessages.get(message);
@@ -288,6 +316,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         errors,
         skipped,
         late,
+        retried,
+        retries,
         startedAtMs: wallStart,
         endedAtMs: wallStart + elapsedMs,
         elapsedS: elapsedMs / 1000,

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addConnectionOptions, resolveCommandSettings, withContext, type ConnectionFlags } from '../context.js';
 import { UsageError } from '../errors.js';
-import { collect, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
+import { collect, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt, parsePositiveNumber, readSqlFile, sqlSourceName, type CommandIo } from './shared.js';
 import type { BenchOptions, BenchTarget } from '../bench.js';
 import type { ScriptSource } from '../bench/script/script.js';
 
@@ -33,6 +33,7 @@ interface BenchFlags extends ConnectionFlags {
   rate?: number;
   latencyLimit?: number;
   reportPerCommand?: boolean;
+  maxTries?: number;
   target?: string[];
   maxErrorRate?: number;
   baseline?: string;
@@ -78,6 +79,7 @@ export function benchCommand(io: CommandIo): Command {
     .option('--log <file>', 'with --progress: write each interval to FILE as a JSON line while the run goes')
     .option('-R, --rate <ops/s>', 'schedule operations as a Poisson process at this total rate (pgbench -R); latency counts from the scheduled start', parsePositiveNumber('-R/--rate'))
     .option('-r, --report-per-command', "report each script command's average latency and failures after the run (pgbench -r)")
+    .option('--max-tries <n>', 'try an operation that hit a serialization failure or deadlock again, with the same random values, up to N tries in all (0: no limit, with -T or -L; default 1)', parseNonNegativeInt('--max-tries'))
     .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
     .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
     .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
@@ -110,6 +112,8 @@ Examples:
     if (flags.time !== undefined && flags.transactions !== undefined) throw new UsageError('give either -T/--time or -t/--transactions, not both');
     if (flags.log !== undefined && flags.progress === undefined) throw new UsageError('--log writes the --progress intervals: give --progress too');
     if ((flags.baseline === undefined) !== (flags.maxRegression === undefined)) throw new UsageError('--baseline and --max-regression go together');
+    // As pgbench: unlimited tries only where something else ends the operation or the run.
+    if (flags.maxTries === 0 && flags.latencyLimit === undefined && flags.transactions !== undefined) throw new UsageError('--max-tries 0 (no limit) needs -T/--time or -L/--latency-limit');
     const scripts = await readScripts(flags, io);
     const { parseScript } = await import('../bench/script/script.js');
     // Every script is checked before anything connects or runs.
@@ -136,6 +140,7 @@ Examples:
       rate: flags.rate,
       latencyLimitMs: flags.latencyLimit,
       reportPerCommand: flags.reportPerCommand === true,
+      maxTries: flags.maxTries,
     };
     const log = flags.log !== undefined ? openLog(flags.log) : undefined;
     const result = await withContext(flags, { mode: 'fresh' }, io, async (context) => {

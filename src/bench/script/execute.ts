@@ -72,6 +72,8 @@ export class ScriptClient {
   readonly context: EvalContext;
   /** Set once the measured phase starts, with --report-per-command: where each command's time goes. */
   commandTotals: CommandTotal[][] | undefined;
+  /** The command the last failed operation failed at (index in its script; -1: none), for its totals. */
+  failedCommand = -1;
   // Per script (by index), per command: the simple-mode Query template of each SQL command.
   private readonly templates: Array<Array<QueryTemplate | undefined>> = [];
 
@@ -96,6 +98,37 @@ export class ScriptClient {
       debug: (line) => process.stderr.write(`debug(client=${clientId}): ${line}\n`),
     };
   }
+
+  /**
+   * Runs `script` on `client`, again after a serialization failure or deadlock (SQLSTATE 40001,
+   * 40P01) with the same random numbers, as pgbench --max-tries does: up to `maxTries` tries in
+   * all (0: no limit), while `withinLimit()` says the operation is not already too late.
+   * Rejects with the last error; `onRetry` hears of every retry.
+   */
+  runWithRetries(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: () => void): Promise<void> {
+    // No async frame on the common path: bench runs this tens of thousands of times a second.
+    if (maxTries === 1) return this.run(client, script, scriptIndex);
+    return this.retrying(client, script, scriptIndex, maxTries, withinLimit, onRetry);
+  }
+
+  private async retrying(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: () => void): Promise<void> {
+    const saved = (this.savedRandom ??= new Float64Array(4));
+    this.context.prng.save(saved);
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await this.run(client, script, scriptIndex);
+        return;
+      } catch (error) {
+        const sqlstate = (error as { code?: unknown }).code;
+        if ((sqlstate !== '40001' && sqlstate !== '40P01') || tries === maxTries || !withinLimit()) throw error;
+        if (this.commandTotals !== undefined && this.failedCommand >= 0) this.commandTotals[scriptIndex][this.failedCommand].retries += 1;
+        onRetry();
+        this.context.prng.restore(saved);
+      }
+    }
+  }
+
+  private savedRandom: Float64Array | undefined;
 
   /** Runs every command of `script`; rejects with the first error (server or script). */
   run(client: pg.Client, script: ParsedScript, scriptIndex: number): Promise<void> {
@@ -198,7 +231,7 @@ class ScriptRun {
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.totals !== undefined) this.totals[this.next - 1].failures += 1;
+    this.owner.failedCommand = this.next - 1;
     // A script that failed inside BEGIN … END must not hand an aborted transaction back to the pool.
     if (this.client.getTransactionStatus() !== 'I') {
       this.client.query('ROLLBACK').then(() => this.reject(error), () => this.reject(error));

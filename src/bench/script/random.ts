@@ -49,6 +49,21 @@ export class PgPrng {
     this.s1l = Number(s1 & 0xffffffffn);
   }
 
+  /** Copies the state into `into` (4 numbers), for restore(): a retried operation draws the same numbers, as in pgbench. */
+  save(into: Float64Array): void {
+    into[0] = this.s0h;
+    into[1] = this.s0l;
+    into[2] = this.s1h;
+    into[3] = this.s1l;
+  }
+
+  restore(from: Float64Array): void {
+    this.s0h = from[0];
+    this.s0l = from[1];
+    this.s1h = from[2];
+    this.s1l = from[3];
+  }
+
   /** xoroshiro128**: val = rotl(s0 * 5, 7) * 9; s0 = rotl(s0, 24) ^ sx ^ (sx << 16); s1 = rotl(sx, 37). */
   private step(): void {
     const { s0h, s0l } = this;
