@@ -171,10 +171,6 @@ class ScriptRun {
     this.commandEnded();
     this.step();
   };
-  private readonly sleepDone = (): void => {
-    this.commandEnded();
-    this.step();
-  };
 
   constructor(
     private readonly owner: ScriptClient,
@@ -211,7 +207,10 @@ class ScriptRun {
           this.commandEnded();
         } else if (command.type === 'sleep') {
           const amount = typeof command.amount === 'bigint' ? command.amount : sleepAmount(context, command.amount.variable);
-          setTimeout(this.sleepDone, (Number(amount) * command.unitUs) / 1000);
+          setTimeout(() => {
+            this.commandEnded();
+            this.step();
+          }, (Number(amount) * command.unitUs) / 1000);
           return;
         } else {
           this.owner.send(this.client, command, this.templates[index], this.scriptIndex, index, this.statementDone);
