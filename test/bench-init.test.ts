@@ -89,12 +89,46 @@ describe('bench init', () => {
     ]);
   }, 120_000);
 
+  it('--partitions splits pgbench_accounts as pgbench does, by range or hash, with the same rows', async () => {
+    expect((await run(['init', '-s', '1', '-q'])).code).toBe(0);
+    const plain = await digest();
+    const partitionsOf = () => sql<{ name: string; bound: string; rows: number }>(`SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
+      (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', '${SCHEMA}', c.relname), false, true, '')))[1]::text::int AS rows
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '${SCHEMA}.pgbench_accounts'::regclass ORDER BY c.relname`);
+    const ranged = await run(['init', '-s', '1', '-q', '--partitions', '3', '-F', '90']);
+    expect(ranged.code).toBe(0);
+    expect(ranged.stderr).toContain('creating tables...\ncreating 3 partitions...\n');
+    expect(await digest()).toBe(plain);
+    expect(await partitionsOf()).toEqual([
+      { name: 'pgbench_accounts_1', bound: 'FOR VALUES FROM (MINVALUE) TO (33335)', rows: 33334 },
+      { name: 'pgbench_accounts_2', bound: 'FOR VALUES FROM (33335) TO (66669)', rows: 33334 },
+      { name: 'pgbench_accounts_3', bound: 'FOR VALUES FROM (66669) TO (MAXVALUE)', rows: 33332 },
+    ]);
+    expect(await sql(`SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'pgbench_accounts%' AND relnamespace = '${SCHEMA}'::regnamespace AND relkind IN ('r', 'p') ORDER BY relname`)).toEqual([
+      { relname: 'pgbench_accounts', reloptions: null },
+      { relname: 'pgbench_accounts_1', reloptions: ['fillfactor=90'] },
+      { relname: 'pgbench_accounts_2', reloptions: ['fillfactor=90'] },
+      { relname: 'pgbench_accounts_3', reloptions: ['fillfactor=90'] },
+    ]);
+    const hashed = await run(['init', '-s', '1', '-q', '--partitions', '2', '--partition-method', 'hash', '-I', 'dtGvpf']);
+    expect(hashed.code).toBe(0);
+    expect(await digest()).toBe(plain);
+    const parts = await partitionsOf();
+    expect(parts.map((part) => part.bound)).toEqual(['FOR VALUES WITH (modulus 2, remainder 0)', 'FOR VALUES WITH (modulus 2, remainder 1)']);
+    expect(parts[0].rows + parts[1].rows).toBe(100000);
+    expect(parts[0].rows).toBeGreaterThan(40000);
+    expect(parts[1].rows).toBeGreaterThan(40000);
+    expect(await run(['init', '--partition-method', 'hash'])).toMatchObject({ stdout: '', stderr: 'pgfactory: --partition-method needs --partitions N (N >= 1)\n', code: 1 });
+  }, 120_000);
+
   it('bad steps and options are one-line errors (exit 1) before anything runs; a step the server refuses exits 3', async () => {
+    const before = await tables();
+    expect(before.length).toBeGreaterThanOrEqual(4);
     expect(await run(['init', '-I', 'dtx'])).toMatchObject({ stdout: '', stderr: 'pgfactory: -I/--init-steps: unrecognized initialization step "x" (allowed: d t g G v p f)\n', code: 1 });
     expect(await run(['init', '-I', 'gG'])).toMatchObject({ stdout: '', stderr: 'pgfactory: -I/--init-steps: "g" and "G" cannot both be given (client-side or server-side generation)\n', code: 1 });
     expect(await run(['init', '-F', '5'])).toMatchObject({ stdout: '', stderr: 'pgfactory: error: option \'-F, --fillfactor <n>\' argument \'5\' is invalid. -F/--fillfactor takes a whole number from 10 to 100, got "5"\n', code: 1 });
     // Nothing ran: the tables of the test before are still there.
-    expect((await tables()).length).toBe(4);
+    expect(await tables()).toEqual(before);
     expect(await run(['init', '-I', 'd'])).toMatchObject({ stderr: 'dropping old tables...\n', code: 0 });
     expect(await tables()).toEqual([]);
     expect(await run(['init', '-I', 'g'])).toMatchObject({

@@ -31,6 +31,9 @@ export interface InitOptions {
   /** -I: the steps to run, in order (validated by initSteps). */
   steps: string;
   unlogged: boolean;
+  /** --partitions: pgbench_accounts in this many partitions (0: one plain table), by `partitionMethod`. */
+  partitions: number;
+  partitionMethod: 'range' | 'hash';
   /** -q: progress every 5 s instead of every 100,000 rows. */
   quiet: boolean;
 }
@@ -72,7 +75,25 @@ function createTables(options: InitOptions): string[] {
     ['pgbench_accounts', `aid ${aid} not null,bid int,abalance int,filler char(84)`, true],
     ['pgbench_branches', 'bid int not null,bbalance int,filler char(88)', true],
   ];
-  return tables.map(([name, columns, fillfactor]) => `create${options.unlogged ? ' unlogged' : ''} table ${name}(${columns})${fillfactor ? ` with (fillfactor=${options.fillfactor})` : ''}`);
+  const unlogged = options.unlogged ? ' unlogged' : '';
+  return tables.map(([name, columns, fillfactor]) => {
+    // A partitioned pgbench_accounts: its partitions hold the rows, the fillfactor and the logging.
+    if (name === 'pgbench_accounts' && options.partitions > 0) return `create table ${name}(${columns}) partition by ${options.partitionMethod} (aid)`;
+    return `create${unlogged} table ${name}(${columns})${fillfactor ? ` with (fillfactor=${options.fillfactor})` : ''}`;
+  });
+}
+
+/** pgbench's createPartitions: ranges open at both ends, or hash remainders. */
+function partitions(options: InitOptions): string[] {
+  const count = options.partitions;
+  const size = Math.ceil((ACCOUNTS_PER_SCALE * options.scale) / count);
+  return Array.from({ length: count }, (_, index) => {
+    const p = index + 1;
+    const bounds = options.partitionMethod === 'range'
+      ? `for values from (${p === 1 ? 'minvalue' : (p - 1) * size + 1}) to (${p < count ? p * size + 1 : 'maxvalue'})`
+      : `for values with (modulus ${count}, remainder ${p - 1})`;
+    return `create${options.unlogged ? ' unlogged' : ''} table pgbench_accounts_${p} partition of pgbench_accounts ${bounds} with (fillfactor=${options.fillfactor})`;
+  });
 }
 
 /** Branches and tellers, as pgbench 15 fills them (filler NULL). */
@@ -113,6 +134,10 @@ async function runStep(client: pg.Client, step: string, options: InitOptions, on
       break;
     case 't':
       await run(createTables(options));
+      if (options.partitions > 0) {
+        onMessage(`creating ${options.partitions} partitions...`);
+        await run(partitions(options));
+      }
       break;
     case 'g':
       await generateClientSide(client, options, onMessage);
@@ -166,7 +191,9 @@ async function generateClientSide(client: pg.Client, options: InitOptions, onMes
         progress(last);
       }
     }
-    await pipeline(Readable.from(rows()), client.query(copyFrom(`copy pgbench_accounts from stdin${version >= 140000 ? ' with (freeze on)' : ''}`)));
+    // COPY FREEZE does not take a partitioned table.
+    const freeze = version >= 140000 && options.partitions === 0;
+    await pipeline(Readable.from(rows()), client.query(copyFrom(`copy pgbench_accounts from stdin${freeze ? ' with (freeze on)' : ''}`)));
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

@@ -70,7 +70,7 @@ export function benchCommand(io: CommandIo): Command {
     .option('--show-script <name>', "print a built-in script's text and exit")
     .option('-D, --define <name=value>', 'set a script variable; repeatable', collect)
     .addOption(new Option('-M, --protocol <mode>', 'how SQL is sent: simple, extended (with $n parameters) or prepared').choices(['simple', 'extended', 'prepared']).default('simple'))
-    .option('-s, --scale <n>', ':scale for custom scripts (built-ins count pgbench_branches, as pgbench)', parsePositiveInt('-s/--scale'))
+    .option('-s, --scale <n>', ':scale for custom scripts (built-ins count pgbench_branches, as pgbench); for bench init, the scale factor', parsePositiveInt('-s/--scale'))
     .option('--random-seed <n>', "seed of the scripts' random functions and :default_seed (default: random)", parseSeed)
     .option('--warmup <seconds>', 'run unmeasured for this long first, in each mode', parseNonNegativeNumber('--warmup'), 0)
     .option('--pool-size <n>', 'pooled mode: connections in the pool (default: the client count)', parsePositiveInt('--pool-size'))
@@ -201,6 +201,8 @@ interface InitFlags {
   initSteps?: string;
   foreignKeys?: boolean;
   unloggedTables?: boolean;
+  partitions: number;
+  partitionMethod?: 'range' | 'hash';
   quiet?: boolean;
 }
 
@@ -211,6 +213,8 @@ function initCommand(io: CommandIo): Command {
     .option('-I, --init-steps <steps>', 'the steps, in order: d drop, t create tables, g generate data client-side, G server-side, v vacuum, p primary keys, f foreign keys (default dtgvp)')
     .option('--foreign-keys', 'also create foreign keys between the tables (step f)')
     .option('--unlogged-tables', 'create the tables as unlogged tables')
+    .option('--partitions <n>', 'partition pgbench_accounts into N partitions', parseNonNegativeInt('--partitions'), 0)
+    .addOption(new Option('--partition-method <method>', 'with --partitions: how the accounts are split (default range)').choices(['range', 'hash']))
     .option('-q, --quiet', 'report the data generation every 5 s instead of every 100,000 rows')
     .helpOption('--help', 'show help for bench init')
     .addHelpText('after', `
@@ -224,12 +228,15 @@ Examples:
   $ pgfactory bench init -s 100 -I dtGvp --foreign-keys`)
     .action(async (initFlags: InitFlags, init: Command) => {
       const flags = init.parent!.opts<BenchFlags>();
+      if (initFlags.partitionMethod !== undefined && initFlags.partitions === 0) throw new UsageError('--partition-method needs --partitions N (N >= 1)');
       const { initSteps, initTables, initSummary } = await import('../bench/init.js');
       const options = {
         scale: flags.scale ?? 1,
         fillfactor: initFlags.fillfactor,
         steps: initSteps(initFlags.initSteps, initFlags.foreignKeys === true),
         unlogged: initFlags.unloggedTables === true,
+        partitions: initFlags.partitions,
+        partitionMethod: initFlags.partitionMethod ?? 'range',
         quiet: initFlags.quiet === true,
       };
       const result = await withContext(flags, { mode: 'fresh' }, io, (context) => context.factory.withConnection((client) => initTables(client, options, (line) => io.stderr.write(`${line}\n`))));

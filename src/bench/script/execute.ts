@@ -76,6 +76,8 @@ export class ScriptClient {
   failedCommand = -1;
   // Per script (by index), per command: the simple-mode Query template of each SQL command.
   private readonly templates: Array<Array<QueryTemplate | undefined>> = [];
+  // --max-tries: the random state at the start of the operation being tried.
+  private savedRandom: Float64Array | undefined;
 
   constructor(
     readonly clientId: number,
@@ -127,8 +129,6 @@ export class ScriptClient {
       }
     }
   }
-
-  private savedRandom: Float64Array | undefined;
 
   /** Runs every command of `script`; rejects with the first error (server or script). */
   run(client: pg.Client, script: ParsedScript, scriptIndex: number): Promise<void> {
