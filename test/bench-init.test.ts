@@ -1,8 +1,11 @@
 // `bench init` (pgbench -i) against the real test server: pgbench 15's tables and data, every
-// step letter, -F, --foreign-keys, --unlogged-tables, the built-in scripts on the result, and the
-// errors. In a schema of its own (search_path), apart from bench-workload's pgbench tables.
+// step letter, -F, --foreign-keys, --unlogged-tables, --partitions, the built-in scripts on the
+// result, Ctrl-C and the errors. In a schema of its own (search_path), apart from
+// bench-workload's pgbench tables.
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+import { databaseUrl, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+import { pollUntil, spawnCli } from './support/cli.js';
 
 const SCHEMA = 'bench_init';
 useTestSchema(SCHEMA);
@@ -119,6 +122,28 @@ describe('bench init', () => {
     expect(parts[0].rows).toBeGreaterThan(40000);
     expect(parts[1].rows).toBeGreaterThan(40000);
     expect(await run(['init', '--partition-method', 'hash'])).toMatchObject({ stdout: '', stderr: 'pgfactory: --partition-method needs --partitions N (N >= 1)\n', code: 1 });
+  }, 120_000);
+
+  it('Ctrl-C cancels the running step: exit 130, and the generation\'s transaction leaves the old rows', async () => {
+    expect((await run(['init', '-s', '1', '-q'])).code).toBe(0);
+    const rowsBefore = await digest();
+    // Another session holds pgbench_accounts: the generation's TRUNCATE waits for it until cancelled.
+    const holder = new pg.Client({ connectionString: databaseUrl() });
+    await holder.connect();
+    try {
+      await holder.query(`BEGIN; LOCK TABLE ${SCHEMA}.pgbench_accounts IN ACCESS EXCLUSIVE MODE`);
+      const appName = 'pgf-bench-init-cancel';
+      const cli = spawnCli(['bench', 'init', '-I', 'g'], { env: { ...env, PGAPPNAME: appName }, cwd: dir });
+      const waiting = () => sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [appName]);
+      expect(await pollUntil(async () => (await waiting())[0].n === 1, 30_000)).toBe(true);
+      cli.child.kill('SIGINT');
+      const result = await cli.done;
+      expect(result).toMatchObject({ stdout: '', stderr: 'generating data (client-side)...\npgfactory: interrupted: the running statement was cancelled\n', code: 130 });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect(await digest()).toBe(rowsBefore);
   }, 120_000);
 
   it('bad steps and options are one-line errors (exit 1) before anything runs; a step the server refuses exits 3', async () => {

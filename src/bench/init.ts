@@ -1,7 +1,7 @@
 // `bench init`: pgbench -i's tables, so the built-in scripts run where pgbench is not installed.
-// The steps, their SQL and the data are pgbench 15's (initCreateTables, initGenerateData*,
-// initVacuum, initCreatePKeys, initCreateFKeys): a run against these tables measures what
-// pgbench measures after `pgbench -i`. Client-side generation streams pgbench_accounts through
+// The steps, their SQL and the data are pgbench 15's (initCreateTables, createPartitions,
+// initGenerateData*, initVacuum, initCreatePKeys, initCreateFKeys): a run against these tables
+// measures what pgbench measures after `pgbench -i`. Client-side generation streams pgbench_accounts through
 // COPY (FREEZE from PostgreSQL 14 on, in the transaction that truncated it, as pgbench does).
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -11,7 +11,7 @@ import { formatServerError, isDatabaseError } from '../db-errors.js';
 import { ServerError, UsageError } from '../errors.js';
 
 /** pgbench's step letters, in the order its help lists them. */
-export const INIT_STEPS = 'dtgGvpf';
+const INIT_STEPS = 'dtgGvpf';
 const DEFAULT_STEPS = 'dtgvp';
 
 const BRANCHES_PER_SCALE = 1;
