@@ -75,13 +75,14 @@ function createTables(options: InitOptions): string[] {
     ['pgbench_accounts', `aid ${aid} not null,bid int,abalance int,filler char(84)`, true],
     ['pgbench_branches', 'bid int not null,bbalance int,filler char(88)', true],
   ];
-  const unlogged = options.unlogged ? ' unlogged' : '';
   return tables.map(([name, columns, fillfactor]) => {
     // A partitioned pgbench_accounts: its partitions hold the rows, the fillfactor and the logging.
     if (name === 'pgbench_accounts' && options.partitions > 0) return `create table ${name}(${columns}) partition by ${options.partitionMethod} (aid)`;
-    return `create${unlogged} table ${name}(${columns})${fillfactor ? ` with (fillfactor=${options.fillfactor})` : ''}`;
+    return `create${unlogged(options)} table ${name}(${columns})${fillfactor ? ` with (fillfactor=${options.fillfactor})` : ''}`;
   });
 }
+
+const unlogged = (options: InitOptions) => (options.unlogged ? ' unlogged' : '');
 
 /** pgbench's createPartitions: ranges open at both ends, or hash remainders. */
 function partitions(options: InitOptions): string[] {
@@ -92,7 +93,7 @@ function partitions(options: InitOptions): string[] {
     const bounds = options.partitionMethod === 'range'
       ? `for values from (${p === 1 ? 'minvalue' : (p - 1) * size + 1}) to (${p < count ? p * size + 1 : 'maxvalue'})`
       : `for values with (modulus ${count}, remainder ${p - 1})`;
-    return `create${options.unlogged ? ' unlogged' : ''} table pgbench_accounts_${p} partition of pgbench_accounts ${bounds} with (fillfactor=${options.fillfactor})`;
+    return `create${unlogged(options)} table pgbench_accounts_${p} partition of pgbench_accounts ${bounds} with (fillfactor=${options.fillfactor})`;
   });
 }
 

@@ -232,14 +232,18 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           return now < endAt && (spec.latencyLimitMs === undefined || now - from <= spec.latencyLimitMs);
         };
         let triedAgain = false;
-        const onRetry = () => {
+        let running = 0;
+        // Counted here, where the final failures are counted too.
+        const onRetry = (failedCommand: number) => {
           if (!recording) return;
           retries += 1;
           if (!triedAgain) retried += 1;
           triedAgain = true;
+          if (state.commandTotals !== undefined && failedCommand >= 0) state.commandTotals[running][failedCommand].retries += 1;
         };
         const operation = (scriptIndex: number) => {
           triedAgain = false;
+          running = scriptIndex;
           state.failedCommand = -1;
           return factory.withConnection((connection) => state.runWithRetries(connection, scripts[scriptIndex], scriptIndex, spec.maxTries, withinLimit, onRetry));
         };

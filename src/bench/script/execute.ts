@@ -105,15 +105,15 @@ export class ScriptClient {
    * Runs `script` on `client`, again after a serialization failure or deadlock (SQLSTATE 40001,
    * 40P01) with the same random numbers, as pgbench --max-tries does: up to `maxTries` tries in
    * all (0: no limit), while `withinLimit()` says the operation is not already too late.
-   * Rejects with the last error; `onRetry` hears of every retry.
+   * Rejects with the last error; `onRetry` hears of every retry, with the command that failed.
    */
-  runWithRetries(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: () => void): Promise<void> {
+  runWithRetries(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: (failedCommand: number) => void): Promise<void> {
     // No async frame on the common path: bench runs this tens of thousands of times a second.
     if (maxTries === 1) return this.run(client, script, scriptIndex);
     return this.retrying(client, script, scriptIndex, maxTries, withinLimit, onRetry);
   }
 
-  private async retrying(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: () => void): Promise<void> {
+  private async retrying(client: pg.Client, script: ParsedScript, scriptIndex: number, maxTries: number, withinLimit: () => boolean, onRetry: (failedCommand: number) => void): Promise<void> {
     const saved = (this.savedRandom ??= new Float64Array(4));
     this.context.prng.save(saved);
     for (let tries = 1; ; tries += 1) {
@@ -123,8 +123,7 @@ export class ScriptClient {
       } catch (error) {
         const sqlstate = (error as { code?: unknown }).code;
         if ((sqlstate !== '40001' && sqlstate !== '40P01') || tries === maxTries || !withinLimit()) throw error;
-        if (this.commandTotals !== undefined && this.failedCommand >= 0) this.commandTotals[scriptIndex][this.failedCommand].retries += 1;
-        onRetry();
+        onRetry(this.failedCommand);
         this.context.prng.restore(saved);
       }
     }
