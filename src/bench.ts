@@ -16,6 +16,7 @@ import { prepareRunner, type CommandTotal, type IntervalSnapshot, type PhaseTota
 import type { QueryMode, ScriptSource } from './bench/script/script.js';
 import type { ResultPaths } from './bench/skipping-query.js';
 import { LatencyRecorder } from './bench/stats.js';
+import { openTransactionLogs, transactionLogNames } from './bench/transaction-log.js';
 import type { WorkerInput, WorkerMessage } from './bench/worker.js';
 
 // Loaded when bench runs: esbuild hoists a static import of a built-in to the top of the bundle,
@@ -50,6 +51,10 @@ export interface BenchOptions {
   reportPerCommand?: boolean;
   /** --max-tries: tries per operation on a serialization failure or deadlock (default 1; 0: no limit). */
   maxTries?: number;
+  /** -l: pgbench's per-transaction log, written to PREFIX.PID[.THREAD] files. */
+  transactionLog?: { prefix: string; samplingRate: number; aggregateS: number };
+  /** --failures-detailed: serialization failures and deadlocks counted apart. */
+  failuresDetailed?: boolean;
 }
 
 /** One --progress interval, all threads merged. */
@@ -71,6 +76,9 @@ export interface ModeResult {
   poolSize: number | undefined;
   ops: number;
   errors: number;
+  /** Failed operations whose last error was a serialization failure, or a deadlock. */
+  serializationFailures: number;
+  deadlockFailures: number;
   skipped: number;
   late: number;
   /** Operations tried again (--max-tries), and the tries again in all. */
@@ -149,7 +157,9 @@ export async function runBench(targets: BenchTarget[], options: BenchOptions, ho
   const byTarget = prepared.map(({ target, serverVersion, scale }) => ({ name: target.name, serverVersion, settings: target.settings, scale, modes: {} as TargetResult['modes'] }));
   for (const mode of options.modes) {
     for (const [index, { target }] of prepared.entries()) {
-      byTarget[index].modes[mode] = await runMode(target, byTarget[index].scale, seed, mode, options, hooks);
+      // Transaction log files of one run each: the target and mode join the name where there are several.
+      const logQualifiers = [...(targets.length > 1 ? [target.name] : []), ...(options.modes.length > 1 ? [mode] : [])];
+      byTarget[index].modes[mode] = await runMode(target, byTarget[index].scale, seed, mode, options, hooks, logQualifiers);
       if (hooks.interrupted()) throw new InterruptedError('interrupted: the benchmark was stopped');
     }
   }
@@ -171,7 +181,7 @@ async function findScale(target: BenchTarget, options: BenchOptions): Promise<nu
   }
 }
 
-async function runMode(target: BenchTarget, scale: number, seed: string, mode: BenchMode, options: BenchOptions, hooks: BenchHooks): Promise<ModeResult> {
+async function runMode(target: BenchTarget, scale: number, seed: string, mode: BenchMode, options: BenchOptions, hooks: BenchHooks, logQualifiers: string[]): Promise<ModeResult> {
   const poolSize = options.poolSize ?? options.clients;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   let jobs = Math.min(options.jobs ?? Math.min(options.clients, cores), options.clients);
@@ -179,6 +189,9 @@ async function runMode(target: BenchTarget, scale: number, seed: string, mode: B
   if (mode === 'pooled') jobs = Math.min(jobs, poolSize);
   const clientShares = splitEvenly(options.clients, jobs);
   const poolShares = splitEvenly(poolSize, jobs);
+  const log = options.transactionLog;
+  // Opened here, before any thread starts: descriptors belong to the process, so worker threads write to them too.
+  const logFds = log !== undefined ? openTransactionLogs(transactionLogNames(log.prefix, process.pid, jobs, logQualifiers)) : [];
   const specs: RunnerSpec[] = clientShares.map((clients, index) => ({
     mode,
     scripts: options.scripts,
@@ -196,10 +209,28 @@ async function runMode(target: BenchTarget, scale: number, seed: string, mode: B
     intervalS: options.progressS,
     perCommand: options.reportPerCommand,
     maxTries: options.maxTries ?? 1,
+    thread: index,
+    ...(log !== undefined ? {
+      transactionLog: {
+        fd: logFds[index],
+        samplingRate: log.samplingRate,
+        aggregateS: log.aggregateS,
+        withLag: options.rate !== undefined,
+        withSkipped: options.rate !== undefined && options.latencyLimitMs !== undefined,
+        withRetries: (options.maxTries ?? 1) !== 1,
+        failuresDetailed: options.failuresDetailed === true,
+        seed,
+      },
+    } : {}),
   }));
 
   const intervals = new IntervalMerger(jobs, options.progressS ?? 0, (interval) => hooks.onInterval?.(target.name, mode, interval));
-  const shards = jobs === 1 ? await runInline(target.settings, specs[0], intervals, hooks) : await runInWorkers(target.settings, specs, intervals, hooks);
+  let shards: ShardResult[];
+  try {
+    shards = jobs === 1 ? await runInline(target.settings, specs[0], intervals, hooks) : await runInWorkers(target.settings, specs, intervals, hooks);
+  } finally {
+    for (const fd of logFds) fs.closeSync(fd);
+  }
   intervals.flush();
   return mergeShards(mode, options, jobs, mode === 'pooled' ? poolSize : undefined, shards, intervals.done);
 }
@@ -348,6 +379,8 @@ function mergeShards(mode: BenchMode, options: BenchOptions, jobs: number, poolS
     poolSize,
     ops: sum((shard) => shard.ops),
     errors: sum((shard) => shard.errors),
+    serializationFailures: sum((shard) => shard.serializationFailures),
+    deadlockFailures: sum((shard) => shard.deadlockFailures),
     skipped: sum((shard) => shard.skipped),
     late: sum((shard) => shard.late),
     retried: sum((shard) => shard.retried),

@@ -99,6 +99,8 @@ function mergeMode(mode: BenchMode, parts: Array<{ file: string; json: Json }>):
     poolSize: mode === 'pooled' ? sum((json) => json.pool_size) : undefined,
     ops: sum((json) => json.ops),
     errors: sum((json) => json.errors),
+    serializationFailures: sum((json) => json.serialization_failures),
+    deadlockFailures: sum((json) => json.deadlock_failures),
     skipped: sum((json) => json.skipped),
     late: sum((json) => json.late),
     retried: sum((json) => json.retried),

@@ -12,6 +12,7 @@ import { PgPrng } from './script/random.js';
 import { parseScript, type QueryMode, type ScriptSource } from './script/script.js';
 import { readingSocket, type ResultPaths } from './skipping-query.js';
 import { LatencyRecorder, type SerializedLatency } from './stats.js';
+import { epochMicros, TransactionLog, type OperationOutcome, type TransactionLogSpec } from './transaction-log.js';
 
 export interface RunnerSpec {
   mode: FactoryMode;
@@ -39,6 +40,10 @@ export interface RunnerSpec {
   perCommand?: boolean;
   /** Tries per operation on a serialization failure or deadlock (--max-tries; 0: no limit). */
   maxTries: number;
+  /** pgbench -l: this thread's log file and its format. */
+  transactionLog?: TransactionLogSpec;
+  /** This thread's number (its log file's suffix). */
+  thread: number;
 }
 
 /** One script command's totals (--report-per-command): successful runs, their summed latency, failures, retries. */
@@ -70,6 +75,9 @@ export interface IntervalSnapshot {
 export interface ShardResult {
   ops: number;
   errors: number;
+  /** Failed operations whose last error was a serialization failure (40001) or a deadlock (40P01). */
+  serializationFailures: number;
+  deadlockFailures: number;
   /** Operations not started because they were already later than --latency-limit. */
   skipped: number;
   /** Successful operations that took longer than --latency-limit. */
@@ -110,6 +118,12 @@ const MAX_DISTINCT_ERRORS = 20;
 export function describeError(error: unknown): string {
   if (isDatabaseError(error)) return formatServerError(error).split('\n')[0];
   return error instanceof Error ? error.message : String(error);
+}
+
+/** How a failed operation ended, as --failures-detailed and the transaction log tell them apart. */
+function failureOutcome(error: unknown): OperationOutcome {
+  const sqlstate = (error as { code?: unknown }).code;
+  return sqlstate === '40001' ? 'serialization' : sqlstate === '40P01' ? 'deadlock' : 'failed';
 }
 
 const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
@@ -183,6 +197,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
   let stopped = false;
   let ops = 0;
   let errors = 0;
+  let serializationFailures = 0;
+  let deadlockFailures = 0;
   let skipped = 0;
   let late = 0;
   let retried = 0;
@@ -205,6 +221,8 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
       const schedule = spec.rate !== undefined ? new Schedule(1e6 / spec.rate, measureFrom, seed ^ BigInt(spec.firstClientId + 11)) : undefined;
       let lastEnd = measureFrom;
       recording = spec.warmupS <= 0;
+      const log = spec.transactionLog !== undefined ? new TransactionLog(spec.transactionLog, spec.thread) : undefined;
+      log?.start(epochMicros(measureFrom));
 
       let intervalTimer: NodeJS.Timeout | undefined;
       let intervalIndex = 0;
@@ -233,8 +251,11 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         };
         let triedAgain = false;
         let running = 0;
+        // This operation's tries again, for the transaction log.
+        let operationRetries = 0;
         // Counted here, where the final failures are counted too.
         const onRetry = (failedCommand: number) => {
+          operationRetries += 1;
           if (!recording) return;
           retries += 1;
           if (!triedAgain) retried += 1;
@@ -243,6 +264,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         };
         const operation = (scriptIndex: number) => {
           triedAgain = false;
+          operationRetries = 0;
           running = scriptIndex;
           state.failedCommand = -1;
           return factory.withConnection((connection) => state.runWithRetries(connection, scripts[scriptIndex], scriptIndex, spec.maxTries, withinLimit, onRetry));
@@ -252,9 +274,12 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         }
         recording = true;
         state.commandTotals = commandTotals;
+        const clientId = spec.firstClientId + slot;
         let done = 0;
         while (!stopped) {
           if (spec.opsPerClient !== undefined && done >= spec.opsPerClient) break;
+          // Chosen before a skip, as pgbench chooses: a skipped operation's log line names its script.
+          const scriptIndex = chooser.choose();
           let scheduled: number | undefined;
           if (schedule !== undefined) {
             scheduled = schedule.take();
@@ -264,13 +289,13 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
               done += 1;
               skipped += 1;
               interval.skipped += 1;
+              log?.operation(clientId, done, scriptIndex, 'skipped', 0, 0, 0, epochMicros(performance.now()));
               continue;
             }
             if (scheduled > performance.now()) await sleepUntil(scheduled);
             if (stopped) break;
           } else if (performance.now() >= endAt) break;
           done += 1;
-          const scriptIndex = chooser.choose();
           const began = performance.now();
           from = scheduled ?? began;
           try {
@@ -282,13 +307,18 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
             if (scheduled !== undefined) lag.record(began - scheduled);
             if (spec.latencyLimitMs !== undefined && ms > spec.latencyLimitMs) late += 1;
             lastEnd = ended;
+            log?.operation(clientId, done, scriptIndex, 'ok', ms, scheduled !== undefined ? began - scheduled : 0, operationRetries, epochMicros(ended));
           } catch (error) {
             errors += 1;
+            const outcome = failureOutcome(error);
+            if (outcome === 'serialization') serializationFailures += 1;
+            if (outcome === 'deadlock') deadlockFailures += 1;
             interval.errors += 1;
             scriptCounts[scriptIndex].errors += 1;
             // Not a command's failure when the connection could not be had.
             if (commandTotals !== undefined && state.failedCommand >= 0) commandTotals[scriptIndex][state.failedCommand].failures += 1;
             lastEnd = performance.now();
+            log?.operation(clientId, done, scriptIndex, outcome, 0, 0, operationRetries, epochMicros(lastEnd));
             const message = describeError(error);
             const seen = errorMessages.get(message);
             if (seen !== undefined) errorMessages.set(message, seen + 1);
@@ -313,11 +343,14 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
         }
         await factory.close();
         recordingCloses = false;
+        log?.finish(epochMicros(lastEnd));
       }
       const elapsedMs = Math.max(0, lastEnd - measureFrom);
       return {
         ops,
         errors,
+        serializationFailures,
+        deadlockFailures,
         skipped,
         late,
         retried,

@@ -11,6 +11,8 @@ import type { ScriptSource } from '../bench/script/script.js';
 
 interface BenchFlags extends ConnectionFlags {
   mode: 'fresh' | 'pooled' | 'both';
+  connect?: boolean;
+  vacuum: boolean;
   clients: number;
   jobs?: number;
   time?: number;
@@ -34,6 +36,11 @@ interface BenchFlags extends ConnectionFlags {
   latencyLimit?: number;
   reportPerCommand?: boolean;
   maxTries?: number;
+  failuresDetailed?: boolean;
+  transactionLog?: boolean;
+  logPrefix?: string;
+  samplingRate?: number;
+  aggregateInterval?: number;
   target?: string[];
   maxErrorRate?: number;
   baseline?: string;
@@ -49,6 +56,12 @@ function parseRate(value: string): number {
   return number;
 }
 
+function parseSamplingRate(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0 || number > 1) throw new InvalidArgumentError(`--sampling-rate takes a fraction above 0, at most 1, got "${value}"`);
+  return number;
+}
+
 function parseSeed(value: string): string {
   if (!/^-?\d+$/.test(value) || BigInt(value) < -(2n ** 63n) || BigInt(value) >= 2n ** 64n) throw new InvalidArgumentError(`--random-seed takes a 64-bit integer, got "${value}"`);
   return BigInt.asIntN(64, BigInt(value)).toString();
@@ -58,6 +71,8 @@ export function benchCommand(io: CommandIo): Command {
   const command = new Command('bench')
     .description('measure what opening a connection costs compared with reusing one, under a pgbench workload (like pgbench -C vs pgbench)')
     .addOption(new Option('--mode <mode>', 'fresh: a new connection per operation (pgbench -C); pooled: reuse pooled connections; both: one after the other').choices(['fresh', 'pooled', 'both']).default('both'))
+    .option('-C, --connect', 'a new connection per operation, as pgbench -C: --mode fresh')
+    .option('-n, --no-vacuum', "accepted as pgbench's -n: bench never vacuums the tables before a run")
     .option('-c, --clients <n>', 'concurrent clients', parsePositiveInt('-c/--clients'), 1)
     .option('-j, --jobs <n>', 'threads to spread the clients over (default: clients, at most the CPU count; 1 = no worker threads)', parsePositiveInt('-j/--jobs'))
     .option('-T, --time <seconds>', `measure for this many seconds (default ${DEFAULT_SECONDS})`, parsePositiveNumber('-T/--time'))
@@ -80,6 +95,11 @@ export function benchCommand(io: CommandIo): Command {
     .option('-R, --rate <ops/s>', 'schedule operations as a Poisson process at this total rate (pgbench -R); latency counts from the scheduled start', parsePositiveNumber('-R/--rate'))
     .option('-r, --report-per-command', "report each script command's average latency and failures after the run (pgbench -r)")
     .option('--max-tries <n>', 'try an operation that hit a serialization failure or deadlock again, with the same random values, up to N tries in all (0: no limit, with -T or -L; default 1)', parseNonNegativeInt('--max-tries'))
+    .option('--failures-detailed', 'count serialization failures and deadlocks apart, in the report and the transaction log')
+    .option('-l, --transaction-log', "write pgbench's per-transaction log: a line per operation in pgbench_log.PID (one file per thread: .PID.N)")
+    .option('--log-prefix <prefix>', 'with -l: the log files\' name before .PID (default pgbench_log)')
+    .option('--sampling-rate <rate>', 'with -l: log this fraction of the operations, drawn at random (0..1)', parseSamplingRate)
+    .option('--aggregate-interval <seconds>', 'with -l: a line per interval of this many seconds instead of one per operation (pgbench\'s aggregate format)', parsePositiveInt('--aggregate-interval'))
     .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
     .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
     .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
@@ -110,6 +130,8 @@ Examples:
       return;
     }
     if (flags.time !== undefined && flags.transactions !== undefined) throw new UsageError('give either -T/--time or -t/--transactions, not both');
+    if (flags.connect === true && command.getOptionValueSource('mode') === 'cli' && flags.mode !== 'fresh') throw new UsageError(`-C/--connect is --mode fresh: it cannot go with --mode ${flags.mode}`);
+    checkTransactionLog(flags);
     if (flags.log !== undefined && flags.progress === undefined) throw new UsageError('--log writes the --progress intervals: give --progress too');
     if ((flags.baseline === undefined) !== (flags.maxRegression === undefined)) throw new UsageError('--baseline and --max-regression go together');
     // As pgbench: unlimited tries only where something else ends the operation or the run.
@@ -124,7 +146,7 @@ Examples:
     const { runBench, checkOutcome, progressLine } = await import('../bench.js');
     const { benchJson, benchText, intervalJson } = await import('../bench/report.js');
     const options: BenchOptions = {
-      modes: flags.mode === 'both' ? ['fresh', 'pooled'] : [flags.mode],
+      modes: flags.connect === true ? ['fresh'] : flags.mode === 'both' ? ['fresh', 'pooled'] : [flags.mode],
       clients: flags.clients,
       jobs: flags.jobs,
       durationS: flags.transactions === undefined ? (flags.time ?? DEFAULT_SECONDS) : undefined,
@@ -141,6 +163,8 @@ Examples:
       latencyLimitMs: flags.latencyLimit,
       reportPerCommand: flags.reportPerCommand === true,
       maxTries: flags.maxTries,
+      failuresDetailed: flags.failuresDetailed === true,
+      ...(flags.transactionLog === true ? { transactionLog: { prefix: flags.logPrefix ?? 'pgbench_log', samplingRate: flags.samplingRate ?? 1, aggregateS: flags.aggregateInterval ?? 0 } } : {}),
     };
     const log = flags.log !== undefined ? openLog(flags.log) : undefined;
     const result = await withContext(flags, { mode: 'fresh' }, io, async (context) => {
@@ -247,6 +271,22 @@ Examples:
 function parseFillfactor(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 10 || Number(text) > 100) throw new InvalidArgumentError(`-F/--fillfactor takes a whole number from 10 to 100, got "${text}"`);
   return Number(text);
+}
+
+/** pgbench's own rules for -l and its companions. */
+function checkTransactionLog(flags: BenchFlags): void {
+  if (flags.transactionLog !== true) {
+    for (const [given, name] of [[flags.logPrefix, '--log-prefix'], [flags.samplingRate, '--sampling-rate'], [flags.aggregateInterval, '--aggregate-interval']] as const) {
+      if (given !== undefined) throw new UsageError(`${name} goes with -l/--transaction-log`);
+    }
+    return;
+  }
+  if (flags.samplingRate !== undefined && flags.aggregateInterval !== undefined) throw new UsageError('--sampling-rate and --aggregate-interval cannot be used together (as in pgbench)');
+  const seconds = flags.transactions === undefined ? (flags.time ?? DEFAULT_SECONDS) : undefined;
+  if (flags.aggregateInterval !== undefined && seconds !== undefined && (flags.aggregateInterval > seconds || seconds % flags.aggregateInterval !== 0)) {
+    throw new UsageError(`--aggregate-interval ${flags.aggregateInterval} must divide the run's ${seconds} s (-T) evenly, as in pgbench`);
+  }
+  if (flags.logPrefix !== undefined && flags.logPrefix === '') throw new UsageError('--log-prefix is empty');
 }
 
 function readJsonFile(file: string): unknown {
