@@ -311,8 +311,8 @@ function fileInTurns(file: string, start = 0): Readable {
   return Readable.from(chunks(), { highWaterMark: 1 });
 }
 
-function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { stream: Readable; name: string; size: number | undefined } {
-  if (options.file === '-') return { stream: io.stdin(), name: 'stdin', size: undefined };
+function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { stream: Readable; name: string; size: number | undefined; inTurns: boolean } {
+  if (options.file === '-') return { stream: io.stdin(), name: 'stdin', size: undefined, inTurns: false };
   const file = options.file!;
   let size: number | undefined;
   try {
@@ -322,13 +322,16 @@ function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { st
   } catch (error) {
     throw new UsageError(`cannot read "${file}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  return { stream: inTurns && size !== undefined ? fileInTurns(file) : fs.createReadStream(file, { highWaterMark: READ_BYTES }), name: file, size };
+  const turns = inTurns && size !== undefined;
+  return { stream: turns ? fileInTurns(file) : fs.createReadStream(file, { highWaterMark: READ_BYTES }), name: file, size, inTurns: turns };
 }
 
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
   const skip = options.onError === 'skip';
-  // The NDJSON reader lets go of each read chunk in time for fileInTurns, unless it keeps records for a reject file.
-  const inTurns = format === 'ndjson' && !skip;
+  // Readers that let go of each read chunk in time for fileInTurns, unless they keep records for a
+  // reject file: NDJSON's (it copies each line into a COPY row), and --jobs' batches (each piece is
+  // copied into its batch's buffer as it joins it).
+  const inTurns = (format === 'ndjson' || ((options.jobs ?? 1) > 1 && !options.dryRun)) && !skip;
   const input = openInput(options, io, inTurns);
   // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
   const resumable = options.commitEvery !== undefined && !options.dryRun;
@@ -352,6 +355,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
           binaryHeader: options.encoding !== undefined,
           keepRaw: skip,
           onMalformed,
+          inputInTurns: input.inTurns,
         })
       : new JsonReader(source, { format, file: input.name, keepRaw: skip, onMalformed });
 
@@ -421,6 +425,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             done: progress?.done,
             firstRecord: seek !== undefined ? progress!.seek!.to : undefined,
             onWindowCommit: progress?.record,
+            inputInTurns: input.inTurns,
           };
         const records = reader.records() as AsyncIterable<RecordChunk>;
         let result: LoadResult;

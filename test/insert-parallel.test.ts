@@ -98,6 +98,18 @@ describe('--jobs', () => {
     }
   }, 180_000);
 
+  it('records wider than a batch buffer: the batch moves to a larger one, exact contents', async () => {
+    // Batches stop taking records past 4 MiB in a 5 MiB buffer: the fourth 1.35 MB record overflows it.
+    const rows = 10;
+    const csv = ['id,name,n', ...Array.from({ length: rows }, (_, k) => `${k + 1},"${k % 3 === 0 ? 'quoted, ""line""\nbreak ' : ''}${'x'.repeat(1_350_000 + k * 1000)}",${k + 1}`)];
+    fs.writeFileSync(path.join(dir, 'wide.csv'), `${csv.join('\n')}\n`);
+    await sql(`DROP TABLE IF EXISTS ${S}.wide_ref; CREATE TABLE ${S}.wide_ref (id int PRIMARY KEY, name text NOT NULL, n int)`);
+    await sql(`INSERT INTO ${S}.wide_ref SELECT k + 1, CASE WHEN k % 3 = 0 THEN 'quoted, "line"' || E'\\n' || 'break ' ELSE '' END || repeat('x', 1350000 + k * 1000), k + 1 FROM generate_series(0, ${rows - 1}) k`);
+    const result = await insert([T, '-f', 'wide.csv', '--jobs', '2']);
+    expect(result.stderr).toMatch(new RegExp(`^inserted ${rows} rows into insert_par\\.t in \\S+ s \\(\\d+ rows/s\\) with 2 workers\\n$`));
+    expect(await contents()).toEqual(await contents(`${S}.wide_ref`));
+  });
+
   it('a failing row in the second worker: exact line, nothing committed, no prepared transaction', async () => {
     // The CHECK rejects n = 96: first at id 96 — so move the failure past the first batch.
     await sql(`ALTER TABLE ${T} DROP CONSTRAINT t_n_check, ADD CONSTRAINT t_n_check CHECK (id <> 70001)`);

@@ -14,8 +14,10 @@ export class Batch {
   bytes = 0;
   /** Where the record after its last one starts in the input, when the reader knows. */
   next: InputPosition | undefined;
-  /** The buffer that holds all its bytes, when packInto() moved them there. */
+  /** The buffer that holds all its bytes, when packLast() moved them there. */
   buffer: Buffer | undefined;
+  /** Bytes of its pieces in `buffer`. */
+  private packedBytes = 0;
 
   /**
    * @param columns the columns its records fill (JSON input may widen them between batches)
@@ -82,17 +84,28 @@ export class Batch {
   }
 
   /**
-   * Copies the bytes of its pieces (kept batches only) into `buffer`, at least `bytes` long, and
-   * makes each piece a view of its copy: the read buffers they were views of are free.
+   * Copies the bytes of the piece added last (kept batches only) into the batch's own buffer and
+   * makes the piece a view of its copy: the read buffer it was a view of is free at once, to be
+   * filled again. `obtain(n)` gives a buffer of at least n bytes: the first, or a larger one when
+   * the batch outgrows its buffer (its pieces so far move there too).
    */
-  packInto(buffer: Buffer): void {
-    let at = 0;
-    for (const piece of this.pieces) {
-      const length = piece.data.copy(buffer, at);
-      piece.data = buffer.subarray(at, at + length);
-      at += length;
+  packLast(obtain: (bytes: number) => Buffer): void {
+    const piece = this.pieces[this.pieces.length - 1];
+    const needed = this.packedBytes + piece.data.length;
+    if (this.buffer === undefined || this.buffer.length < needed) {
+      const buffer = obtain(needed);
+      let at = 0;
+      for (const earlier of this.pieces.slice(0, -1)) {
+        earlier.data.copy(buffer, at);
+        earlier.data = buffer.subarray(at, at + earlier.data.length);
+        at += earlier.data.length;
+      }
+      this.buffer = buffer;
     }
-    this.buffer = buffer;
+    const at = this.packedBytes;
+    piece.data.copy(this.buffer, at);
+    piece.data = this.buffer.subarray(at, needed);
+    this.packedBytes = needed;
   }
 
   /** Bytes of records [from, to) (kept batches only). */

@@ -28,6 +28,8 @@ export interface DelimitedOptions {
   escape?: number;
   keepRaw: boolean;
   onMalformed: MalformedHandler;
+  /** The input comes in a few buffers filled in turn (fileInTurns): no fresh read buffer to collect. */
+  inputInTurns?: boolean;
 }
 
 /** Which input fields go to the server: every one in order, or a selection (from --columns). */
@@ -251,7 +253,7 @@ export class DelimitedReader extends RecordReader<FieldPlan> {
       }
       chunk = next.value;
       this.bytesRead += chunk.length;
-      scavengeAfterReading(chunk.length);
+      if (this.options.inputInTurns !== true) scavengeAfterReading(chunk.length);
       if (this.bytesRead === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
     }
     if (this.pos < this.buf.length) {

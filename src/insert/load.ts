@@ -55,6 +55,8 @@ export interface LoadOptions {
   done?: DoneRange[];
   /** Runs in the transaction of every --commit-every window, before its COMMIT (resume progress). */
   onWindowCommit?: (client: pg.Client, window: DoneRange, rows: number) => Promise<void>;
+  /** The input is read into a few buffers in turn (fileInTurns): no read buffer is left for a collection to free. */
+  inputInTurns?: boolean;
 }
 
 export interface LoadResult {

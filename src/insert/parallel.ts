@@ -96,9 +96,9 @@ export async function loadParallel(
       const piece = await cutter.piece(batch, Math.min(batchRoom(cutter, batch, options, skip), limit - batch.count));
       if (piece === undefined) break;
       batch.add(piece);
+      buffers.packLast(batch);
       options.onSent?.(piece.lines.length, piece.bytesRead);
     }
-    buffers.pack(batch);
     return batch;
   };
   const readAll = async (): Promise<void> => {
@@ -144,7 +144,7 @@ export async function loadParallel(
             (batch, flushed) => {
               unflushed.push(batch);
               if (flushed()) buffers.release(unflushed.splice(0));
-              collectAfterSending(batch.bytes);
+              if (options.inputInTurns !== true) collectAfterSending(batch.bytes);
             },
           );
           // The COPY is over: all its bytes are out.
@@ -164,7 +164,7 @@ export async function loadParallel(
             committedRows += loader.result.rows - rowsBefore;
           }
           buffers.release([batch]);
-          collectAfterSending(batch.bytes);
+          if (options.inputInTurns !== true) collectAfterSending(batch.bytes);
         }
       }
       if (failure !== undefined) {
@@ -217,20 +217,22 @@ async function commitPrepared(client: pg.Client, gid: string): Promise<void> {
 }
 
 /**
- * Buffers that hold one batch's bytes each, filled again once a batch is out. A batch's records
- * are otherwise views of the read buffers they came in: those buffers then live as long as the
- * batch, reach V8's old generation and are freed only by a full collection, so the load kept
- * taking fresh memory, a page fault for every new page (bench/README.md, Figures behind the code).
- * Copying a batch costs less than that. A batch too large for one buffer keeps its views.
+ * Buffers that hold one batch's bytes each, filled again once a batch is out. Every piece is
+ * copied in as it joins its batch, so the read buffers are free at once: the input can be read
+ * into a few buffers in turn (fileInTurns), and no read buffer lives as long as a batch, reaches
+ * V8's old generation and waits for a full collection, which made the load take fresh memory, a
+ * page fault for every new page (bench/README.md, Figures behind the code).
  */
 class BatchBuffers {
   private readonly free: Buffer[] = [];
 
   constructor(private readonly keep: number) {}
 
-  pack(batch: Batch): void {
-    if (batch.bytes > BATCH_BUFFER_BYTES) return;
-    batch.packInto(this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BUFFER_BYTES));
+  packLast(batch: Batch): void {
+    batch.packLast((bytes) => {
+      const reused = bytes <= BATCH_BUFFER_BYTES ? this.free.pop() : undefined;
+      return reused ?? Buffer.allocUnsafeSlow(Math.max(bytes * 2, BATCH_BUFFER_BYTES));
+    });
   }
 
   /** Batches whose bytes are out (handed to the kernel): their buffers may be filled again. */
