@@ -74,6 +74,11 @@ describe('bench init', () => {
     expect(server.stdout).toMatch(new RegExp(`^done in ${seconds} \\(drop tables ${seconds}, create tables ${seconds}, server-side generate ${seconds}, vacuum ${seconds}, primary keys ${seconds}, foreign keys ${seconds}\\)\\.\\n$`));
     expect(server.stderr).toBe('dropping old tables...\ncreating tables...\ngenerating data (server-side)...\nvacuuming...\ncreating primary keys...\ncreating foreign keys...\n');
     expect(await digest()).toBe(clientSide);
+    // -n leaves out the vacuum step even where -I names it, as pgbench -i -n.
+    const unvacuumed = await run(['init', '-n', '-s', '1', '-I', 'dtGvp', '-F', '80', '--foreign-keys', '--unlogged-tables']);
+    expect(unvacuumed.code).toBe(0);
+    expect(unvacuumed.stderr).toBe('dropping old tables...\ncreating tables...\ngenerating data (server-side)...\ncreating primary keys...\ncreating foreign keys...\n');
+    expect(await digest()).toBe(clientSide);
     expect(await tables()).toEqual([
       { relname: 'pgbench_accounts', relpersistence: 'u', reloptions: ['fillfactor=80'] },
       { relname: 'pgbench_branches', relpersistence: 'u', reloptions: ['fillfactor=80'] },

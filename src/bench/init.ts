@@ -54,7 +54,7 @@ const STEP_NAMES: Record<string, { name: string; message: string }> = {
 };
 
 /** -I as pgbench reads it (spaces ignored), plus f for --foreign-keys; a bad letter is a usage error. */
-export function initSteps(steps: string | undefined, foreignKeys: boolean): string {
+export function initSteps(steps: string | undefined, foreignKeys: boolean, vacuum = true): string {
   let result = (steps ?? DEFAULT_STEPS).replace(/ /g, '');
   if (result === '') throw new UsageError('-I/--init-steps: no initialization step given (allowed: d t g G v p f)');
   for (const step of result) {
@@ -62,7 +62,8 @@ export function initSteps(steps: string | undefined, foreignKeys: boolean): stri
   }
   if (result.includes('g') && result.includes('G')) throw new UsageError('-I/--init-steps: "g" and "G" cannot both be given (client-side or server-side generation)');
   if (foreignKeys && !result.includes('f')) result += 'f';
-  return result;
+  // -n: no vacuum step, even one -I names (as pgbench -i -n).
+  return vacuum ? result : result.replace(/v/g, '');
 }
 
 const TABLES = 'pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers';

@@ -72,7 +72,7 @@ export function benchCommand(io: CommandIo): Command {
     .description('measure what opening a connection costs compared with reusing one, under a pgbench workload (like pgbench -C vs pgbench)')
     .addOption(new Option('--mode <mode>', 'fresh: a new connection per operation (pgbench -C); pooled: reuse pooled connections; both: one after the other').choices(['fresh', 'pooled', 'both']).default('both'))
     .option('-C, --connect', 'a new connection per operation, as pgbench -C: --mode fresh')
-    .option('-n, --no-vacuum', "accepted as pgbench's -n: bench never vacuums the tables before a run")
+    .option('-n, --no-vacuum', "as pgbench's -n: bench never vacuums the tables before a run; bench init skips its vacuum step")
     .option('-c, --clients <n>', 'concurrent clients', parsePositiveInt('-c/--clients'), 1)
     .option('-j, --jobs <n>', 'threads to spread the clients over (default: clients, at most the CPU count; 1 = no worker threads)', parsePositiveInt('-j/--jobs'))
     .option('-T, --time <seconds>', `measure for this many seconds (default ${DEFAULT_SECONDS})`, parsePositiveNumber('-T/--time'))
@@ -257,7 +257,7 @@ Examples:
       const options = {
         scale: flags.scale ?? 1,
         fillfactor: initFlags.fillfactor,
-        steps: initSteps(initFlags.initSteps, initFlags.foreignKeys === true),
+        steps: initSteps(initFlags.initSteps, initFlags.foreignKeys === true, flags.vacuum),
         unlogged: initFlags.unloggedTables === true,
         partitions: initFlags.partitions,
         partitionMethod: initFlags.partitionMethod ?? 'range',
