@@ -4,17 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, runCli, scratchDir, sql, useTestSchema } from './helpers.js';
+import { databaseUrl, runCli, scratchDir, sql, useTestSchema, writeFileIn } from './helpers.js';
 
 const SCHEMA = 'bench_workload';
 useTestSchema(SCHEMA);
 
 const dir = scratchDir();
-function script(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-}
+const script = (name: string, text: string) => writeFileIn(dir, name, text);
 
 async function bench(args: string[], env: Record<string, string> = {}) {
   const result = await runCli(['bench', '--format', 'json', ...args], { env, cwd: dir, timeoutMs: 60_000 });

@@ -41,6 +41,13 @@ export function scratchDir(): string {
   return dir;
 }
 
+/** Writes `text` to the file `name` in `dir` (a bench script, say); returns its path. */
+export function writeFileIn(dir: string, name: string, text: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
 export interface CliResult {
   stdout: string;
   stderr: string;
