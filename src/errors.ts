@@ -46,8 +46,8 @@ export class SettingsError extends PgfactoryError {
 export class InputError extends PgfactoryError {
   readonly file: string | undefined;
   readonly line: number | undefined;
-  constructor(message: string, where: { file?: string; line?: number } = {}) {
-    const place = [where.file, where.line !== undefined ? `line ${where.line}` : undefined]
+  constructor(message: string, where: { file?: string; line?: number; column?: string } = {}) {
+    const place = [where.file, where.line !== undefined ? `line ${where.line}` : undefined, where.column !== undefined ? `column ${where.column}` : undefined]
       .filter((part) => part !== undefined)
       .join(', ');
     super(place ? `${place}: ${message}` : message, 'input', EXIT.usage);

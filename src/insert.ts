@@ -355,6 +355,8 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
           binaryHeader: options.encoding !== undefined,
           keepRaw: skip,
           onMalformed,
+          // Rejected or dry-run records are judged here; a strict load's by the server's COPY.
+          countFields: skip || options.dryRun,
           inputInTurns: input.inTurns,
         })
       : new JsonReader(source, { format, file: input.name, keepRaw: skip, onMalformed });

@@ -47,12 +47,21 @@ describe('malformed input names file and line, and commits nothing', () => {
     expect(result.stderr).toBe('pgfactory: q.csv, line 5: quote inside an unquoted field (field 2); quote the whole field and double the quote\n');
     expect(await count()).toBe(0);
   });
-  it('a row with the wrong number of fields', async () => {
+  it('a row with the wrong number of fields: the server\'s COPY names it, a dry run counts them', async () => {
     file('w.tsv', 'id\tname\n1\ta\n2\tb\textra\n');
-    const result = await insert([T, '-f', 'w.tsv']);
-    expect(result.stderr).toBe('pgfactory: w.tsv, line 3: expected 2 fields, found 3\n');
-    expect(result.code).toBe(1);
-    expect(await count()).toBe(0);
+    file('short.csv', 'id,name\n1,a\n"2",b\n3\n4,d\n');
+    for (const jobs of ['1', '2']) {
+      const extra = await insert([T, '-f', 'w.tsv', '--jobs', jobs]);
+      expect(extra.stderr).toBe('pgfactory: w.tsv, line 3: extra data after last expected column\n');
+      expect(extra.code).toBe(1);
+      const short = await insert([T, '-f', 'short.csv', '--jobs', jobs]);
+      expect(short.stderr).toBe('pgfactory: short.csv, line 4: missing data for column "name"\n');
+      expect(short.code).toBe(1);
+      expect(await count()).toBe(0);
+    }
+    const dry = await insert([T, '-f', 'w.tsv', '--dry-run']);
+    expect(dry.stderr).toBe('pgfactory: w.tsv, line 3: expected 2 fields, found 3\n');
+    expect(dry.code).toBe(1);
   });
   it('a bad JSON line', async () => {
     const result = await insert([T, '-f', '-', '--format', 'ndjson'], '{"id":1,"name":"a"}\n{"id":2,"name":"b"\n');

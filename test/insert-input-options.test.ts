@@ -38,7 +38,7 @@ describe('delimiters', () => {
   it('pipe and tab, given', async () => {
     file('pipe.csv', 'id|name\n1|p|q\n');
     const bad = await insert([T, '-f', 'pipe.csv', '--delimiter', '|']);
-    expect(bad.stderr).toBe('pgfactory: pipe.csv, line 2: expected 2 fields, found 3\n');
+    expect(bad.stderr).toBe('pgfactory: pipe.csv, line 2: extra data after last expected column\n');
     file('pipe2.csv', 'id|name\n1|p,q\n');
     expect((await insert([T, '-f', 'pipe2.csv', '--delimiter', '|'])).code).toBe(0);
     file('tab.csv', 'id\tname\n2\t"x\ty"\n');

@@ -7,7 +7,7 @@
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { InterruptedError, ServerError } from '../errors.js';
+import { InputError, InterruptedError, ServerError } from '../errors.js';
 import { RAW_TEXT_TYPES } from '../factory.js';
 import type { Row } from '../output/values.js';
 import { isDatabaseError } from '../db-errors.js';
@@ -310,9 +310,11 @@ export class Loader {
     return this.rowFailure(batch, record !== undefined ? batch.recordAtCopyLine(offset, record) : undefined, error, column);
   }
 
-  private rowFailure(batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError {
+  private rowFailure(batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError | InputError {
     const line = index !== undefined ? batch.lineOf(index) : undefined;
     const name = error.column ?? column;
+    // COPY could not read the record (too many or too few fields, a stray quote): bad input, exit 1.
+    if (error.code === '22P04') return new InputError(serverMessage(error), { file: this.options.file, line: line !== undefined && !Number.isNaN(line) ? line : undefined, column: name });
     const place = [this.options.file, line !== undefined && !Number.isNaN(line) ? `line ${line}` : undefined, name !== undefined ? `column ${name}` : undefined]
       .filter((part) => part !== undefined)
       .join(', ');
