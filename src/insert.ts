@@ -329,9 +329,10 @@ function openInput(options: InsertOptions, io: InsertIo, inTurns: boolean): { st
 async function insertFromFile(factory: ConnectionFactory, options: InsertOptions, format: InputFormat, io: InsertIo): Promise<InsertSummary> {
   const skip = options.onError === 'skip';
   // Readers that let go of each read chunk in time for fileInTurns, unless they keep records for a
-  // reject file: NDJSON's (it copies each line into a COPY row), and --jobs' batches (each piece is
-  // copied into its batch's buffer as it joins it).
-  const inTurns = (format === 'ndjson' || ((options.jobs ?? 1) > 1 && !options.dryRun)) && !skip;
+  // reject file: NDJSON's (it copies each line into a COPY row), and CSV/TSV under --jobs (a record
+  // cut by a chunk's end is copied out, and each piece into its batch's buffer as it joins it).
+  const delimited = format === 'csv' || format === 'tsv';
+  const inTurns = (format === 'ndjson' || (delimited && (options.jobs ?? 1) > 1 && !options.dryRun)) && !skip;
   const input = openInput(options, io, inTurns);
   // Resumable loads (--commit-every) name their input by a fingerprint; stdin's first 64 KiB are read for it.
   const resumable = options.commitEvery !== undefined && !options.dryRun;

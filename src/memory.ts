@@ -63,13 +63,13 @@ export function scavengeAfterReading(bytes: number): void {
 }
 
 /**
- * A parallel load's input buffers, where they are not filled in turn (stdin; a file is read into a
- * few buffers in turn and each piece copied into its batch's buffer: insert/parallel.ts), live in
- * batches long enough to reach V8's old generation, and
- * with few JS objects allocated the old generation is collected late: only after 64 MiB of dead
- * buffers has piled up outside the heap (V8's external-memory trigger), and meanwhile every new
- * read buffer takes fresh pages, each a page fault. Collecting after every 16 MiB of sent
- * batches keeps that memory small and lets malloc hand the same pages out again.
+ * A parallel load's input buffers, where they are not filled in turn (stdin, JSON arrays; a file
+ * is otherwise read into a few buffers in turn and each piece copied into its batch's buffer:
+ * insert/parallel.ts), live in batches long enough to reach V8's old generation, and with few JS
+ * objects allocated the old generation is collected late: only after 64 MiB of dead buffers has
+ * piled up outside the heap (V8's external-memory trigger), and meanwhile every new read buffer
+ * takes fresh pages, each a page fault. Collecting after every 16 MiB of sent batches keeps that
+ * memory small and lets malloc hand the same pages out again.
  */
 export function collectAfterSending(bytes: number): void {
   bytesSinceCollect += bytes;

@@ -130,9 +130,20 @@ export async function run(ctx) {
     trySetupSql(ctx, 'CHECKPOINT');
     // One run: it takes minutes.
     const big = summarise([await runTimed([ctx.pgfactory, 'insert', bigTarget, '--file', bigFile, '--jobs', '2'], ctx.runOptions)]);
+    // psql on the same file, against its own one \copy of the small file: how much of the big
+    // load's cost per row is the server's (a table and key index far past shared_buffers).
+    let psqlBig;
+    if (psql !== undefined) {
+      setupSql(ctx, `TRUNCATE ${bigTarget}`);
+      trySetupSql(ctx, 'CHECKPOINT');
+      psqlBig = summarise([await runTimed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(bigTarget, bigFile, true)], ctx.runOptions)]);
+    }
     setupSql(ctx, `DROP TABLE ${bigTarget}`);
     const scale = bigRows / ctx.rows;
     rows.push(makeRow({ name: names[4], pgfactory: big, reference: small, referenceName: `itself at ${label}`, target: { ratioMax: scale * 1.05, rssMaxMiB: 150 } }));
+    if (psqlBig !== undefined) {
+      rows.push(makeRow({ name: `psql itself: one \\copy of ${ctx.rowsLabel(bigRows)} rows`, pgfactory: psqlBig, reference, referenceName: `psql \\copy at ${label}` }));
+    }
   } else {
     rows.push(skippedRow(names[4], 'BENCH_BIG_ROWS=0'));
   }

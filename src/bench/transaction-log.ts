@@ -27,18 +27,6 @@ export interface TransactionLogSpec {
 /** How an operation ended, as the log's time field names it. */
 export type OperationOutcome = 'ok' | 'failed' | 'serialization' | 'deadlock' | 'skipped';
 
-/** Running totals of one aggregate interval (pgbench's StatsData). */
-class IntervalTotals {
-  count = 0;
-  latency = new SimpleStats();
-  lag = new SimpleStats();
-  skipped = 0;
-  retried = 0;
-  retries = 0;
-  serialization = 0;
-  deadlock = 0;
-}
-
 /** count, sum, sum of squares, min, max (pgbench's SimpleStats; min and max are 0 while empty). */
 class SimpleStats {
   count = 0;
@@ -54,6 +42,18 @@ class SimpleStats {
     this.sum += value;
     this.sum2 += value * value;
   }
+}
+
+/** Running totals of one aggregate interval (pgbench's StatsData). */
+class IntervalTotals {
+  count = 0;
+  latency = new SimpleStats();
+  lag = new SimpleStats();
+  skipped = 0;
+  retried = 0;
+  retries = 0;
+  serialization = 0;
+  deadlock = 0;
 }
 
 /** Lines kept before one write. */
