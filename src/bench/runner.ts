@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { createConnectionFactory, type ConnectionFactory, type FactoryMode, type FactoryStats } from '../factory.js';
 import { formatServerError, isDatabaseError } from '../db-errors.js';
 import type { ConnectionSettings } from '../settings.js';
-import { ScriptChooser, ScriptClient, type ScriptVariables } from './script/execute.js';
+import { retryableFailure, ScriptChooser, ScriptClient, type ScriptVariables } from './script/execute.js';
 import { PgPrng } from './script/random.js';
 import { parseScript, type QueryMode, type ScriptSource } from './script/script.js';
 import { readingSocket, type ResultPaths } from './skipping-query.js';
@@ -118,12 +118,6 @@ const MAX_DISTINCT_ERRORS = 20;
 export function describeError(error: unknown): string {
   if (isDatabaseError(error)) return formatServerError(error).split('\n')[0];
   return error instanceof Error ? error.message : String(error);
-}
-
-/** How a failed operation ended, as --failures-detailed and the transaction log tell them apart. */
-function failureOutcome(error: unknown): OperationOutcome {
-  const sqlstate = (error as { code?: unknown }).code;
-  return sqlstate === '40001' ? 'serialization' : sqlstate === '40P01' ? 'deadlock' : 'failed';
 }
 
 const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
@@ -249,21 +243,18 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
           const now = performance.now();
           return now < endAt && (spec.latencyLimitMs === undefined || now - from <= spec.latencyLimitMs);
         };
-        let triedAgain = false;
         let running = 0;
-        // This operation's tries again, for the transaction log.
+        // This operation's tries again (the transaction log's retries field).
         let operationRetries = 0;
         // Counted here, where the final failures are counted too.
         const onRetry = (failedCommand: number) => {
           operationRetries += 1;
           if (!recording) return;
           retries += 1;
-          if (!triedAgain) retried += 1;
-          triedAgain = true;
+          if (operationRetries === 1) retried += 1;
           if (state.commandTotals !== undefined && failedCommand >= 0) state.commandTotals[running][failedCommand].retries += 1;
         };
         const operation = (scriptIndex: number) => {
-          triedAgain = false;
           operationRetries = 0;
           running = scriptIndex;
           state.failedCommand = -1;
@@ -310,7 +301,7 @@ export async function prepareRunner(settings: ConnectionSettings, spec: RunnerSp
             log?.operation(clientId, done, scriptIndex, 'ok', ms, scheduled !== undefined ? began - scheduled : 0, operationRetries, epochMicros(ended));
           } catch (error) {
             errors += 1;
-            const outcome = failureOutcome(error);
+            const outcome: OperationOutcome = retryableFailure(error) ?? 'failed';
             if (outcome === 'serialization') serializationFailures += 1;
             if (outcome === 'deadlock') deadlockFailures += 1;
             interval.errors += 1;

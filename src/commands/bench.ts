@@ -50,16 +50,15 @@ interface BenchFlags extends ConnectionFlags {
 const DEFAULT_SECONDS = 10;
 const DEFAULT_SQL = 'SELECT 1';
 
-function parseRate(value: string): number {
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) throw new InvalidArgumentError(`--max-error-rate takes a fraction from 0 to 1, got "${value}"`);
-  return number;
-}
-
-function parseSamplingRate(value: string): number {
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0 || number > 1) throw new InvalidArgumentError(`--sampling-rate takes a fraction above 0, at most 1, got "${value}"`);
-  return number;
+/** A fraction option: from 0 (or above 0) to 1. */
+function parseFraction(option: string, aboveZero: boolean): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number < 0 || (aboveZero && number === 0) || number > 1) {
+      throw new InvalidArgumentError(`${option} takes a fraction ${aboveZero ? 'above 0, at most 1' : 'from 0 to 1'}, got "${value}"`);
+    }
+    return number;
+  };
 }
 
 function parseSeed(value: string): string {
@@ -98,11 +97,11 @@ export function benchCommand(io: CommandIo): Command {
     .option('--failures-detailed', 'count serialization failures and deadlocks apart, in the report and the transaction log')
     .option('-l, --transaction-log', "write pgbench's per-transaction log: a line per operation in pgbench_log.PID (one file per thread: .PID.N)")
     .option('--log-prefix <prefix>', 'with -l: the log files\' name before .PID (default pgbench_log)')
-    .option('--sampling-rate <rate>', 'with -l: log this fraction of the operations, drawn at random (0..1)', parseSamplingRate)
+    .option('--sampling-rate <rate>', 'with -l: log this fraction of the operations, drawn at random (0..1)', parseFraction('--sampling-rate', true))
     .option('--aggregate-interval <seconds>', 'with -l: a line per interval of this many seconds instead of one per operation (pgbench\'s aggregate format)', parsePositiveInt('--aggregate-interval'))
     .option('-L, --latency-limit <ms>', 'count operations slower than this; with --rate, skip those that would start later than this', parsePositiveNumber('-L/--latency-limit'))
     .option('--target <name=dsn>', 'run against this server instead of the connection options; repeatable: the targets side by side, keyed by name', collect)
-    .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseRate)
+    .option('--max-error-rate <rate>', 'exit 3 when the failed fraction of operations in a mode exceeds this (0..1)', parseFraction('--max-error-rate', false))
     .option('--baseline <file>', 'compare with an earlier --format json result (see --max-regression)')
     .option('--max-regression <pct>', 'with --baseline: exit 3 when ops/s fell or p99 latency rose by more than PCT percent', parseNonNegativeNumber('--max-regression'));
   addConnectionOptions(command).helpOption('--help', 'show help for bench');
@@ -286,7 +285,7 @@ function checkTransactionLog(flags: BenchFlags): void {
   if (flags.aggregateInterval !== undefined && seconds !== undefined && (flags.aggregateInterval > seconds || seconds % flags.aggregateInterval !== 0)) {
     throw new UsageError(`--aggregate-interval ${flags.aggregateInterval} must divide the run's ${seconds} s (-T) evenly, as in pgbench`);
   }
-  if (flags.logPrefix !== undefined && flags.logPrefix === '') throw new UsageError('--log-prefix is empty');
+  if (flags.logPrefix === '') throw new UsageError('--log-prefix is empty');
 }
 
 function readJsonFile(file: string): unknown {

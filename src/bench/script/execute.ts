@@ -68,6 +68,12 @@ class QueryTemplate {
 }
 
 /** One client's state: its variables and random sequence, kept across its operations. */
+/** The failures pgbench tries again (--max-tries) and counts apart (--failures-detailed): SQLSTATE 40001 and 40P01. */
+export function retryableFailure(error: unknown): 'serialization' | 'deadlock' | undefined {
+  const sqlstate = (error as { code?: unknown }).code;
+  return sqlstate === '40001' ? 'serialization' : sqlstate === '40P01' ? 'deadlock' : undefined;
+}
+
 export class ScriptClient {
   readonly context: EvalContext;
   /** Set once the measured phase starts, with --report-per-command: where each command's time goes. */
@@ -121,8 +127,7 @@ export class ScriptClient {
         await this.run(client, script, scriptIndex);
         return;
       } catch (error) {
-        const sqlstate = (error as { code?: unknown }).code;
-        if ((sqlstate !== '40001' && sqlstate !== '40P01') || tries === maxTries || !withinLimit()) throw error;
+        if (retryableFailure(error) === undefined || tries === maxTries || !withinLimit()) throw error;
         onRetry(this.failedCommand);
         this.context.prng.restore(saved);
       }
