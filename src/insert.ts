@@ -17,7 +17,7 @@ import type { InputPosition, Malformed, RecordChunk } from './insert/chunks.js';
 import { DelimitedReader } from './insert/delimited.js';
 import { JsonReader } from './insert/jsoninput.js';
 import { conflictAndReturning, load, serverMessage, TARGET_ALIAS, type ConflictAction, type LoadOptions, type LoadResult } from './insert/load.js';
-import { checkTwoPhase, leftoverPrepared, loadParallel } from './insert/parallel.js';
+import { checkTwoPhase, ExtraConnections, leftoverPrepared, loadParallel } from './insert/parallel.js';
 import { fingerprintInput, planResume } from './insert/resume.js';
 import { RejectFile, type InputFormat } from './insert/rejects.js';
 import { displayIdent, displayTable, matchColumns, noSuchColumn, resolveTarget, sqlTable, writableColumns, type Target, type TargetColumn } from './insert/target.js';
@@ -365,12 +365,14 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
   // Ctrl-C also stops reading: a load waiting on stdin must not wait for more input.
   const streams: Readable[] = [input.stream];
   io.onInterrupt(() => streams.forEach((stream) => stream.destroy(new InputError('interrupted'))));
+  const jobs = options.jobs ?? 1;
+  // --jobs N: the other connections open alongside the first.
+  const extra = jobs > 1 && !options.dryRun ? new ExtraConnections(factory, jobs - 1) : undefined;
   try {
     return await factory.withConnection(async (client) => {
       const target = await resolveTarget(client, options.table);
       const table = displayTable(target);
       for (const message of await leftoverPrepared(client, target)) io.onEvent?.({ type: 'notice', message });
-      const jobs = options.jobs ?? 1;
       if (jobs > 1 && options.commitEvery === undefined && !options.dryRun) await checkTwoPhase(client, jobs);
       const encoding = await checkEncoding(client, options, format);
       let names = await reader.names();
@@ -429,11 +431,12 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
             firstRecord: seek !== undefined ? progress!.seek!.to : undefined,
             onWindowCommit: progress?.record,
             inputInTurns: input.inTurns,
+            inputBytes: seek === undefined ? input.size : undefined,
           };
         const records = reader.records() as AsyncIterable<RecordChunk>;
         let result: LoadResult;
         try {
-          result = jobs > 1 ? await loadParallel(factory, client, records, loadOptions, jobs) : await load(client, records, loadOptions);
+          result = extra !== undefined ? await loadParallel(extra, client, records, loadOptions) : await load(client, records, loadOptions);
         } catch (error) {
           await progress?.flush(client);
           throw error;
@@ -449,6 +452,7 @@ async function insertFromFile(factory: ConnectionFactory, options: InsertOptions
       }
     });
   } finally {
+    await extra?.release();
     for (const stream of streams) stream.destroy();
   }
 }

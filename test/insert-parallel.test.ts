@@ -197,6 +197,54 @@ describe('a server without prepared transactions', () => {
   }, 120_000);
 });
 
+describe('a server that takes 3 connections', () => {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer({ conf: ['max_connections = 3', 'superuser_reserved_connections = 0', 'max_prepared_transactions = 8'] });
+    await server.sql('CREATE TABLE t (id int, name text, n int)');
+  }, 60_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+  const run = (args: string[]) => runCli(['insert', ...args], { env: { DATABASE_URL: server!.url }, timeoutMs: 120_000 });
+  // The backends of a finished command end a moment after it: wait until only the probe's is left.
+  const allFree = () =>
+    pollUntil(async () => {
+      try {
+        return (await server!.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'"))[0].n === 1;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+  const state = async () => {
+    expect(await allFree()).toBe(true);
+    return {
+      rows: (await server!.sql<{ n: number }>('SELECT count(*)::int AS n FROM t'))[0].n,
+      prepared: (await server!.sql('SELECT gid FROM pg_prepared_xacts')).length,
+    };
+  };
+
+  it('--jobs 3 loads over all three; --jobs 4 fails on the connection it cannot open, nothing committed', async () => {
+    const loaded = await run(['t', '-f', path.join(dir, 'x.csv'), '--jobs', '3']);
+    expect(loaded.stderr).toMatch(new RegExp(`^inserted ${N} rows into public\\.t in .* with 3 workers\\n$`));
+    expect(await state()).toEqual({ rows: N, prepared: 0 });
+    await server!.sql('TRUNCATE t');
+    expect(await allFree()).toBe(true);
+    const refused = await run(['t', '-f', path.join(dir, 'x.csv'), '--jobs', '4']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^pgfactory: .*too many clients already.*\n$/);
+    expect(await state()).toEqual({ rows: 0, prepared: 0 });
+  }, 120_000);
+
+  it('an error before the load lets the extra connections go: one line, exit 1, the command ends', async () => {
+    expect(await allFree()).toBe(true);
+    const missing = await run(['nosuch', '-f', path.join(dir, 'x.csv'), '--jobs', '3']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('pgfactory: table nosuch does not exist (looked up through search_path)\n');
+    expect(await state()).toEqual({ rows: 0, prepared: 0 });
+  }, 120_000);
+});
+
 describe('--resume', () => {
   for (const jobs of [1, 2]) {
     it(`after a kill -9 loads exactly the rest (--jobs ${jobs})`, async () => {

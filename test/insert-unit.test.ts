@@ -7,6 +7,7 @@ import { positionAfter, sliceChunk, type RecordChunk } from '../src/insert/chunk
 import { copyErrorPosition } from '../src/insert/load.js';
 import { parseQualifiedName } from '../src/insert/target.js';
 import { committedFromStart } from '../src/insert/resume.js';
+import { batchRecords } from '../src/insert/parallel.js';
 
 describe('parseQualifiedName', () => {
   it('folds unquoted parts and keeps quoted ones', () => {
@@ -304,6 +305,22 @@ describe('JsonReader (NDJSON) read in pieces', () => {
     const rows: string[] = [];
     for await (const chunk of reader.records()) for (let i = 0; i < chunk.lines.length; i += 1) rows.push(`${chunk.lines[i]}: ${chunk.data.toString('utf8', chunk.offsets[i], chunk.offsets[i + 1])}`);
     expect(rows).toEqual(['4: 3\n', '6: 4\n']);
+  });
+});
+
+describe('batchRecords (--jobs)', () => {
+  it('starts small and doubles up to 20,000 records', () => {
+    expect(Array.from({ length: 7 }, (_, i) => batchRecords(i, 2, undefined, undefined))).toEqual([1000, 2000, 4000, 8000, 16000, 20000, 20000]);
+    expect(batchRecords(1000, 2, undefined, undefined)).toBe(20000);
+  });
+  it('takes fewer as the end of a file of known size nears: a quarter of what is left over 2 jobs, at least 500', () => {
+    // 76 bytes a record, 10 MiB left: a full batch; 1.52 MB left: 5,000 records; nothing left: 500.
+    expect(batchRecords(10, 2, 10 * 1024 * 1024, 76)).toBe(20000);
+    expect(batchRecords(10, 2, 1_520_000, 76)).toBe(5000);
+    expect(batchRecords(10, 4, 1_520_000, 76)).toBe(2500);
+    expect(batchRecords(10, 2, 0, 76)).toBe(500);
+    expect(batchRecords(0, 2, 0, 76)).toBe(500);
+    expect(batchRecords(10, 2, 1_520_000, undefined)).toBe(20000);
   });
 });
 

@@ -57,6 +57,8 @@ export interface LoadOptions {
   onWindowCommit?: (client: pg.Client, window: DoneRange, rows: number) => Promise<void>;
   /** The input is read into a few buffers in turn (fileInTurns): no read buffer is left for a collection to free. */
   inputInTurns?: boolean;
+  /** The input's size in bytes, when it is a regular file (--jobs makes its last batches smaller). */
+  inputBytes?: number;
 }
 
 export interface LoadResult {

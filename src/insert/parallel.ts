@@ -20,6 +20,10 @@ import { displayTable, type Target } from './target.js';
 
 /** Records per batch when --commit-every does not set it: large enough that a COPY's start costs nothing. */
 const PARALLEL_BATCH_RECORDS = 20_000;
+/** The first batch's records; each next one twice as many, up to PARALLEL_BATCH_RECORDS. */
+const FIRST_BATCH_RECORDS = 1_000;
+/** The fewest records of a batch near the input's end. */
+const LAST_BATCH_RECORDS = 500;
 /** …and at most this many bytes, so wide rows do not hold many large batches in memory. */
 const PARALLEL_BATCH_BYTES = 4 * 1024 * 1024;
 /** Batches one worker sends in one COPY (see copyBatches). */
@@ -64,16 +68,69 @@ interface Worker {
   prepared: boolean;
 }
 
+type Work = (client: pg.Client, index: number) => Promise<void>;
+
 /**
- * Loads the input over `jobs` connections: `first` (already open) and jobs - 1 more from the factory.
+ * The connections of `insert --jobs N` beyond the first, opened while the first one looks up the
+ * table (a connection's start-up is not added to the load's). Each waits inside the factory's
+ * withConnection, which always gives it back, until it is handed its work or let go.
+ */
+export class ExtraConnections {
+  private assign!: (work: Work | undefined) => void;
+  private readonly assigned = new Promise<Work | undefined>((resolve) => (this.assign = resolve));
+  private readonly done: Promise<void>[];
+  private failure: unknown;
+  private report = (error: unknown): void => void (this.failure ??= error);
+
+  constructor(factory: ConnectionFactory, readonly count: number) {
+    this.done = Array.from({ length: count }, (_, i) =>
+      factory
+        .withConnection(async (client) => {
+          const work = await this.assigned;
+          if (work !== undefined) await work(client, i + 1);
+        })
+        .catch((error: unknown) => this.report(error)),
+    );
+  }
+
+  /** Runs `work` on every extra connection; a connection that failed to open reports to `onFailure`. */
+  run(work: Work, onFailure: (error: unknown) => void): Promise<void[]> {
+    if (this.failure !== undefined) onFailure(this.failure);
+    this.report = onFailure;
+    this.assign(work);
+    return Promise.all(this.done);
+  }
+
+  /** Lets the connections go (when no load ran: an error before it, a dry run, a finished resume). */
+  async release(): Promise<void> {
+    this.assign(undefined);
+    await Promise.all(this.done);
+  }
+}
+
+/**
+ * Records the next batch may take: the first batches small, so every backend starts its COPY while
+ * the reader is still warming up, and, when the input's size is known, fewer as its end nears, so
+ * the workers finish together instead of one backend loading the last large batch alone.
+ */
+export function batchRecords(ordinal: number, jobs: number, remainingBytes: number | undefined, bytesPerRecord: number | undefined): number {
+  let records = Math.min(PARALLEL_BATCH_RECORDS, FIRST_BATCH_RECORDS * 2 ** Math.min(ordinal, 16));
+  if (remainingBytes !== undefined && bytesPerRecord !== undefined && bytesPerRecord > 0) {
+    records = Math.min(records, Math.max(LAST_BATCH_RECORDS, Math.ceil(remainingBytes / bytesPerRecord / (2 * jobs))));
+  }
+  return records;
+}
+
+/**
+ * Loads the input over `jobs` connections: `first` (already open) and the extra ones.
  */
 export async function loadParallel(
-  factory: ConnectionFactory,
+  extra: ExtraConnections,
   first: pg.Client,
   chunks: AsyncIterable<RecordChunk>,
   options: LoadOptions,
-  jobs: number,
 ): Promise<LoadResult> {
+  const jobs = extra.count + 1;
   const skip = options.onReject !== undefined;
   const windows = options.commitEvery !== undefined;
   const cutter = new BatchCutter(chunks, options.columns, options.done, options.firstRecord);
@@ -88,15 +145,23 @@ export async function loadParallel(
   // Batches queued, one in flight per worker, one being read, and those whose bytes are still on
   // their way to the kernel.
   const buffers = new BatchBuffers(3 * jobs + 2);
+  let batchesRead = 0;
+  let recordsRead = 0;
+  let bytesRead = 0;
   const readBatch = async (): Promise<Batch | undefined> => {
     const batch = await cutter.open(true);
     if (batch === undefined) return undefined;
-    const limit = windows ? Number.MAX_SAFE_INTEGER : PARALLEL_BATCH_RECORDS;
+    const limit = windows
+      ? Number.MAX_SAFE_INTEGER
+      : batchRecords(batchesRead, jobs, options.inputBytes !== undefined ? options.inputBytes - bytesRead : undefined, recordsRead > 0 ? bytesRead / recordsRead : undefined);
+    batchesRead += 1;
     while (batch.bytes < PARALLEL_BATCH_BYTES) {
       const piece = await cutter.piece(batch, Math.min(batchRoom(cutter, batch, options, skip), limit - batch.count));
       if (piece === undefined) break;
       batch.add(piece);
       buffers.packLast(batch);
+      recordsRead += piece.lines.length;
+      bytesRead = piece.bytesRead;
       options.onSent?.(piece.lines.length, piece.bytesRead);
     }
     return batch;
@@ -181,10 +246,9 @@ export async function loadParallel(
     }
   };
 
-  // Extra connections come from the factory; each is given back when its worker is done.
+  // Each extra connection is given back when its worker is done.
   void readAll();
-  const extra = Array.from({ length: jobs - 1 }, (_, i) => factory.withConnection((client) => work(client, i + 1)).catch((error) => void (failure ??= error)));
-  await Promise.all([work(first, 0), ...extra]);
+  await Promise.all([work(first, 0), extra.run(work, (error) => void (failure ??= error))]);
   // After a failure the reader stops at its next batch (a read it waits for ends when the caller
   // closes the input); on success it has ended already.
   ready.abort();
