@@ -104,7 +104,8 @@ async function main() {
       },
     };
     const serverVersion = setupSql(ctx, 'SHOW server_version');
-    log(`server: ${server.kind}, PostgreSQL ${serverVersion}, ${server.host}:${server.port}`);
+    const sharedBuffers = setupSql(ctx, 'SHOW shared_buffers');
+    log(`server: ${server.kind}, PostgreSQL ${serverVersion}, shared_buffers ${sharedBuffers}, ${server.host}:${server.port}`);
     for (const [tool, where] of Object.entries(tools)) if (where === undefined) log(`${tool} is not on PATH: its rows are skipped`);
 
     const rows = [];
@@ -135,6 +136,7 @@ async function main() {
       server: `PostgreSQL ${serverVersion}`,
       server_kind: server.kind,
       server_options: process.env.BENCH_SERVER_OPTIONS ?? null,
+      shared_buffers: sharedBuffers,
       psql: tools.psql !== undefined ? versionOf(tools.psql) : null,
       pgbench: tools.pgbench !== undefined ? versionOf(tools.pgbench) : null,
       load_average_before: loadBefore.map((value) => Number(value.toFixed(2))),

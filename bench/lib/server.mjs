@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -71,6 +72,11 @@ function runAsServerUser(binary, args) {
   }
 }
 
+/** An eighth of the machine's memory, between PostgreSQL's default 128 MB and 1 GB. */
+export function sharedBuffersMiB(totalBytes = os.totalmem()) {
+  return Math.max(128, Math.min(1024, Math.floor(totalBytes / 8 / 1024 / 1024)));
+}
+
 async function startSystemCluster(binDir, tmpDir) {
   const home = path.join(tmpDir, 'cluster');
   const dataDir = path.join(home, 'data');
@@ -87,6 +93,10 @@ async function startSystemCluster(binDir, tmpDir) {
     `-p ${port}`, "-c listen_addresses='127.0.0.1'", `-c unix_socket_directories='${home}'`,
     // Fewer forced checkpoints during the multi-million-row imports; the same for every tool.
     '-c max_wal_size=4GB',
+    // Room for the 10M-row load's key index: past shared_buffers, every dirty index page a COPY
+    // evicts waits for a WAL flush first, and a load costs more per row the larger it grows, for
+    // psql as for pgfactory (bench/README.md, How it measures).
+    `-c shared_buffers=${sharedBuffersMiB()}MB`,
     // `insert --jobs N` commits through two-phase commit (as the embedded server allows).
     '-c max_prepared_transactions=64',
     // More settings for both sides, e.g. '-c huge_pages=on' (bench/README.md, Knobs).

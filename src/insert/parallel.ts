@@ -71,9 +71,10 @@ interface Worker {
 type Work = (client: pg.Client, index: number) => Promise<void>;
 
 /**
- * The connections of `insert --jobs N` beyond the first, opened while the first one looks up the
- * table (a connection's start-up is not added to the load's). Each waits inside the factory's
- * withConnection, which always gives it back, until it is handed its work or let go.
+ * The connections of `insert --jobs N` beyond the first, opened alongside it, so their start-up
+ * overlaps the first one's and the table's lookup instead of delaying the second COPY. Each waits
+ * inside the factory's withConnection, which always gives it back, until it is handed its work or
+ * let go.
  */
 export class ExtraConnections {
   private assign!: (work: Work | undefined) => void;
