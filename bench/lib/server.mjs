@@ -93,9 +93,9 @@ async function startSystemCluster(binDir, tmpDir) {
     `-p ${port}`, "-c listen_addresses='127.0.0.1'", `-c unix_socket_directories='${home}'`,
     // Fewer forced checkpoints during the multi-million-row imports; the same for every tool.
     '-c max_wal_size=4GB',
-    // Room for the 10M-row load's key index: past shared_buffers, every dirty index page a COPY
-    // evicts waits for a WAL flush first, and a load costs more per row the larger it grows, for
-    // psql as for pgfactory (bench/README.md, How it measures).
+    // Room for the 10M-row load's key index: past shared_buffers a COPY evicts dirty index pages
+    // itself, each once the WAL up to it is flushed, and a load costs more per row the larger it
+    // grows, for psql as for pgfactory (bench/README.md, How it measures).
     `-c shared_buffers=${sharedBuffersMiB()}MB`,
     // `insert --jobs N` commits through two-phase commit (as the embedded server allows).
     '-c max_prepared_transactions=64',
