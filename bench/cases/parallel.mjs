@@ -129,15 +129,15 @@ export async function run(ctx) {
     const bigLoad = [ctx.pgfactory, 'insert', bigTarget, '--file', bigFile, '--jobs', '2'];
     // A warm-up load first, as every measured case has: a fresh server's pg_wal holds the segments
     // of a 1M load (recycled at each checkpoint), and the first 10M load would pay for zero-filling
-    // and syncing the rest, once (bench/README.md, Figures behind the code).
+    // and syncing the rest, once (bench/README.md, How it measures).
     ctx.log(`warm-up: ${ctx.rowsLabel(bigRows)} rows …`);
     await runTimed(bigLoad, ctx.runOptions);
     setupSql(ctx, `TRUNCATE ${bigTarget}`);
     trySetupSql(ctx, 'CHECKPOINT');
     // One measured run: it takes a while.
     const big = summarise([await runTimed(bigLoad, ctx.runOptions)]);
-    // psql on the same file, against its own one \copy of the small file: how much of the big
-    // load's cost per row is the server's (a table and key index far past shared_buffers).
+    // psql on the same file, against its own one \copy of the small file: how much more a row of
+    // the big load costs the server, whatever the client.
     let psqlBig;
     if (psql !== undefined) {
       setupSql(ctx, `TRUNCATE ${bigTarget}`);
