@@ -2,7 +2,7 @@
 // file vs `psql -c "\copy … csv header"` (≤ 0.80 and ≤ 1.2), the one-job CSV load in the same run
 // (≤ 1.1), a load killed (kill -9) at about half-way and finished with --resume vs a one-shot
 // load (total ≤ 1.2), and BENCH_BIG_ROWS rows (default 10M; 0 skips) with --jobs 2 vs its own
-// BENCH_ROWS time (≤ rows ratio × 1.05, peak RSS ≤ 150 MiB).
+// BENCH_ROWS time in rounds that alternate the two (≤ rows ratio × 1.05, peak RSS ≤ 150 MiB).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,8 @@ import { hasCommand, setupSql, trySetupSql } from '../lib/tools.mjs';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // The resume case's --commit-every: the load in this many windows.
 const WINDOWS = 20;
+// Measured rounds of the big load (each round also loads the small file, and psql both).
+const BIG_RUNS = 3;
 
 export async function run(ctx) {
   const label = ctx.rowsLabel(ctx.rows);
@@ -125,30 +127,39 @@ export async function run(ctx) {
     const bigSource = ensureRows(ctx, bigRows);
     const bigFile = importFile(ctx, bigRows, 'csv');
     const bigTarget = emptyLike(ctx, bigSource, 'parallel_big');
-    const small = summarise(samples.jobs2csv);
-    const bigLoad = [ctx.pgfactory, 'insert', bigTarget, '--file', bigFile, '--jobs', '2'];
-    // A warm-up load first, as every measured case has: a fresh server's pg_wal holds the segments
-    // of a 1M load (recycled at each checkpoint), and the first 10M load would pay for zero-filling
-    // and syncing the rest, once (bench/README.md, How it measures).
-    ctx.log(`warm-up: ${ctx.rowsLabel(bigRows)} rows …`);
-    await runTimed(bigLoad, ctx.runOptions);
-    setupSql(ctx, `TRUNCATE ${bigTarget}`);
-    trySetupSql(ctx, 'CHECKPOINT');
-    // One measured run: it takes a while.
-    const big = summarise([await runTimed(bigLoad, ctx.runOptions)]);
-    // psql on the same file, against its own one \copy of the small file: how much more a row of
-    // the big load costs the server, whatever the client.
-    let psqlBig;
-    if (psql !== undefined) {
+    const emptyBig = () => {
       setupSql(ctx, `TRUNCATE ${bigTarget}`);
       trySetupSql(ctx, 'CHECKPOINT');
-      psqlBig = summarise([await runTimed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(bigTarget, bigFile, true)], ctx.runOptions)]);
+    };
+    // The big load alternates with the small one, as the sides of every other ratio do: a host
+    // that slows these VMs down for a minute then slows both. psql's two loads join the rounds as
+    // information. The warm-up round matters here too: a fresh server's pg_wal holds the segments
+    // of a small load (recycled at each checkpoint), and its first big load would also pay for
+    // zero-filling and syncing the rest, once (bench/README.md, How it measures).
+    const bigSides = [
+      { key: 'small', prepare: empty, run: timed([ctx.pgfactory, 'insert', target, '--file', csvFile, '--jobs', '2']) },
+      { key: 'big', prepare: emptyBig, run: timed([ctx.pgfactory, 'insert', bigTarget, '--file', bigFile, '--jobs', '2']) },
+    ];
+    if (psql !== undefined) {
+      bigSides.push(
+        { key: 'psqlSmall', prepare: empty, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(target, csvFile, true)]) },
+        { key: 'psqlBig', prepare: emptyBig, run: timed([psql, '-X', '-v', 'ON_ERROR_STOP=1', '-c', copyCommand(bigTarget, bigFile, true)]) },
+      );
     }
+    const bigSamples = await alternate(bigSides, { runs: Math.min(ctx.runs, BIG_RUNS), warmup: Math.max(ctx.warmup, 1), onProgress: ctx.progress('parallel big') });
     setupSql(ctx, `DROP TABLE ${bigTarget}`);
     const scale = bigRows / ctx.rows;
-    rows.push(makeRow({ name: names[4], pgfactory: big, reference: small, referenceName: `itself at ${label}`, target: { ratioMax: scale * 1.05, rssMaxMiB: 150 } }));
-    if (psqlBig !== undefined) {
-      rows.push(makeRow({ name: `psql itself: one \\copy of ${ctx.rowsLabel(bigRows)} rows`, pgfactory: psqlBig, reference, referenceName: `psql \\copy at ${label}` }));
+    rows.push(makeRow({
+      name: names[4], pgfactory: summarise(bigSamples.big), reference: summarise(bigSamples.small),
+      referenceName: `itself at ${label}, alternating`, target: { ratioMax: scale * 1.05, rssMaxMiB: 150 },
+    }));
+    if (psql !== undefined) {
+      // psql's own big load against its own small one: how much more a row of the big load costs
+      // the server, whatever the client.
+      rows.push(makeRow({
+        name: `psql itself: one \\copy of ${ctx.rowsLabel(bigRows)} rows`, pgfactory: summarise(bigSamples.psqlBig),
+        reference: summarise(bigSamples.psqlSmall), referenceName: `psql \\copy at ${label}, alternating`,
+      }));
     }
   } else {
     rows.push(skippedRow(names[4], 'BENCH_BIG_ROWS=0'));
