@@ -29,11 +29,16 @@ function screen(escapes = false, history = false): string {
   return tmux('capture-pane', '-p', '-J', ...(escapes ? ['-e'] : []), ...(history ? ['-S', '-'] : []), '-t', TARGET);
 }
 
+/** Types `text` as it is: after `--`, so that text starting with '-' is not read as a flag. */
+function typeText(text: string): void {
+  tmux('send-keys', '-t', TARGET, '-l', '--', text);
+}
+
 /** Types `line` into the shell and presses Enter. */
 function typeLine(line: string): void {
   // tmux reads a ';' that ends an argument as its own command separator: sent escaped instead.
   const body = line.endsWith(';') ? line.slice(0, -1) : line;
-  if (body !== '') tmux('send-keys', '-t', TARGET, '-l', body);
+  if (body !== '') typeText(body);
   if (body !== line) tmux('send-keys', '-t', TARGET, '\\;');
   tmux('send-keys', '-t', TARGET, 'Enter');
 }
@@ -269,10 +274,10 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
 
     // Tab completes a column name and a table name read from the catalog.
     await freshShellScreen(db);
-    tmux('send-keys', '-t', TARGET, '-l', 'select zebra_lab');
+    typeText('select zebra_lab');
     tmux('send-keys', '-t', TARGET, 'Tab');
     await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label`), 'the completed column');
-    tmux('send-keys', '-t', TARGET, '-l', ` from ${SCHEMA}.shell_zeb`);
+    typeText(` from ${SCHEMA}.shell_zeb`);
     tmux('send-keys', '-t', TARGET, 'Tab');
     await waitForScreen((shown) => shown.trimEnd().endsWith(`${db}=> select zebra_label from ${SCHEMA}.shell_zebra_table`), 'the completed table');
     typeLine(';');
@@ -482,7 +487,7 @@ describe.skipIf(SKIP_TMUX)('in a terminal (tmux)', () => {
     // No DATABASE_URL, no PGPASSWORD, no ~/.pgpass: the typed password is the only one there is.
     typeLine(`env -u DATABASE_URL pgfactory query -W -d '${url.toString()}' 'select $$signed in$$ as result'; echo "prompt exit=$?"`);
     await waitForScreen((text) => /^Password: $/m.test(text), 'the password prompt');
-    tmux('send-keys', '-t', TARGET, '-l', password);
+    typeText(password);
     tmux('send-keys', '-t', TARGET, 'Enter');
     const text = await waitForScreen((shown) => /^prompt exit=\d+$/m.test(shown), 'the query after the prompt');
     expect(text).not.toContain(password);
