@@ -42,14 +42,26 @@ export class SettingsError extends PgfactoryError {
   }
 }
 
+/** Where in the input a problem is: any of file, line and column. */
+export interface InputPlace {
+  file?: string;
+  line?: number;
+  column?: string;
+}
+
+/** "x.csv, line 4, column name": the parts known, in that order ('' when none is). */
+export function describePlace(where: InputPlace): string {
+  return [where.file, where.line !== undefined ? `line ${where.line}` : undefined, where.column !== undefined ? `column ${where.column}` : undefined]
+    .filter((part) => part !== undefined)
+    .join(', ');
+}
+
 /** Input data that cannot be read: names the file and line. */
 export class InputError extends PgfactoryError {
   readonly file: string | undefined;
   readonly line: number | undefined;
-  constructor(message: string, where: { file?: string; line?: number; column?: string } = {}) {
-    const place = [where.file, where.line !== undefined ? `line ${where.line}` : undefined, where.column !== undefined ? `column ${where.column}` : undefined]
-      .filter((part) => part !== undefined)
-      .join(', ');
+  constructor(message: string, where: InputPlace = {}) {
+    const place = describePlace(where);
     super(place ? `${place}: ${message}` : message, 'input', EXIT.usage);
     this.file = where.file;
     this.line = where.line;

@@ -7,7 +7,7 @@
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { InputError, InterruptedError, ServerError } from '../errors.js';
+import { describePlace, InputError, InterruptedError, ServerError } from '../errors.js';
 import { RAW_TEXT_TYPES } from '../factory.js';
 import type { Row } from '../output/values.js';
 import { isDatabaseError } from '../db-errors.js';
@@ -314,13 +314,10 @@ export class Loader {
 
   private rowFailure(batch: Batch, index: number | undefined, error: pg.DatabaseError, column?: string): ServerError | InputError {
     const line = index !== undefined ? batch.lineOf(index) : undefined;
-    const name = error.column ?? column;
+    const where = { file: this.options.file, line: line !== undefined && !Number.isNaN(line) ? line : undefined, column: error.column ?? column };
     // COPY could not read the record (too many or too few fields, a stray quote): bad input, exit 1.
-    if (error.code === '22P04') return new InputError(serverMessage(error), { file: this.options.file, line: line !== undefined && !Number.isNaN(line) ? line : undefined, column: name });
-    const place = [this.options.file, line !== undefined && !Number.isNaN(line) ? `line ${line}` : undefined, name !== undefined ? `column ${name}` : undefined]
-      .filter((part) => part !== undefined)
-      .join(', ');
-    return new ServerError(`${place}: ${serverMessage(error)}`, error.code);
+    if (error.code === '22P04') return new InputError(serverMessage(error), where);
+    return new ServerError(`${describePlace(where)}: ${serverMessage(error)}`, error.code);
   }
 
   private copySql(columns: TargetColumn[]): string {

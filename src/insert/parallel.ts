@@ -147,11 +147,13 @@ export async function loadParallel(
   // their way to the kernel.
   const buffers = new BatchBuffers(3 * jobs + 2);
   let batchesRead = 0;
-  let recordsRead = 0;
+  // The input's bytes read so far; the records before a batch are its firstRecord (without
+  // --commit-every a load starts at record 0 and skips nothing).
   let bytesRead = 0;
   const readBatch = async (): Promise<Batch | undefined> => {
     const batch = await cutter.open(true);
     if (batch === undefined) return undefined;
+    const recordsRead = batch.firstRecord;
     const limit = windows
       ? Number.MAX_SAFE_INTEGER
       : batchRecords(batchesRead, jobs, options.inputBytes !== undefined ? options.inputBytes - bytesRead : undefined, recordsRead > 0 ? bytesRead / recordsRead : undefined);
@@ -161,7 +163,6 @@ export async function loadParallel(
       if (piece === undefined) break;
       batch.add(piece);
       buffers.packLast(batch);
-      recordsRead += piece.lines.length;
       bytesRead = piece.bytesRead;
       options.onSent?.(piece.lines.length, piece.bytesRead);
     }

@@ -67,12 +67,13 @@ class QueryTemplate {
   }
 }
 
-/** One client's state: its variables and random sequence, kept across its operations. */
 /** The failures pgbench tries again (--max-tries) and counts apart (--failures-detailed): SQLSTATE 40001 and 40P01. */
 export function retryableFailure(error: unknown): 'serialization' | 'deadlock' | undefined {
   const sqlstate = (error as { code?: unknown }).code;
   return sqlstate === '40001' ? 'serialization' : sqlstate === '40P01' ? 'deadlock' : undefined;
 }
+
+/** One client's state: its variables and random sequence, kept across its operations. */
 
 export class ScriptClient {
   readonly context: EvalContext;
