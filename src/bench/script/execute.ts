@@ -74,7 +74,6 @@ export function retryableFailure(error: unknown): 'serialization' | 'deadlock' |
 }
 
 /** One client's state: its variables and random sequence, kept across its operations. */
-
 export class ScriptClient {
   readonly context: EvalContext;
   /** Set once the measured phase starts, with --report-per-command: where each command's time goes. */
