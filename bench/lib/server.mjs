@@ -72,9 +72,12 @@ function runAsServerUser(binary, args) {
   }
 }
 
-/** An eighth of the machine's memory, between PostgreSQL's default 128 MB and 1 GB. */
+/**
+ * A quarter of the machine's memory, the starting value PostgreSQL's documentation gives for a
+ * dedicated server, between its default 128 MB and 4 GB.
+ */
 export function sharedBuffersMiB(totalBytes = os.totalmem()) {
-  return Math.max(128, Math.min(1024, Math.floor(totalBytes / 8 / 1024 / 1024)));
+  return Math.max(128, Math.min(4096, Math.floor(totalBytes / 4 / 1024 / 1024)));
 }
 
 async function startSystemCluster(binDir, tmpDir) {
@@ -93,9 +96,9 @@ async function startSystemCluster(binDir, tmpDir) {
     `-p ${port}`, "-c listen_addresses='127.0.0.1'", `-c unix_socket_directories='${home}'`,
     // Fewer forced checkpoints during the multi-million-row imports; the same for every tool.
     '-c max_wal_size=4GB',
-    // Room for the 10M-row load's key index: past shared_buffers a COPY evicts dirty index pages
-    // itself, each once the WAL up to it is flushed, and a load costs more per row the larger it
-    // grows, for psql as for pgfactory (bench/README.md, How it measures).
+    // Room for the 10M-row load's table and key index: past shared_buffers a COPY evicts dirty
+    // pages itself, each once the WAL up to it is flushed, and a load costs more per row the
+    // larger it grows, for psql as for pgfactory (bench/README.md, How it measures).
     `-c shared_buffers=${sharedBuffersMiB()}MB`,
     // `insert --jobs N` commits through two-phase commit (as the embedded server allows).
     '-c max_prepared_transactions=64',
